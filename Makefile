@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11+ and make:
+#   make run    run the bot on the embedded defaults (SQLite, no external server)
+#   make test   run the test suite (SQLite; set TEST_DATABASE_URL for PostgreSQL)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: venv run test lint catalogs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/yishi run
+
+# pytest exits 5 when it collected no test: that must fail, and it does (make passes the code on).
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,216 @@
+"""The `yishi` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sys
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from bot.config import Settings, SettingsError, load_settings
+from bot.deliberation.errors import DomainError
+from bot.storage import Database
+from bot.storage.engine import is_sqlite
+from bot.storage.migrate import is_up_to_date, upgrade
+
+app = typer.Typer(help="Yishi (议事): residents' agenda and votes in their group chats.", no_args_is_help=True,
+                  add_completion=False)
+census_app = typer.Typer(help="Import the census of homes and owners; print invite codes.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
+council_app = typer.Typer(help="Members of the residents' council (moderators).", no_args_is_help=True)
+app.add_typer(census_app, name="census")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(council_app, name="council")
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    return typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise fail(str(exc), 2) from None
+
+
+def prepare_database(config: Settings) -> None:
+    """SQLite (the embedded default) is migrated automatically; PostgreSQL must be migrated on purpose."""
+    if is_sqlite(config.DATABASE_URL):
+        upgrade(config.DATABASE_URL)
+        return
+    try:
+        ready = is_up_to_date(config.DATABASE_URL)
+    except Exception as exc:  # noqa: BLE001 - any connection failure ends in the same advice
+        raise fail(f"Cannot reach the database in DATABASE_URL: {exc.__class__.__name__}: {exc}", 2) from None
+    if not ready:
+        raise fail("The database schema is not up to date. Run `yishi migrate` first.", 2)
+
+
+def with_db(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    prepare_database(config)
+
+    async def _run() -> T:
+        db = Database(config.DATABASE_URL)
+        try:
+            return await work(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(_run())
+    except DomainError as exc:
+        _print_problems(exc)
+        raise fail(f"{exc.code}: {exc}") from None
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database schema to the newest revision."""
+    config = settings()
+    try:
+        upgrade(config.DATABASE_URL)
+    except Exception as exc:  # noqa: BLE001
+        raise fail(f"Migration failed: {exc.__class__.__name__}: {exc}") from None
+    typer.echo("Database schema is up to date.")
+
+
+@app.command()
+def run(
+    webhook: Annotated[str | None, typer.Option(help="Public HTTPS URL for webhook mode (default: long polling).")]
+    = None,
+) -> None:
+    """Run the bot."""
+    config = settings()
+    if config.BOT_TOKEN is None:
+        raise fail(
+            "BOT_TOKEN is not set. Create a bot with @BotFather and put its token in .env "
+            "(BOT_TOKEN=123456789:AA...) or the environment; see .env.example.",
+            2,
+        )
+    prepare_database(config)
+    raise fail("The Telegram transports are not part of this build yet (see the chat issue).", 3)
+
+
+# --- census -----------------------------------------------------------------------------------------
+
+
+@census_app.command("import")
+def census_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Census CSV file.")],
+    community: Annotated[str, typer.Option("--community", help="Community name, e.g. 幸福里.")],
+) -> None:
+    """Import homes, areas and owners from a census CSV (all or nothing)."""
+    from bot.services.census import import_census
+
+    config = settings()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise fail(f"{file}: not UTF-8 text") from None
+    report = with_db(config, lambda db: import_census(db, community, text))
+    typer.echo(
+        f"{report.community}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
+    )
+
+
+@census_app.callback()
+def _census() -> None:
+    """Census commands."""
+
+
+def _print_problems(exc: BaseException) -> None:
+    problems = getattr(exc, "problems", [])
+    for problem in problems:
+        typer.secho(f"line {problem.line}: {problem.code}: {problem.detail}", err=True)
+
+
+class CodeFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+
+
+@census_app.command("codes")
+def census_codes(
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+    format: Annotated[CodeFormat, typer.Option("--format", help="table or csv.")] = CodeFormat.table,
+    scope: Annotated[str | None, typer.Option(help="Only this scope: 3 (building) or 3-2 (unit).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None,
+) -> None:
+    """Issue one-time invite codes, one per home; earlier unused codes stop working."""
+    from bot.services.census import issue_codes
+
+    config = settings()
+    codes = with_db(config, lambda db: issue_codes(db, community, scope))
+    buffer = io.StringIO()
+    if format is CodeFormat.csv:
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["building", "unit", "room", "code"])
+        writer.writerows([c.building, c.unit, c.room, c.code] for c in codes)
+    else:
+        for c in codes:
+            buffer.write(f"{c.building}-{c.unit}-{c.room}\t{c.code}\n")
+    if output is None:
+        sys.stdout.write(buffer.getvalue())
+    else:
+        output.write_text(buffer.getvalue(), encoding="utf-8")
+        typer.echo(f"{len(codes)} codes written to {output}", err=True)
+
+
+# --- ledger -----------------------------------------------------------------------------------------
+
+
+@ledger_app.command("verify")
+def ledger_verify() -> None:
+    """Walk the hash chain and report the first broken entry."""
+    from bot.services.ledger import verify_ledger
+
+    config = settings()
+    checked, broken = with_db(config, verify_ledger)
+    if broken is not None:
+        raise fail(f"Ledger BROKEN at entry {broken.seq} ({broken.reason}); {checked} entries read.")
+    typer.echo(f"Ledger OK: {checked} entries verified.")
+
+
+@ledger_app.callback()
+def _ledger() -> None:
+    """Ledger commands."""
+
+
+# --- council ----------------------------------------------------------------------------------------
+
+
+@council_app.command("add")
+def council_add(
+    platform: Annotated[str, typer.Argument(help="telegram (or another platform name).")],
+    user_id: Annotated[str, typer.Argument(help="The member's user id on that platform.")],
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+) -> None:
+    """Give a chat member a council role (moderator) in a community."""
+    from bot.services.council import add_council_member
+
+    config = settings()
+    added = with_db(config, lambda db: add_council_member(db, community, platform, user_id))
+    typer.echo("Council member added." if added else "Already a council member; nothing changed.")
+
+
+@council_app.callback()
+def _council() -> None:
+    """Council commands."""
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

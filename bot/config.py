@@ -1,0 +1,93 @@
+"""Settings, read from the environment and an optional ``.env`` file.
+
+Every setting is documented in ``.env.example``. A bad value stops start-up with
+one line naming the setting (see ``load_settings``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/yishi.db"
+SUPPORTED_LOCALES = ("zh_CN", "en")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    BOT_TOKEN: str | None = None
+    DATABASE_URL: str = DEFAULT_DATABASE_URL
+    TIMEZONE: str = "Asia/Shanghai"
+    DEFAULT_LOCALE: str = "zh_CN"
+    TELEGRAM_API_BASE: str = "https://api.telegram.org"
+    TRANSPORT: Literal["aiogram", "ptb"] = "aiogram"
+
+    @field_validator("BOT_TOKEN")
+    @classmethod
+    def _token(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        token = value.strip()
+        bot_id, sep, secret = token.partition(":")
+        if not sep or not bot_id.isdigit() or not secret:
+            raise ValueError("expected the form <digits>:<secret> given by @BotFather")
+        return token
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        url = value.strip()
+        # Accept the plain forms people paste and pin the async drivers we ship.
+        for plain, driver in (("postgres://", "postgresql+asyncpg://"), ("postgresql://", "postgresql+asyncpg://"),
+                              ("sqlite://", "sqlite+aiosqlite://")):
+            if url.startswith(plain):
+                url = driver + url[len(plain):]
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user:pass@host/db")
+        return url
+
+    @field_validator("TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    @field_validator("DEFAULT_LOCALE")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        normalized = value.replace("-", "_")
+        if normalized not in SUPPORTED_LOCALES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return normalized
+
+    @field_validator("TELEGRAM_API_BASE")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.TIMEZONE)
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message is one line naming it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "settings"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"Bad setting {name}: {message}") from None

@@ -1,0 +1,122 @@
+"""Census rows: the homes, their areas and owners, validated before anything is stored.
+
+Area comes from the registry, else a survey, else the sales contract
+(Interpretation on building co-ownership, Art. 8); the source is kept with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+COLUMNS = ("building", "unit", "floor", "room", "area_m2", "area_source", "owner_id", "owner_kind")
+AREA_SOURCES = ("registry", "survey", "contract")
+OWNER_KINDS = ("person", "developer")
+
+_AREA_RE = re.compile(r"^(?P<whole>[0-9]{1,7})(?:\.(?P<frac>[0-9]{1,2}))?$")
+_LABEL_RE = re.compile(r"^[0-9A-Za-z]{1,8}$")
+_OWNER_RE = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class CensusRow:
+    line: int
+    building: str
+    unit: str
+    floor: int
+    room: str
+    area_centi: int
+    area_source: str
+    owner_ref: str
+    owner_kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CensusProblem:
+    line: int
+    code: str  # unknown_column | missing_column | bad_area | bad_floor | duplicate_room | ...
+    detail: str
+
+
+def parse_area(text: str) -> int | None:
+    """Square metres with at most two decimals -> hundredths, or None if not a positive number."""
+    match = _AREA_RE.match(text.strip())
+    if match is None:
+        return None
+    centi = int(match.group("whole")) * 100 + int((match.group("frac") or "").ljust(2, "0"))
+    return centi if centi > 0 else None
+
+
+def format_area(centi: int) -> str:
+    return f"{centi // 100}.{centi % 100:02d}"
+
+
+def parse_census(text: str) -> tuple[list[CensusRow], list[CensusProblem]]:
+    """Parse a census CSV; every problem is listed with its line number (the header is line 1)."""
+    problems: list[CensusProblem] = []
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        header = [name.strip() for name in next(reader)]
+    except StopIteration:
+        return [], [CensusProblem(1, "empty_file", "no header line")]
+    for name in header:
+        if name not in COLUMNS:
+            problems.append(CensusProblem(1, "unknown_column", name))
+    for name in COLUMNS:
+        if name not in header:
+            problems.append(CensusProblem(1, "missing_column", name))
+    if len(set(header)) != len(header):
+        problems.append(CensusProblem(1, "duplicate_column", ",".join(header)))
+    if problems:
+        return [], problems
+
+    rows: list[CensusRow] = []
+    seen_rooms: dict[tuple[str, str, str], int] = {}
+    owner_kinds: dict[str, tuple[str, int]] = {}
+    for index, values in enumerate(reader, start=2):
+        if not any(value.strip() for value in values):
+            continue
+        if len(values) != len(header):
+            problems.append(CensusProblem(index, "wrong_field_count", f"{len(values)} fields, {len(header)} expected"))
+            continue
+        record = {name: value.strip() for name, value in zip(header, values, strict=True)}
+        line_problems: list[CensusProblem] = []
+        for name in ("building", "unit", "room"):
+            if not _LABEL_RE.match(record[name]):
+                line_problems.append(CensusProblem(index, f"bad_{name}", record[name]))
+        floor_text = record["floor"]
+        floor = int(floor_text) if re.fullmatch(r"-?[0-9]{1,3}", floor_text) else None
+        if floor is None:
+            line_problems.append(CensusProblem(index, "bad_floor", floor_text))
+        area = parse_area(record["area_m2"])
+        if area is None:
+            line_problems.append(CensusProblem(index, "bad_area", record["area_m2"]))
+        if record["area_source"] not in AREA_SOURCES:
+            line_problems.append(CensusProblem(index, "bad_area_source", record["area_source"]))
+        if not _OWNER_RE.match(record["owner_id"]):
+            line_problems.append(CensusProblem(index, "bad_owner_id", record["owner_id"]))
+        kind = record["owner_kind"]
+        if kind not in OWNER_KINDS:
+            line_problems.append(CensusProblem(index, "bad_owner_kind", kind))
+        elif record["owner_id"] in owner_kinds and owner_kinds[record["owner_id"]][0] != kind:
+            first_kind, first_line = owner_kinds[record["owner_id"]]
+            line_problems.append(CensusProblem(index, "owner_kind_conflict", f"{first_kind} on line {first_line}"))
+        else:
+            owner_kinds.setdefault(record["owner_id"], (kind, index))
+        room_key = (record["building"], record["unit"], record["room"])
+        if room_key in seen_rooms:
+            line_problems.append(CensusProblem(index, "duplicate_room", f"{'-'.join(room_key)} first on line "
+                                                                        f"{seen_rooms[room_key]}"))
+        else:
+            seen_rooms[room_key] = index
+        if line_problems:
+            problems.extend(line_problems)
+            continue
+        assert floor is not None and area is not None
+        rows.append(CensusRow(index, record["building"], record["unit"], floor, record["room"], area,
+                              record["area_source"], record["owner_id"], kind))
+    if not rows and not problems:
+        problems.append(CensusProblem(2, "no_rows", "the file has a header but no homes"))
+    return rows, problems

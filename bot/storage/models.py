@@ -1,0 +1,349 @@
+"""SQLModel tables.
+
+Shaped so the rules in DESIGN.md can be computed in SQL: owners are separate from
+exclusive units (one head per owner, area summed over their units), areas are
+integers in hundredths of a square metre, and every scope is reachable through
+exclusive_unit -> building_unit -> building -> community. Unique constraints make a
+second support or a second ballot from the same household/owner impossible at the
+database level.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime(), **kwargs)
+
+
+def _json(**kwargs: Any) -> Any:
+    return Field(sa_type=sa.JSON(), **kwargs)
+
+
+# --- census -----------------------------------------------------------------------------------------
+
+
+class Community(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    # Co-signing threshold: a fixed number, else max(minimum, ceil(share * households in scope)).
+    support_fixed: int | None = None
+    support_share_num: int = 1
+    support_share_den: int = 5
+    support_minimum: int = 5
+    collecting_days: int = 14
+    objection_days: int = 15
+    # "vote_and_objections": an elevator needs no open objection at the end of the period; "vote_only".
+    elevator_rule: str = Field(default="vote_and_objections", max_length=32)
+    non_voters_follow_majority: bool = False
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Building(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("community_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    number: str = Field(max_length=16)
+
+
+class BuildingUnit(SQLModel, table=True):
+    """A building unit (单元, one entrance and stairwell): an elevator's scope."""
+
+    __tablename__ = "building_unit"
+    __table_args__ = (sa.UniqueConstraint("building_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    building_id: int = Field(foreign_key="building.id", index=True)
+    number: str = Field(max_length=16)
+
+
+class Owner(SQLModel, table=True):
+    """An owner (业主): a person or the developer; may hold several exclusive units."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("community_id", "ref"),
+        sa.CheckConstraint("kind IN ('person', 'developer')", name="owner_kind"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    ref: str = Field(max_length=64)  # the census owner id, e.g. O001
+    kind: str = Field(default="person", max_length=16)
+
+
+class ExclusiveUnit(SQLModel, table=True):
+    """An exclusive part (专有部分): one home, which is also one household."""
+
+    __tablename__ = "exclusive_unit"
+    __table_args__ = (
+        sa.UniqueConstraint("building_unit_id", "room"),
+        sa.CheckConstraint("area_centi > 0", name="area_positive"),
+        sa.CheckConstraint("area_source IN ('registry', 'survey', 'contract')", name="area_source_known"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    building_unit_id: int = Field(foreign_key="building_unit.id", index=True)
+    floor: int
+    room: str = Field(max_length=16)
+    area_centi: int  # hundredths of a square metre (Interpretation Art. 8)
+    area_source: str = Field(max_length=16)
+    owner_id: int = Field(foreign_key="owner.id", index=True)
+
+
+class InviteCode(SQLModel, table=True):
+    """A one-time code printed on a notice; only its hash is stored."""
+
+    __tablename__ = "invite_code"
+    id: int | None = Field(default=None, primary_key=True)
+    exclusive_unit_id: int = Field(foreign_key="exclusive_unit.id", index=True)
+    code_hash: str = Field(unique=True, max_length=64)
+    issued_at: datetime = _when(default_factory=utcnow)
+    revoked_at: datetime | None = _when(default=None)
+    used_at: datetime | None = _when(default=None)
+    used_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+
+
+# --- people in chats --------------------------------------------------------------------------------
+
+
+class Member(SQLModel, table=True):
+    """A chat member on one platform (Telegram user, WeCom external user...)."""
+
+    __table_args__ = (sa.UniqueConstraint("platform", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    display_name: str = Field(default="", max_length=200)
+    locale: str | None = Field(default=None, max_length=16)
+    reachable: bool = True
+    nudges: bool = True
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class MemberLink(SQLModel, table=True):
+    """A member's link to a home, as its owner or as a resident; verified before it counts."""
+
+    __tablename__ = "member_link"
+    __table_args__ = (
+        sa.UniqueConstraint("member_id", "exclusive_unit_id"),
+        sa.CheckConstraint("role IN ('owner', 'resident')", name="link_role"),
+        sa.CheckConstraint("status IN ('pending', 'verified', 'denied')", name="link_status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    exclusive_unit_id: int = Field(foreign_key="exclusive_unit.id", index=True)
+    role: str = Field(max_length=16)
+    status: str = Field(default="pending", max_length=16)
+    via: str = Field(default="request", max_length=16)  # code | request
+    decided_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    decided_at: datetime | None = _when(default=None)
+
+
+class CouncilRole(SQLModel, table=True):
+    """Membership of the residents' council (居民议事会); moderators run the agenda."""
+
+    __tablename__ = "council_role"
+    __table_args__ = (sa.UniqueConstraint("community_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    role: str = Field(default="moderator", max_length=16)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ChatRoom(SQLModel, table=True):
+    """A group room bound to a scope of a community."""
+
+    __tablename__ = "chat_room"
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    scope: str = Field(max_length=40)  # all | <building> | <building>-<unit>
+    title: str = Field(default="", max_length=255)
+    bound_at: datetime = _when(default_factory=utcnow)
+
+
+# --- agenda and votes -------------------------------------------------------------------------------
+
+
+class Proposal(SQLModel, table=True):
+    """A matter (议题) raised by a resident."""
+
+    __table_args__ = (sa.Index("ix_proposal_community_state", "community_id", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    author_member_id: int = Field(foreign_key="member.id")
+    title: str = Field(max_length=200)
+    body: str = Field(default="", sa_type=sa.Text())
+    category: str = Field(default="other", max_length=32)
+    scope: str = Field(max_length=40)
+    state: str = Field(default="collecting", max_length=24)
+    support_threshold: int
+    households_in_scope: int
+    reason: str | None = Field(default=None, sa_type=sa.Text())
+    merged_into_id: int | None = Field(default=None, foreign_key="proposal.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    collecting_until: datetime = _when()
+    objection_until: datetime | None = _when(default=None)
+    state_changed_at: datetime = _when(default_factory=utcnow)
+
+
+class Support(SQLModel, table=True):
+    """A co-signature (附议): one per owner or resident household and proposal."""
+
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "household_key", name="uq_support_household"),)
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    household_key: str = Field(max_length=40)  # owner:<id> or unit:<id>
+    member_id: int = Field(foreign_key="member.id")
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Vote(SQLModel, table=True):
+    __table_args__ = (sa.CheckConstraint("status IN ('open', 'closed')", name="vote_status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    kind: str = Field(max_length=32)
+    scope: str = Field(max_length=40)
+    secret: bool = False
+    status: str = Field(default="open", max_length=16)
+    options: list[str] | None = _json(default=None)
+    max_choices: int = 1
+    non_voters_follow_majority: bool = False
+    opened_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    opened_at: datetime = _when(default_factory=utcnow)
+    closes_at: datetime = _when()
+    closed_at: datetime | None = _when(default=None)
+    result: dict[str, Any] | None = _json(default=None)
+
+
+class RollEntry(SQLModel, table=True):
+    """One elector on a vote's roll, frozen from the census when the vote opens."""
+
+    __tablename__ = "roll_entry"
+    __table_args__ = (sa.UniqueConstraint("vote_id", "elector_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    vote_id: int = Field(foreign_key="vote.id", index=True)
+    elector_key: str = Field(max_length=40)  # owner:<id> | developer | unit:<id> | member:<id>
+    area_centi: int = 0
+    units: int = 1
+
+
+class Ballot(SQLModel, table=True):
+    """The position of one elector; changed in place, each change in the ledger."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("vote_id", "elector_key", name="uq_ballot_elector"),
+        sa.CheckConstraint("source IN ('self', 'paper', 'proxy')", name="ballot_source"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    vote_id: int = Field(foreign_key="vote.id", index=True)
+    elector_key: str = Field(max_length=40)
+    choice: Any = _json()  # kept for the tally; never shown for secret votes
+    commitment: str = Field(max_length=64)
+    source: str = Field(default="self", max_length=16)
+    authority: str | None = Field(default=None, max_length=500)
+    cast_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    revision: int = 1
+    cast_at: datetime = _when(default_factory=utcnow)
+
+
+class Objection(SQLModel, table=True):
+    """An objection to an elevator plan (light, noise, access, cost...)."""
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('open', 'mediating', 'resolved', 'escalated')", name="objection_status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    owner_id: int = Field(foreign_key="owner.id")
+    floor: int
+    reason: str = Field(max_length=16)
+    detail: str = Field(default="", sa_type=sa.Text())
+    status: str = Field(default="open", max_length=16)
+    recorded_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _when(default_factory=utcnow)
+    updated_at: datetime = _when(default_factory=utcnow)
+
+
+# --- delivery and audit -----------------------------------------------------------------------------
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already handled: Telegram may deliver an update again after a crash."""
+
+    __tablename__ = "processed_update"
+    platform: str = Field(primary_key=True, max_length=16)
+    bot_id: str = Field(primary_key=True, max_length=32)
+    update_id: int = Field(primary_key=True, sa_type=sa.BigInteger())
+    processed_at: datetime = _when(default_factory=utcnow)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message waiting to go out; the dedupe key makes enqueueing idempotent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_due", "status", "not_before"),)
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=200)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    payload: dict[str, Any] = _json()
+    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | skipped
+    attempts: int = 0
+    not_before: datetime = _when(default_factory=utcnow)
+    created_at: datetime = _when(default_factory=utcnow)
+    sent_at: datetime | None = _when(default=None)
+    sent_message_id: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class LedgerEntry(SQLModel, table=True):
+    """One link of the append-only, hash-chained ledger."""
+
+    __tablename__ = "ledger_entry"
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    at: datetime = _when()
+    event: str = Field(max_length=64, index=True)
+    subject: str = Field(default="", max_length=64, index=True)
+    payload: str = Field(sa_type=sa.Text())  # canonical JSON of the event body
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(unique=True, max_length=64)
+
+
+class LedgerHead(SQLModel, table=True):
+    """The chain's tip; updating this single row serialises appenders on every backend."""
+
+    __tablename__ = "ledger_head"
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = Field(max_length=64)

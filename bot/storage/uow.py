@@ -1,0 +1,155 @@
+"""Database handle and the unit of work: one transaction per use case."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlmodel import SQLModel
+
+from bot.deliberation.ledger import ChainLink, canonical_json, entry_hash
+from bot.storage.engine import create_engine
+from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
+
+
+class Database:
+    """The engine and session factory of one process."""
+
+    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+        self.url = url
+        self.engine = engine or create_engine(url)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """``async with db.uow() as uow:`` commits on success and rolls back on any exception."""
+
+    session: AsyncSession
+    ledger: LedgerRepository
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def __aenter__(self) -> UnitOfWork:
+        self.session = self._db.sessions()
+        await self.session.begin()
+        self.ledger = LedgerRepository(self.session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if exc_type is None:
+                await self.session.commit()
+            else:
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    @property
+    def dialect(self) -> str:
+        return self.session.bind.dialect.name
+
+    async def insert_ignore(self, model: type[SQLModel], values: dict[str, Any], conflict: Sequence[str]) -> bool:
+        """INSERT unless a row with the same unique key exists; True if a row was inserted.
+
+        Used where Telegram may redeliver or two workers may race: the database, not a
+        prior SELECT, decides who was first.
+        """
+        table = model.__table__  # type: ignore[attr-defined]
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+        result = await self.session.execute(statement)
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def member(self, platform: str, external_id: str, display_name: str = "") -> Member:
+        """The chat member with this identity, created on first sight."""
+        await self.insert_ignore(
+            Member,
+            {"platform": platform, "external_id": external_id, "display_name": display_name[:200],
+             "created_at": utcnow(), "reachable": True, "nudges": True},
+            ("platform", "external_id"),
+        )
+        member = (
+            await self.session.execute(
+                select(Member).where(Member.platform == platform, Member.external_id == external_id)
+            )
+        ).scalar_one()
+        if display_name and member.display_name != display_name[:200]:
+            member.display_name = display_name[:200]
+        return member
+
+
+@dataclass(frozen=True, slots=True)
+class Appended:
+    seq: int
+    hash: str
+
+
+class LedgerRepository:
+    """Append-only access to the hash chain."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(self, event: str, subject: str, payload: dict[str, Any], at: datetime | None = None) -> Appended:
+        # Bumping the head row takes its row lock (PostgreSQL) or the write lock (SQLite),
+        # so concurrent appenders line up and each sees the previous tip.
+        head = (
+            await self._session.execute(
+                update(LedgerHead)
+                .where(LedgerHead.id == 1)  # type: ignore[arg-type]
+                .values(seq=LedgerHead.seq + 1)
+                .returning(LedgerHead.seq, LedgerHead.hash)
+            )
+        ).one()
+        seq, prev_hash = int(head[0]), str(head[1])
+        when = at or utcnow()
+        body = canonical_json(payload)
+        digest = entry_hash(prev_hash, seq, when, event, subject, body)
+        self._session.add(
+            LedgerEntry(seq=seq, at=when, event=event, subject=subject, payload=body, prev_hash=prev_hash,
+                        hash=digest)
+        )
+        await self._session.execute(
+            update(LedgerHead).where(LedgerHead.id == 1).values(hash=digest)  # type: ignore[arg-type]
+        )
+        await self._session.flush()
+        return Appended(seq, digest)
+
+    async def links(self, after: int = 0, batch: int = 1000) -> list[ChainLink]:
+        rows = (
+            await self._session.execute(
+                select(LedgerEntry).where(LedgerEntry.seq > after).order_by(LedgerEntry.seq).limit(batch)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [ChainLink(r.seq, r.at, r.event, r.subject, r.payload, r.prev_hash, r.hash) for r in rows]
+
+    async def head(self) -> dict[str, Any]:
+        row = (await self._session.execute(select(LedgerHead.seq, LedgerHead.hash))).one()
+        return {"seq": int(row[0]), "hash": str(row[1])}
+
+    async def count(self, event: str | None = None, subject: str | None = None) -> int:
+        query = select(func.count()).select_from(LedgerEntry)
+        if event is not None:
+            query = query.where(LedgerEntry.event == event)
+        if subject is not None:
+            query = query.where(LedgerEntry.subject == subject)
+        return int((await self._session.execute(query)).scalar_one())
+
+    async def for_subject(self, subject: str) -> list[LedgerEntry]:
+        query = select(LedgerEntry).where(LedgerEntry.subject == subject).order_by(LedgerEntry.seq)  # type: ignore[arg-type]
+        return list((await self._session.execute(query)).scalars())
