@@ -1,0 +1,96 @@
+"""The `yishi` command line, run as a user would: a real subprocess in a scratch directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample" / "census-sample.csv"
+
+
+def yishi(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL", "TIMEZONE",
+                                                                    "TRANSPORT", "DEFAULT_LOCALE"}}
+    environment.update(env)
+    return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, database_url: str) -> Path:
+    # Point the CLI at this test's database (SQLite copy, or the truncated PostgreSQL one).
+    (tmp_path / ".env").write_text(f"DATABASE_URL={database_url}\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_run_without_token_says_what_to_set(tmp_path: Path) -> None:
+    result = yishi(tmp_path, "run")
+    assert result.returncode == 2
+    assert "BOT_TOKEN is not set" in result.stderr and ".env" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("TIMEZONE", "Mars/Olympus"), ("TRANSPORT", "carrier-pigeon"), ("DATABASE_URL", "mysql://x"),
+     ("DEFAULT_LOCALE", "fr"), ("BOT_TOKEN", "not-a-token"), ("TELEGRAM_API_BASE", "api.telegram.org")],
+)
+def test_a_bad_setting_fails_with_one_line_naming_it(tmp_path: Path, name: str, value: str) -> None:
+    result = yishi(tmp_path, "run", **{name: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Bad setting {name}:")
+
+
+def test_settings_come_from_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("TIMEZONE=Nowhere/Land\n", encoding="utf-8")
+    result = yishi(tmp_path, "run")
+    assert "Bad setting TIMEZONE" in result.stderr
+
+
+def test_sqlite_default_is_created_and_migrated_on_first_use(tmp_path: Path) -> None:
+    result = yishi(tmp_path, "ledger", "verify")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "yishi.db").exists()
+    assert "Ledger OK: 0 entries" in result.stdout
+
+
+def test_census_import_codes_and_ledger(workdir: Path) -> None:
+    first = yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里")
+    assert first.returncode == 0, first.stderr
+    again = yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里")
+    assert "0 created, 0 updated, 144 unchanged" in again.stdout
+    codes = yishi(workdir, "census", "codes", "--community", "幸福里", "--format", "csv", "--scope", "3-2")
+    lines = codes.stdout.strip().splitlines()
+    assert lines[0] == "building,unit,room,code" and len(lines) == 13
+    assert lines[1].startswith("3,2,101,")
+    verify = yishi(workdir, "ledger", "verify")
+    assert verify.returncode == 0 and "Ledger OK: 2 entries verified." in verify.stdout
+
+
+def test_bad_census_lists_lines_and_exits_nonzero(workdir: Path) -> None:
+    bad = workdir / "bad.csv"
+    bad.write_text(SAMPLE.read_text(encoding="utf-8").replace("1,1,2,201,70.63", "1,1,2,201,70.639")
+                   .replace("1,1,3,301,58.35", "1,1,x,301,58.35"), encoding="utf-8")
+    result = yishi(workdir, "census", "import", str(bad), "--community", "幸福里")
+    assert result.returncode == 1
+    assert "line 4: bad_area: 70.639" in result.stderr and "line 6: bad_floor: x" in result.stderr
+
+
+def test_council_add_is_idempotent(workdir: Path) -> None:
+    assert yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里").returncode == 0
+    first = yishi(workdir, "council", "add", "telegram", "777", "--community", "幸福里")
+    second = yishi(workdir, "council", "add", "telegram", "777", "--community", "幸福里")
+    assert "added" in first.stdout and "nothing changed" in second.stdout
+    missing = yishi(workdir, "council", "add", "telegram", "777", "--community", "Nowhere")
+    assert missing.returncode == 1 and "not_found" in missing.stderr
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("yishi")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "census" in result.stdout
