@@ -94,3 +94,28 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).with_name("yishi")
     result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "census" in result.stdout
+
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+
+
+@pytest.mark.skipif(not POSTGRES_URL.startswith("postgresql"), reason="PostgreSQL run only")
+def test_postgres_start_up_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    import asyncio
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def recreate() -> None:
+        engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text("DROP DATABASE IF EXISTS yishi_unmigrated"))
+            await conn.execute(text("CREATE DATABASE yishi_unmigrated"))
+        await engine.dispose()
+
+    asyncio.run(recreate())
+    fresh = POSTGRES_URL.rsplit("/", 1)[0] + "/yishi_unmigrated"
+    refused = yishi(tmp_path, "run", BOT_TOKEN="123456:abcdef", DATABASE_URL=fresh)
+    assert refused.returncode == 2 and "yishi migrate" in refused.stderr
+    assert yishi(tmp_path, "migrate", DATABASE_URL=fresh).returncode == 0
+    assert yishi(tmp_path, "ledger", "verify", DATABASE_URL=fresh).returncode == 0
