@@ -269,7 +269,8 @@ class Ballot(SQLModel, table=True):
     vote_id: int = Field(foreign_key="vote.id", index=True)
     elector_key: str = Field(max_length=40)
     choice: Any = _json()  # kept for the tally; never shown for secret votes
-    commitment: str = Field(max_length=64)
+    commitment: str = Field(max_length=64)  # sha256(nonce, choice): what the ledger shows
+    nonce: str = Field(max_length=32)
     source: str = Field(default="self", max_length=16)
     authority: str | None = Field(default=None, max_length=500)
     cast_by_member_id: int | None = Field(default=None, foreign_key="member.id")

@@ -52,11 +52,11 @@ async def test_second_ballot_from_same_elector_is_refused(db: Database, communit
     member_id, _, vote_id = await _proposal_and_vote(db)
     async with db.uow() as uow:
         uow.session.add(RollEntry(vote_id=vote_id, elector_key="owner:1", area_centi=6966))
-        uow.session.add(Ballot(vote_id=vote_id, elector_key="owner:1", choice="yes", commitment="x" * 64,
+        uow.session.add(Ballot(vote_id=vote_id, elector_key="owner:1", choice="yes", commitment="x" * 64, nonce="n",
                                cast_by_member_id=member_id))
     with pytest.raises(IntegrityError):
         async with db.uow() as uow:
-            uow.session.add(Ballot(vote_id=vote_id, elector_key="owner:1", choice="no", commitment="y" * 64,
+            uow.session.add(Ballot(vote_id=vote_id, elector_key="owner:1", choice="no", commitment="y" * 64, nonce="n",
                                    cast_by_member_id=member_id))
     with pytest.raises(IntegrityError):
         async with db.uow() as uow:

@@ -313,6 +313,7 @@ def upgrade() -> None:
         sa.Column("elector_key", sa.String(length=40), nullable=False),
         sa.Column("choice", sa.JSON(), nullable=False),
         sa.Column("commitment", sa.String(length=64), nullable=False),
+        sa.Column("nonce", sa.String(length=32), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("authority", sa.String(length=500), nullable=True),
         sa.Column("cast_by_member_id", sa.Integer(), nullable=True),

@@ -1,0 +1,303 @@
+"""The agenda, bottom-up: propose, co-sign, review (accept, decline, merge), withdraw, expire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from fractions import Fraction
+
+from sqlalchemy import func, select
+
+from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition, withdraw
+from bot.deliberation.scope import Scope, ScopeLevel
+from bot.deliberation.similarity import similar
+from bot.deliberation.thresholds import SupportPolicy, required_supports
+from bot.services import directory
+from bot.services.directory import Actor
+from bot.storage.models import Community, Proposal, Support, utcnow
+from bot.storage.uow import Database, UnitOfWork
+
+TITLE_MAX = 200
+BODY_MAX = 3500
+OPEN_FOR_SUPPORT = (ProposalState.COLLECTING, ProposalState.REVIEW, ProposalState.AGENDA)
+
+
+def support_policy(community: Community) -> SupportPolicy:
+    if community.support_fixed is not None:
+        return SupportPolicy(fixed=community.support_fixed)
+    return SupportPolicy(share=Fraction(community.support_share_num, community.support_share_den),
+                         minimum=community.support_minimum)
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A new proposal, or (when ``proposal`` is None) the similar open ones to offer first."""
+
+    proposal: Proposal | None
+    similar: list[tuple[Proposal, float]] = field(default_factory=list)
+    supports: int = 0
+
+
+async def _proposal(uow: UnitOfWork, proposal_id: int, *, lock: bool = False) -> Proposal:
+    query = select(Proposal).where(Proposal.id == proposal_id)
+    if lock:
+        query = query.with_for_update()
+    proposal = (await uow.session.execute(query)).scalar_one_or_none()
+    if proposal is None:
+        raise NotFound(f"no proposal #{proposal_id}", what="proposal", id=proposal_id)
+    return proposal
+
+
+async def supports_count(uow: UnitOfWork, proposal_id: int) -> int:
+    query = select(func.count()).select_from(Support).where(Support.proposal_id == proposal_id)
+    return int((await uow.session.execute(query)).scalar_one())
+
+
+async def _similar_open(uow: UnitOfWork, community_id: int, scope: Scope, text: str) -> list[tuple[Proposal, float]]:
+    candidates = (
+        await uow.session.execute(
+            select(Proposal).where(
+                Proposal.community_id == community_id,
+                Proposal.scope == str(scope),
+                Proposal.state.in_([str(s) for s in OPEN_FOR_SUPPORT]),  # type: ignore[attr-defined]
+            )
+        )
+    ).scalars().all()
+    by_id = {p.id: p for p in candidates if p.id is not None}
+    found = similar(text, ((pid, f"{p.title}\n{p.body}") for pid, p in by_id.items()))
+    return [(by_id[pid], score) for pid, score in found]
+
+
+def _move(proposal: Proposal, action: ProposalAction, now: datetime) -> str:
+    before = proposal.state
+    proposal.state = str(transition(ProposalState(proposal.state), action))
+    proposal.state_changed_at = now
+    return before
+
+
+async def propose(
+    db: Database,
+    community_id: int,
+    actor: Actor,
+    title: str,
+    body: str = "",
+    *,
+    scope: str = "all",
+    category: str = "other",
+    force: bool = False,
+    now: datetime | None = None,
+) -> Submission:
+    """Submit a matter. Unless ``force``, similar open matters in the scope are returned instead."""
+    now = now or utcnow()
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > TITLE_MAX:
+        raise InvalidInput("title must be 1-200 characters", field="title", max=TITLE_MAX)
+    if len(body) > BODY_MAX:
+        raise InvalidInput("body too long", field="body", max=BODY_MAX)
+    try:
+        kind = Category(category)
+    except ValueError:
+        raise InvalidInput(f"unknown category {category!r}", field="category", value=category) from None
+    where = Scope.parse(scope)
+    if kind is Category.ELEVATOR and where.level is not ScopeLevel.UNIT:
+        # The owners of the building unit decide an elevator (Art. 278 items 6-8, by unit).
+        raise InvalidInput("an elevator is proposed for one building unit, e.g. 3-2", field="scope",
+                           reason="elevator_needs_unit")
+    async with db.uow() as uow:
+        community = await directory.community_by_id(uow, community_id)
+        households = await directory.households_in_scope(uow, community_id, where)
+        if households == 0:
+            raise NotFound(f"no homes in scope {where}", what="scope", name=str(where))
+        member = await directory.member_of(uow, actor)
+        links = await directory.verified_links(uow, member.id or 0, community_id, where)
+        key = directory.household_key(links)
+        if key is None:
+            raise NotEligible("register a home in this scope first", reason="not_registered_in_scope",
+                              scope=str(where))
+        if not force:
+            found = await _similar_open(uow, community_id, where, f"{title}\n{body}")
+            if found:
+                return Submission(None, found)
+        threshold = required_supports(support_policy(community), households)
+        proposal = Proposal(
+            community_id=community_id, author_member_id=member.id, title=title, body=body, category=str(kind),
+            scope=str(where), support_threshold=threshold, households_in_scope=households, created_at=now,
+            collecting_until=now + timedelta(days=community.collecting_days), state_changed_at=now,
+        )
+        uow.session.add(proposal)
+        await uow.session.flush()
+        assert proposal.id is not None
+        # The author supports implicitly.
+        uow.session.add(Support(proposal_id=proposal.id, household_key=key, member_id=member.id, created_at=now))
+        await uow.ledger.append(
+            "proposal_submitted", f"proposal:{proposal.id}",
+            {"author": member.id, "title": title, "body": body, "category": str(kind), "scope": str(where),
+             "threshold": threshold, "households": households, "household": key},
+            at=now,
+        )
+        supports = 1
+        if supports >= threshold:
+            _move(proposal, ProposalAction.REACH_THRESHOLD, now)
+            await uow.ledger.append("threshold_reached", f"proposal:{proposal.id}", {"supports": supports}, at=now)
+        return Submission(proposal, [], supports)
+
+
+@dataclass(frozen=True, slots=True)
+class SupportOutcome:
+    proposal: Proposal
+    added: bool  # False: this household had already co-signed; nothing changed
+    supports: int
+    reached: bool  # this support carried the proposal over its threshold
+
+
+async def support(db: Database, proposal_id: int, actor: Actor, now: datetime | None = None) -> SupportOutcome:
+    """Co-sign (附议): one support per owner or resident household in the proposal's scope."""
+    now = now or utcnow()
+    async with db.uow() as uow:
+        proposal = await _proposal(uow, proposal_id, lock=True)
+        state = ProposalState(proposal.state)
+        if state is ProposalState.COLLECTING and now >= proposal.collecting_until:
+            raise IllegalTransition("expired", "support")
+        member = await directory.member_of(uow, actor)
+        links = await directory.verified_links(uow, member.id or 0, proposal.community_id,
+                                               Scope.parse(proposal.scope))
+        key = directory.household_key(links)
+        if key is None:
+            raise NotEligible("only households in the scope co-sign", reason="not_registered_in_scope",
+                              scope=proposal.scope)
+        if state is not ProposalState.COLLECTING:
+            already = await uow.session.execute(
+                select(Support.id).where(Support.proposal_id == proposal_id, Support.household_key == key))
+            if already.first() is not None:
+                return SupportOutcome(proposal, False, await supports_count(uow, proposal_id), False)
+            raise IllegalTransition(str(state), "support")
+        added = await uow.insert_ignore(
+            Support, {"proposal_id": proposal_id, "household_key": key, "member_id": member.id, "created_at": now},
+            ("proposal_id", "household_key"),
+        )
+        count = await supports_count(uow, proposal_id)
+        reached = False
+        if added:
+            await uow.ledger.append("support_added", f"proposal:{proposal_id}",
+                                    {"member": member.id, "household": key, "supports": count}, at=now)
+            if count >= proposal.support_threshold:
+                _move(proposal, ProposalAction.REACH_THRESHOLD, now)
+                reached = True
+                await uow.ledger.append("threshold_reached", f"proposal:{proposal_id}", {"supports": count}, at=now)
+        return SupportOutcome(proposal, added, count, reached)
+
+
+async def accept(db: Database, proposal_id: int, actor: Actor, now: datetime | None = None) -> Proposal:
+    """Put a reviewed matter on the agenda."""
+    now = now or utcnow()
+    async with db.uow() as uow:
+        proposal = await _proposal(uow, proposal_id, lock=True)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        before = _move(proposal, ProposalAction.ACCEPT, now)
+        await uow.ledger.append("proposal_accepted", f"proposal:{proposal_id}",
+                                {"by": moderator.id, "from": before}, at=now)
+        return proposal
+
+
+async def decline(db: Database, proposal_id: int, actor: Actor, reason: str, now: datetime | None = None) -> Proposal:
+    """Decline with a public reason (the reason is required and published)."""
+    now = now or utcnow()
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("a public reason is required", field="reason")
+    if len(reason) > 1000:
+        raise InvalidInput("reason too long", field="reason", max=1000)
+    async with db.uow() as uow:
+        proposal = await _proposal(uow, proposal_id, lock=True)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        before = _move(proposal, ProposalAction.DECLINE, now)
+        proposal.reason = reason
+        await uow.ledger.append("proposal_declined", f"proposal:{proposal_id}",
+                                {"by": moderator.id, "from": before, "reason": reason}, at=now)
+        return proposal
+
+
+async def merge(
+    db: Database, proposal_id: int, into_id: int, actor: Actor, reason: str = "", now: datetime | None = None
+) -> Proposal:
+    """Merge a duplicate into another open matter; its co-signatures carry over."""
+    now = now or utcnow()
+    if proposal_id == into_id:
+        raise InvalidInput("cannot merge a proposal into itself", field="into")
+    async with db.uow() as uow:
+        proposal = await _proposal(uow, proposal_id, lock=True)
+        target = await _proposal(uow, into_id, lock=True)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        if target.community_id != proposal.community_id or ProposalState(target.state) not in OPEN_FOR_SUPPORT:
+            raise IllegalTransition(target.state, "merge_into")
+        before = _move(proposal, ProposalAction.MERGE, now)
+        proposal.merged_into_id = into_id
+        proposal.reason = reason.strip()[:1000] or None
+        supporters = await uow.session.execute(
+            select(Support.household_key, Support.member_id).where(Support.proposal_id == proposal_id))
+        carried = 0
+        for key, member_id in supporters:
+            carried += await uow.insert_ignore(
+                Support, {"proposal_id": into_id, "household_key": key, "member_id": member_id, "created_at": now},
+                ("proposal_id", "household_key"))
+        count = await supports_count(uow, into_id)
+        await uow.ledger.append("proposal_merged", f"proposal:{proposal_id}",
+                                {"by": moderator.id, "from": before, "into": into_id, "reason": proposal.reason,
+                                 "supports_carried": carried}, at=now)
+        if ProposalState(target.state) is ProposalState.COLLECTING and count >= target.support_threshold:
+            _move(target, ProposalAction.REACH_THRESHOLD, now)
+            await uow.ledger.append("threshold_reached", f"proposal:{into_id}", {"supports": count}, at=now)
+        return proposal
+
+
+async def withdraw_proposal(db: Database, proposal_id: int, actor: Actor, now: datetime | None = None) -> Proposal:
+    now = now or utcnow()
+    async with db.uow() as uow:
+        proposal = await _proposal(uow, proposal_id, lock=True)
+        member = await directory.member_of(uow, actor)
+        before = proposal.state
+        proposal.state = str(withdraw(ProposalState(proposal.state), actor=str(member.id),
+                                      author=str(proposal.author_member_id)))
+        proposal.state_changed_at = now
+        await uow.ledger.append("proposal_withdrawn", f"proposal:{proposal_id}", {"from": before}, at=now)
+        return proposal
+
+
+async def expire_due(db: Database, now: datetime | None = None) -> list[int]:
+    """Close the collecting window of every proposal past it; returns their ids."""
+    now = now or utcnow()
+    async with db.uow() as uow:
+        due = (
+            await uow.session.execute(
+                select(Proposal).where(Proposal.state == str(ProposalState.COLLECTING),
+                                       Proposal.collecting_until <= now).with_for_update()
+            )
+        ).scalars().all()
+        for proposal in due:
+            _move(proposal, ProposalAction.EXPIRE, now)
+            await uow.ledger.append("proposal_expired", f"proposal:{proposal.id}",
+                                    {"supports": await supports_count(uow, proposal.id or 0),
+                                     "threshold": proposal.support_threshold}, at=now)
+        return [p.id for p in due if p.id is not None]
+
+
+async def get_proposal(db: Database, proposal_id: int) -> tuple[Proposal, int]:
+    async with db.uow() as uow:
+        proposal = await _proposal(uow, proposal_id)
+        return proposal, await supports_count(uow, proposal_id)
+
+
+async def open_proposals(db: Database, community_id: int, scope: str | None = None) -> list[tuple[Proposal, int]]:
+    """Matters not yet settled, newest first, with their co-signature counts."""
+    from bot.deliberation.proposal import OPEN_STATES
+
+    async with db.uow() as uow:
+        query = select(Proposal, func.count(Support.id)).outerjoin(
+            Support, Support.proposal_id == Proposal.id  # type: ignore[arg-type]
+        ).where(Proposal.community_id == community_id,
+                Proposal.state.in_([str(s) for s in OPEN_STATES]))  # type: ignore[attr-defined]
+        if scope is not None:
+            query = query.where(Proposal.scope == scope)
+        rows = await uow.session.execute(query.group_by(Proposal.id).order_by(Proposal.id.desc()))  # type: ignore[union-attr]
+        return [(proposal, int(count)) for proposal, count in rows]

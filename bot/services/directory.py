@@ -1,0 +1,191 @@
+"""Who is who: homes in a scope, a member's verified links, roles and rolls, computed in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+
+from bot.deliberation.errors import NotEligible, NotFound
+from bot.deliberation.scope import Scope, ScopeLevel
+from bot.deliberation.tally import Elector, owners_roll
+from bot.deliberation.vote_kinds import Electorate
+from bot.storage.models import (
+    Building,
+    BuildingUnit,
+    Community,
+    CouncilRole,
+    ExclusiveUnit,
+    Member,
+    MemberLink,
+    Owner,
+)
+from bot.storage.uow import UnitOfWork
+
+DEVELOPER_KEY = "developer"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting, as the transport saw them.
+
+    ``chat_admin`` is the platform's word that the actor administers the bound group,
+    which makes them a moderator there; a council role does the same everywhere.
+    """
+
+    platform: str
+    external_id: str
+    display_name: str = ""
+    chat_admin: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    id: int
+    building: str
+    unit: str
+    room: str
+    floor: int
+    area_centi: int
+    owner_id: int
+    owner_kind: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.building}-{self.unit}-{self.room}"
+
+    @property
+    def owner_key(self) -> str:
+        # Interpretation on building co-ownership Art. 9: a developer's unsold units count once.
+        return DEVELOPER_KEY if self.owner_kind == "developer" else f"owner:{self.owner_id}"
+
+
+def in_scope(query: Select[Any], scope: Scope) -> Select[Any]:
+    if scope.level is ScopeLevel.COMMUNITY:
+        return query
+    query = query.where(Building.number == scope.building)
+    if scope.level is ScopeLevel.UNIT:
+        query = query.where(BuildingUnit.number == scope.unit)
+    return query
+
+
+def _homes_query(community_id: int) -> Select[Any]:
+    return (
+        select(ExclusiveUnit.id, Building.number, BuildingUnit.number, ExclusiveUnit.room, ExclusiveUnit.floor,
+               ExclusiveUnit.area_centi, ExclusiveUnit.owner_id, Owner.kind)
+        .join(BuildingUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
+        .join(Building, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
+        .join(Owner, ExclusiveUnit.owner_id == Owner.id)  # type: ignore[arg-type]
+        .where(Building.community_id == community_id)
+    )
+
+
+async def homes(uow: UnitOfWork, community_id: int, scope: Scope) -> list[Home]:
+    rows = await uow.session.execute(in_scope(_homes_query(community_id), scope).order_by(ExclusiveUnit.id))
+    return [Home(*row) for row in rows]
+
+
+async def home_by_label(uow: UnitOfWork, community_id: int, label: str) -> Home:
+    """A home from ``building-unit-room``, e.g. ``3-2-501``."""
+    parts = label.strip().split("-")
+    if len(parts) != 3 or not all(parts):
+        raise NotFound(f"no home {label!r}", what="home", name=label)
+    building, unit, room = parts
+    row = (
+        await uow.session.execute(
+            _homes_query(community_id).where(Building.number == building, BuildingUnit.number == unit,
+                                             ExclusiveUnit.room == room)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"no home {label!r}", what="home", name=label)
+    return Home(*row)
+
+
+async def households_in_scope(uow: UnitOfWork, community_id: int, scope: Scope) -> int:
+    query = in_scope(
+        select(func.count(ExclusiveUnit.id))
+        .join(BuildingUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
+        .join(Building, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
+        .where(Building.community_id == community_id),
+        scope,
+    )
+    return int((await uow.session.execute(query)).scalar_one())
+
+
+async def community_by_id(uow: UnitOfWork, community_id: int) -> Community:
+    community = await uow.session.get(Community, community_id)
+    if community is None:
+        raise NotFound(f"no community {community_id}", what="community", name=str(community_id))
+    return community
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    home: Home
+    role: str  # owner | resident
+
+
+async def verified_links(uow: UnitOfWork, member_id: int, community_id: int, scope: Scope | None = None) -> list[Link]:
+    query = _homes_query(community_id).add_columns(MemberLink.role).join(
+        MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id  # type: ignore[arg-type]
+    ).where(MemberLink.member_id == member_id, MemberLink.status == "verified")
+    if scope is not None:
+        query = in_scope(query, scope)
+    rows = await uow.session.execute(query.order_by(ExclusiveUnit.id))
+    return [Link(Home(*row[:8]), row[8]) for row in rows]
+
+
+async def is_council_member(uow: UnitOfWork, member_id: int, community_id: int) -> bool:
+    found = await uow.session.execute(
+        select(CouncilRole.id).where(CouncilRole.member_id == member_id, CouncilRole.community_id == community_id)
+    )
+    return found.first() is not None
+
+
+async def member_of(uow: UnitOfWork, actor: Actor) -> Member:
+    return await uow.member(actor.platform, actor.external_id, actor.display_name)
+
+
+async def require_moderator(uow: UnitOfWork, actor: Actor, community_id: int) -> Member:
+    member = await member_of(uow, actor)
+    assert member.id is not None
+    if not (actor.chat_admin or await is_council_member(uow, member.id, community_id)):
+        raise NotEligible("moderators only", reason="not_moderator")
+    return member
+
+
+def household_key(links: list[Link]) -> str | None:
+    """The household a member co-signs for: as an owner (one per owner), else as a resident home."""
+    owned = [link for link in links if link.role == "owner"]
+    if owned:
+        return f"owner:{owned[0].home.owner_id}"
+    return f"unit:{links[0].home.id}" if links else None
+
+
+# --- rolls ------------------------------------------------------------------------------------------
+
+
+async def build_roll(uow: UnitOfWork, community_id: int, scope: Scope, electorate: Electorate) -> list[Elector]:
+    """The electors at this moment, to be frozen on the vote (eligibility does not move later)."""
+    if electorate is Electorate.OWNERS:
+        return list(owners_roll((home.owner_key, home.area_centi) for home in await homes(uow, community_id, scope)))
+    if electorate is Electorate.HOUSEHOLDS:
+        return [Elector(f"unit:{home.id}", home.area_centi) for home in await homes(uow, community_id, scope)]
+    members = await uow.session.execute(
+        select(CouncilRole.member_id).where(CouncilRole.community_id == community_id).order_by(CouncilRole.member_id)
+    )
+    return [Elector(f"member:{member_id}", 0) for member_id in members.scalars()]
+
+
+async def elector_keys(
+    uow: UnitOfWork, member_id: int, community_id: int, scope: Scope, electorate: Electorate
+) -> list[str]:
+    """Which electors this member may cast for (co-owners share their unit's one vote)."""
+    if electorate is Electorate.COUNCIL:
+        return [f"member:{member_id}"] if await is_council_member(uow, member_id, community_id) else []
+    links = await verified_links(uow, member_id, community_id, scope)
+    if electorate is Electorate.OWNERS:
+        return sorted({link.home.owner_key for link in links if link.role == "owner"})
+    return sorted({f"unit:{link.home.id}" for link in links})
