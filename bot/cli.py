@@ -7,9 +7,10 @@ import csv
 import io
 import sys
 from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -26,7 +27,11 @@ ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True
 council_app = typer.Typer(help="Members of the residents' council (moderators).", no_args_is_help=True)
 app.add_typer(census_app, name="census")
 app.add_typer(ledger_app, name="ledger")
+community_app = typer.Typer(help="Per-community rules: co-signing threshold, windows, covenant.", no_args_is_help=True)
+elevator_app = typer.Typer(help="Elevator matters: cost sharing.", no_args_is_help=True)
 app.add_typer(council_app, name="council")
+app.add_typer(community_app, name="community")
+app.add_typer(elevator_app, name="elevator")
 
 T = TypeVar("T")
 
@@ -206,6 +211,108 @@ def council_add(
 @council_app.callback()
 def _council() -> None:
     """Council commands."""
+
+
+# --- community rules ----------------------------------------------------------------------------------
+
+
+@community_app.command("config")
+def community_config(
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+    support: Annotated[str | None, typer.Option(help="Co-signing threshold: 10, 1/5 or 20% of households.")]
+    = None,
+    collecting_days: Annotated[int | None, typer.Option(min=1, max=90, help="Collecting window in days.")] = None,
+    objection_days: Annotated[int | None, typer.Option(min=0, max=90, help="Elevator objection period.")] = None,
+    elevator_rule: Annotated[str | None, typer.Option(help="vote_and_objections or vote_only.")] = None,
+    non_voters_follow_majority: Annotated[
+        bool | None, typer.Option("--non-voters-follow-majority/--no-non-voters-follow-majority",
+                                  help="Covenant clause: non-voters count with the majority.")] = None,
+) -> None:
+    """Show or change a community's rules (with no option: show them)."""
+    from bot.services.community import configure
+
+    config = settings()
+    shown = with_db(config, lambda db: configure(
+        db, community, support=support, collecting_days=collecting_days, objection_days=objection_days,
+        elevator_rule=elevator_rule, non_voters_follow_majority=non_voters_follow_majority))
+    for key, value in shown.items():
+        typer.echo(f"{key}: {value}")
+
+
+@community_app.callback()
+def _community() -> None:
+    """Community commands."""
+
+
+# --- export and elevator ----------------------------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    csv = "csv"
+
+
+@app.command("export")
+def export(
+    format: Annotated[ExportFormat, typer.Option("--format", help="json or csv.")] = ExportFormat.json,
+    proposal: Annotated[int | None, typer.Option("--proposal", help="Only this proposal.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to a file.")] = None,
+) -> None:
+    """Export proposals, co-signatures, votes and results for the council."""
+    from bot.services.export import export_data, to_csv, to_json
+
+    config = settings()
+    data = with_db(config, lambda db: export_data(db, proposal))
+    if proposal is not None and not data["proposals"]:
+        raise fail(f"No proposal #{proposal}.")
+    text = to_json(data) if format is ExportFormat.json else to_csv(data)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"{len(data['proposals'])} proposals written to {output}", err=True)
+
+
+@elevator_app.command("shares")
+def elevator_shares(
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+    scope: Annotated[str, typer.Option(help="The building unit, e.g. 3-2.")],
+    total: Annotated[str, typer.Option(help="Total cost in yuan, e.g. 600000 or 598000.50.")],
+    subsidy: Annotated[str, typer.Option(help="Subsidy in yuan (e.g. Chengdu: 200000).")] = "0",
+    coefficients: Annotated[str | None, typer.Option(
+        help="guangzhou (default), area, or per-floor list from floor 1: 0,0.5,1,1.1,1.2,1.3")] = None,
+    format: Annotated[CodeFormat, typer.Option("--format", help="table or csv.")] = CodeFormat.table,
+) -> None:
+    """Each home's share of an elevator: floor coefficient x area, in fen, summing exactly to the total."""
+    from bot.services.census import get_community
+    from bot.services.elevator import coefficients_from, cost_shares
+
+    config = settings()
+    total_fen, subsidy_fen = _fen(total, "total"), _fen(subsidy, "subsidy")
+    rule = coefficients_from(coefficients)
+
+    async def work(db: Database) -> list[Any]:
+        async with db.uow() as uow:
+            community_id = (await get_community(uow, community)).id
+        assert community_id is not None
+        return await cost_shares(db, community_id, scope, total_fen, subsidy_fen, rule)
+
+    shares = with_db(config, work)
+    writer = csv.writer(sys.stdout, lineterminator="\n", delimiter="," if format is CodeFormat.csv else "\t")
+    writer.writerow(["home", "floor", "area_m2", "coefficient", "share_yuan"])
+    for share in shares:
+        writer.writerow([share.home, share.floor, share.area_m2, str(share.coefficient),
+                         f"{share.fen // 100}.{share.fen % 100:02d}"])
+
+
+def _fen(text: str, name: str) -> int:
+    try:
+        amount = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise fail(f"--{name}: not a number: {text}") from None
+    if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise fail(f"--{name}: a non-negative amount with at most two decimals")
+    return int(amount * 100)
 
 
 def main() -> None:

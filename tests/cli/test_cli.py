@@ -119,3 +119,36 @@ def test_postgres_start_up_refuses_an_unmigrated_database(tmp_path: Path) -> Non
     assert refused.returncode == 2 and "yishi migrate" in refused.stderr
     assert yishi(tmp_path, "migrate", DATABASE_URL=fresh).returncode == 0
     assert yishi(tmp_path, "ledger", "verify", DATABASE_URL=fresh).returncode == 0
+
+
+def test_community_config_and_elevator_shares(workdir: Path) -> None:
+    assert yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里").returncode == 0
+    shown = yishi(workdir, "community", "config", "--community", "幸福里")
+    assert "support: max(5, 1/5 of households in scope)" in shown.stdout
+    changed = yishi(workdir, "community", "config", "--community", "幸福里", "--support", "10",
+                    "--elevator-rule", "vote_only", "--non-voters-follow-majority")
+    assert changed.returncode == 0, changed.stderr
+    assert "support: 10" in changed.stdout and "non_voters_follow_majority: True" in changed.stdout
+    bad = yishi(workdir, "community", "config", "--community", "幸福里", "--support", "lots")
+    assert bad.returncode == 1 and "invalid_input" in bad.stderr
+    shares = yishi(workdir, "elevator", "shares", "--community", "幸福里", "--scope", "3-2", "--total", "600000",
+                   "--subsidy", "200000", "--format", "csv")
+    assert shares.returncode == 0, shares.stderr
+    rows = shares.stdout.strip().splitlines()
+    assert rows[0] == "home,floor,area_m2,coefficient,share_yuan" and len(rows) == 13
+    assert rows[1].startswith("3-2-101,1,63.98,0,0.00")
+    total_fen = sum(int(r.split(",")[-1].replace(".", "")) for r in rows[1:])
+    assert total_fen == 40_000_000
+    refused = yishi(workdir, "elevator", "shares", "--community", "幸福里", "--scope", "3-2", "--total", "1.001")
+    assert refused.returncode == 1
+
+
+def test_export_json_and_csv(workdir: Path) -> None:
+    assert yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里").returncode == 0
+    empty = yishi(workdir, "export", "--format", "json")
+    assert empty.returncode == 0 and '"proposals": []' in empty.stdout
+    out = workdir / "export.csv"
+    written = yishi(workdir, "export", "--format", "csv", "-o", str(out))
+    assert written.returncode == 0 and out.read_text(encoding="utf-8").startswith("proposal_id,title,")
+    missing = yishi(workdir, "export", "--proposal", "42")
+    assert missing.returncode == 1 and "No proposal #42" in missing.stderr
