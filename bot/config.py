@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     DEFAULT_LOCALE: str = "zh_CN"
     TELEGRAM_API_BASE: str = "https://api.telegram.org"
     TRANSPORT: Literal["aiogram", "ptb"] = "aiogram"
+    # Webhook mode (`yishi run --webhook URL`): where the local server listens, and the secret
+    # Telegram must echo in X-Telegram-Bot-Api-Secret-Token (generated at start when empty).
+    WEBHOOK_HOST: str = "127.0.0.1"
+    WEBHOOK_PORT: int = 8443
+    WEBHOOK_SECRET: str | None = None
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -36,6 +41,16 @@ class Settings(BaseSettings):
         if not sep or not bot_id.isdigit() or not secret:
             raise ValueError("expected the form <digits>:<secret> given by @BotFather")
         return token
+
+    @field_validator("WEBHOOK_SECRET")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is None or not value:
+            return None
+        # Telegram accepts 1-256 characters of A-Z, a-z, 0-9, _ and -.
+        if len(value) > 256 or not all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in value):
+            raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("DATABASE_URL")
     @classmethod

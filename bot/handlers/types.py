@@ -1,0 +1,157 @@
+"""Neutral chat types: what every transport turns its updates into, and what handlers ask it to show.
+
+Handlers say what they mean ("a message with these actions", "a toast"); each transport renders
+it: Telegram as inline keyboards and edits, WeCom as menus, cards or text with links. Nothing here
+knows about aiogram, python-telegram-bot or any wire format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+ChatKind = Literal["private", "group"]
+CommandScope = Literal["private", "groups", "group_admins"]
+
+# Telegram's limits, which the neutral layer respects so that every transport can carry its output.
+MAX_TEXT = 4096
+MAX_ACTION_DATA = 64  # bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    platform: str
+    user_id: str
+    display_name: str = ""
+    language_code: str | None = None
+    is_bot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Chat:
+    platform: str
+    chat_id: str
+    kind: ChatKind
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A text message (a command or not) in a private chat or a group room."""
+
+    update_id: int
+    sender: Sender
+    chat: Chat
+    message_id: str
+    text: str
+    reply_to_text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """A press on an action of a message the bot sent; ``data`` is untrusted."""
+
+    update_id: int
+    sender: Sender
+    chat: Chat
+    message_id: str | None
+    press_id: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipChange:
+    """The bot's own membership changed: blocked in private ("kicked"), added to or removed from a group."""
+
+    update_id: int
+    chat: Chat
+    sender: Sender
+    status: str  # member | administrator | left | kicked | ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMigrated:
+    """A group became a supergroup with a new id."""
+
+    update_id: int
+    chat: Chat
+    new_chat_id: str
+
+
+Event = IncomingMessage | ButtonPress | MembershipChange | ChatMigrated
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """Something the reader can do with a message.
+
+    ``data`` comes back as a ButtonPress; ``start`` opens a private chat with the bot carrying a
+    start parameter (Telegram: a t.me deep link; elsewhere: a link or a menu entry).
+    """
+
+    label: str
+    data: str | None = None
+    start: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.data is None) == (self.start is None):
+            raise ValueError("an action has exactly one of data or start")
+        if self.data is not None and len(self.data.encode()) > MAX_ACTION_DATA:
+            raise ValueError(f"action data over {MAX_ACTION_DATA} bytes: {self.data!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    text: str
+    actions: tuple[tuple[Action, ...], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not self.text or len(self.text) > MAX_TEXT:
+            raise ValueError(f"message text must be 1-{MAX_TEXT} characters, got {len(self.text)}")
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    chat_id: str
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInfo:
+    command: str
+    description: str
+
+
+class MessengerError(Exception):
+    """A send or edit the platform refused; ``retry_after`` when it asked us to slow down."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, blocked: bool = False,
+                 migrate_to: str | None = None, not_modified: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.blocked = blocked
+        self.migrate_to = migrate_to
+        self.not_modified = not_modified
+
+
+class Messenger(Protocol):
+    """The port every transport implements for the handlers."""
+
+    platform: str
+
+    async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage: ...
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None: ...
+
+    async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None: ...
+
+    async def is_chat_admin(self, chat_id: str, user_id: str) -> bool: ...
+
+    async def set_commands(self, commands: list[CommandInfo], *, scope: CommandScope,
+                           language: str | None) -> None: ...
+
+
+class EventSink(Protocol):
+    """What a transport feeds: the handlers' entry point."""
+
+    async def feed(self, event: Event, messenger: Messenger) -> None: ...
