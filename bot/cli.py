@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import sys
@@ -103,7 +104,13 @@ def run(
             2,
         )
     prepare_database(config)
-    raise fail("The Telegram transports are not part of this build yet (see the chat issue).", 3)
+    import logging
+
+    from bot.runtime import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(config, webhook=webhook))
 
 
 # --- census -----------------------------------------------------------------------------------------

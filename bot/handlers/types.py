@@ -125,8 +125,15 @@ class CommandInfo:
 class MessengerError(Exception):
     """A send or edit the platform refused; ``retry_after`` when it asked us to slow down."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, blocked: bool = False,
-                 migrate_to: str | None = None, not_modified: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        blocked: bool = False,
+        migrate_to: str | None = None,
+        not_modified: bool = False,
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.blocked = blocked
@@ -147,8 +154,7 @@ class Messenger(Protocol):
 
     async def is_chat_admin(self, chat_id: str, user_id: str) -> bool: ...
 
-    async def set_commands(self, commands: list[CommandInfo], *, scope: CommandScope,
-                           language: str | None) -> None: ...
+    async def set_commands(self, commands: list[CommandInfo], *, scope: CommandScope, language: str | None) -> None: ...
 
 
 class EventSink(Protocol):

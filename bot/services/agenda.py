@@ -54,7 +54,9 @@ async def supports_count(uow: UnitOfWork, proposal_id: int) -> int:
     return int((await uow.session.execute(query)).scalar_one())
 
 
-async def _similar_open(uow: UnitOfWork, community_id: int, scope: Scope, text: str) -> list[tuple[Proposal, float]]:
+async def _similar_open(
+    uow: UnitOfWork, community_id: int, scope: Scope, title: str, body: str
+) -> list[tuple[Proposal, float]]:
     candidates = (
         await uow.session.execute(
             select(Proposal).where(
@@ -65,8 +67,14 @@ async def _similar_open(uow: UnitOfWork, community_id: int, scope: Scope, text: 
         )
     ).scalars().all()
     by_id = {p.id: p for p in candidates if p.id is not None}
-    found = similar(text, ((pid, f"{p.title}\n{p.body}") for pid, p in by_id.items()))
-    return [(by_id[pid], score) for pid, score in found]
+    # Titles alone and whole texts: a long body in other words must not hide a duplicate title.
+    best: dict[int, float] = {}
+    for query, field in ((title, "title"), (f"{title}\n{body}", "full")):
+        texts = ((pid, p.title if field == "title" else f"{p.title}\n{p.body}") for pid, p in by_id.items())
+        for pid, score in similar(query, texts, limit=len(by_id) or 1):
+            best[pid] = max(score, best.get(pid, 0.0))
+    ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:3]
+    return [(by_id[pid], score) for pid, score in ranked]
 
 
 def _move(proposal: Proposal, action: ProposalAction, now: datetime) -> str:
@@ -116,7 +124,7 @@ async def propose(
             raise NotEligible("register a home in this scope first", reason="not_registered_in_scope",
                               scope=str(where))
         if not force:
-            found = await _similar_open(uow, community_id, where, f"{title}\n{body}")
+            found = await _similar_open(uow, community_id, where, title, body)
             if found:
                 return Submission(None, found)
         threshold = required_supports(support_policy(community), households)

@@ -30,14 +30,14 @@ DEVELOPER_KEY = "developer"
 class Actor:
     """Who is acting, as the transport saw them.
 
-    ``chat_admin`` is the platform's word that the actor administers the bound group,
-    which makes them a moderator there; a council role does the same everywhere.
+    ``admin_of`` is the community whose bound group the platform says this actor administers,
+    which makes them a moderator of that community only; a council role does the same.
     """
 
     platform: str
     external_id: str
     display_name: str = ""
-    chat_admin: bool = False
+    admin_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +151,7 @@ async def member_of(uow: UnitOfWork, actor: Actor) -> Member:
 async def require_moderator(uow: UnitOfWork, actor: Actor, community_id: int) -> Member:
     member = await member_of(uow, actor)
     assert member.id is not None
-    if not (actor.chat_admin or await is_council_member(uow, member.id, community_id)):
+    if not (actor.admin_of == community_id or await is_council_member(uow, member.id, community_id)):
         raise NotEligible("moderators only", reason="not_moderator")
     return member
 

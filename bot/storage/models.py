@@ -278,6 +278,20 @@ class Ballot(SQLModel, table=True):
     cast_at: datetime = _when(default_factory=utcnow)
 
 
+class BallotPost(SQLModel, table=True):
+    """A ballot message posted in a room, edited with live turnout."""
+
+    __tablename__ = "ballot_post"
+    __table_args__ = (sa.UniqueConstraint("vote_id", "platform", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    vote_id: int = Field(foreign_key="vote.id", index=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    locale: str = Field(default="zh_CN", max_length=16)
+    posted_at: datetime = _when(default_factory=utcnow)
+
+
 class Objection(SQLModel, table=True):
     """An objection to an elevator plan (light, noise, access, cost...)."""
 

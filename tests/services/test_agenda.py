@@ -120,5 +120,7 @@ async def test_chat_admin_is_a_moderator(db: Database, make_community, link) -> 
     cid = await make_community(UNIT, support_fixed=1)
     p = (await agenda.propose(db, cid, await link(cid, "1-1-101", 1), "Trees", scope="1-1", now=T0)).proposal
     assert p.state == "review"
-    admin = Actor("telegram", "4242", "Group admin", chat_admin=True)
+    admin = Actor("telegram", "4242", "Group admin", admin_of=cid)
+    with pytest.raises(NotEligible):  # an admin of another community's group
+        await agenda.accept(db, p.id, Actor("telegram", "4242", admin_of=cid + 1), now=T0)
     assert (await agenda.accept(db, p.id, admin, now=T0)).state == "agenda"

@@ -1,0 +1,337 @@
+"""The agenda in the chat: /propose, /support, /proposals, /show, and the moderators' review."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from bot.deliberation.scope import Scope
+from bot.handlers import render
+from bot.handlers.callbacks import encode
+from bot.handlers.commands import registry
+from bot.handlers.context import Context, Refusal
+from bot.handlers.types import Action
+from bot.i18n import Text, _
+from bot.services import agenda
+from bot.storage.models import Proposal
+
+PAGE = 5
+CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
+_CATEGORY_PREFIX = re.compile(r"^\s*\[?(" + "|".join(CATEGORIES) + r")\]?\s*[:：]\s*", re.IGNORECASE)
+_ELEVATOR_WORDS = ("电梯", "elevator", "lift")
+ID_RE = re.compile(r"^#?(\d{1,9})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    community_id: int
+    scope: str
+    title: str
+    body: str
+    category: str
+    user_id: str
+
+
+class Drafts:
+    """Proposals held back while their author looks at similar ones (in memory: a stale button just says so)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._items: OrderedDict[int, Draft] = OrderedDict()
+        self._ids = itertools.count(1)
+        self._size = size
+
+    def put(self, draft: Draft) -> int:
+        key = next(self._ids)
+        self._items[key] = draft
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return key
+
+    def take(self, key: int) -> Draft | None:
+        return self._items.pop(key, None)
+
+
+drafts = Drafts()
+
+
+def parse_id(text: str) -> int:
+    match = ID_RE.match(text.strip())
+    if match is None:
+        raise Refusal(_("Give the proposal number, e.g. 12."))
+    return int(match.group(1))
+
+
+def split_proposal(args: str, reply_text: str | None) -> tuple[str, str, str]:
+    """Title on the first line, body on the following ones (or the replied-to message); category prefix optional."""
+    lines = args.split("\n", 1)
+    title, body = lines[0].strip(), (lines[1].strip() if len(lines) > 1 else "")
+    if not body and reply_text:
+        body = reply_text.strip()
+    if not title and body:
+        title, _sep, body = body.partition("\n")
+        title, body = title.strip(), body.strip()
+    category = "other"
+    match = _CATEGORY_PREFIX.match(title)
+    if match:
+        category = match.group(1).lower()
+        title = title[match.end() :].strip()
+    elif any(word in (title + body).lower() for word in _ELEVATOR_WORDS):
+        category = "elevator"
+    return title, body, category
+
+
+@registry.command(
+    "propose",
+    where="group",
+    summary=_("Raise a matter for your neighbours to co-sign"),
+    usage=_("/propose <title> (details on the next lines)"),
+)
+async def propose(ctx: Context, args: str) -> None:
+    room = await ctx.require_room()
+    title, body, category = split_proposal(
+        args, ctx.event.reply_to_text if hasattr(ctx.event, "reply_to_text") else None
+    )
+    if not title:
+        raise Refusal(_("Usage: {usage}", usage=_("/propose <title> (details on the next lines)")))
+    if category == "elevator" and Scope.parse(room.scope).level.value != "unit":
+        category = "other"  # an elevator belongs to one building unit's room
+    submission = await agenda.propose(
+        ctx.app.db, room.community_id, await ctx.actor(), title, body, scope=room.scope, category=category
+    )
+    if submission.proposal is None:
+        key = drafts.put(Draft(room.community_id, room.scope, title, body, category, ctx.sender.user_id))
+        lines: list[Text | str] = [_("Similar open proposals already exist. Support one of them instead?")]
+        actions: list[list[Action]] = []
+        for similar, _score in submission.similar:
+            lines.append(_("#{id} {title}", id=similar.id, title=similar.title))
+            actions.append([Action(ctx.t(_("Support #{id}", id=similar.id)), data=encode("dup", similar.id))])
+        actions.append([Action(ctx.t(_("Submit mine anyway")), data=encode("new", key))])
+        await ctx.reply(render.join(lines), actions)
+        return
+    await post_card(ctx, submission.proposal, submission.supports)
+
+
+async def post_card(ctx: Context, proposal: Proposal, supports: int) -> None:
+    await ctx.reply(render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, ctx.t))
+
+
+async def submit_draft(ctx: Context, key: int) -> None:
+    draft = drafts.take(key)
+    if draft is None or draft.user_id != ctx.sender.user_id:
+        raise Refusal(_("This button is no longer valid."))
+    submission = await agenda.propose(
+        ctx.app.db,
+        draft.community_id,
+        await ctx.actor(),
+        draft.title,
+        draft.body,
+        scope=draft.scope,
+        category=draft.category,
+        force=True,
+    )
+    assert submission.proposal is not None
+    await ctx.toast(_("Submitted."))
+    await post_card(ctx, submission.proposal, submission.supports)
+
+
+async def do_support(ctx: Context, proposal_id: int) -> agenda.SupportOutcome:
+    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
+    return outcome
+
+
+def support_message(outcome: agenda.SupportOutcome) -> Text:
+    p = outcome.proposal
+    if not outcome.added:
+        return _("You (or your household) already co-signed #{id}.", id=p.id)
+    if outcome.reached:
+        return _(
+            "Co-signed. #{id} reached {need} co-signatures and goes to the council for review.",
+            id=p.id,
+            need=p.support_threshold,
+        )
+    return _("Co-signed #{id}: {have}/{need}.", id=p.id, have=outcome.supports, need=p.support_threshold)
+
+
+@registry.command("support", summary=_("Co-sign a proposal (附议)"), usage=_("/support <id>"))
+async def support(ctx: Context, args: str) -> None:
+    outcome = await do_support(ctx, parse_id(args))
+    await ctx.reply(support_message(outcome))
+
+
+async def press_support(ctx: Context, proposal_id: int) -> None:
+    outcome = await do_support(ctx, proposal_id)
+    await ctx.toast(support_message(outcome))
+    if outcome.added and ctx.event.message_id:
+        p = outcome.proposal
+        await ctx.messenger.edit(
+            ctx.chat.chat_id,
+            ctx.event.message_id,
+            ctx.render(render.proposal_card(p, outcome.supports, ctx.app.tz), render.support_actions(p, ctx.t)),
+        )
+
+
+@registry.command("proposals", where="group", summary=_("Open matters in this room's scope"), usage=_("/proposals"))
+async def proposals(ctx: Context, args: str) -> None:
+    text, actions = await proposals_page(ctx, 0)
+    await ctx.reply(text, actions)
+
+
+async def proposals_page(ctx: Context, page: int) -> tuple[Text, list[list[Action]]]:
+    room = await ctx.require_room()
+    room_scope = Scope.parse(room.scope)
+    items = [
+        (p, n)
+        for p, n in await agenda.open_proposals(ctx.app.db, room.community_id)
+        if _within(Scope.parse(p.scope), room_scope)
+    ]
+    if not items:
+        return _("No open proposals here yet. Start one with /propose."), []
+    pages = (len(items) + PAGE - 1) // PAGE
+    page = min(max(page, 0), pages - 1)
+    lines: list[Text | str] = [_("Open proposals ({page}/{pages}):", page=page + 1, pages=pages)]
+    for p, supports in items[page * PAGE : (page + 1) * PAGE]:
+        if p.state == "collecting":
+            from bot.deliberation.thresholds import progress_bar
+
+            lines.append(
+                _(
+                    "#{id} {title} — {bar} {have}/{need}",
+                    id=p.id,
+                    title=p.title,
+                    bar=progress_bar(supports, p.support_threshold),
+                    have=supports,
+                    need=p.support_threshold,
+                )
+            )
+        else:
+            from bot.handlers.errors import state_name
+
+            lines.append(_("#{id} {title} — {state}", id=p.id, title=p.title, state=state_name(p.state)))
+    nav: list[Action] = []
+    if page > 0:
+        nav.append(Action("◀", data=encode("pg", page - 1)))
+    if page < pages - 1:
+        nav.append(Action("▶", data=encode("pg", page + 1)))
+    return render.join(lines), [nav] if nav else []
+
+
+def _within(inner: Scope, outer: Scope) -> bool:
+    if outer.level.value == "community":
+        return True
+    if inner.level.value == "community":
+        return False
+    if outer.level.value == "building":
+        return inner.building == outer.building
+    return inner == outer
+
+
+HISTORY = {
+    "proposal_submitted": _("submitted"),
+    "support_added": _("co-signed ({supports})"),
+    "threshold_reached": _("reached the threshold ({supports})"),
+    "proposal_accepted": _("accepted onto the agenda"),
+    "proposal_declined": _("declined: {reason}"),
+    "proposal_merged": _("merged into #{into}"),
+    "proposal_withdrawn": _("withdrawn by the author"),
+    "proposal_expired": _("expired with {supports}/{threshold} co-signatures"),
+    "vote_opened": _("vote #{vote} opened ({kind}), closes {closes_at}"),
+    "vote_closed": _("vote #{vote} closed"),
+    "objection_recorded": _("objection #{objection} recorded ({reason}, floor {floor})"),
+    "objection_updated": _("objection #{objection}: {to}"),
+    "objection_period_ended": _("objection period ended, {blocking} objections open"),
+}
+
+
+@registry.command("show", summary=_("One proposal with its history"), usage=_("/show <id>"))
+async def show(ctx: Context, args: str) -> None:
+    proposal_id = parse_id(args)
+    proposal, supports = await agenda.get_proposal(ctx.app.db, proposal_id)
+    async with ctx.app.db.uow() as uow:
+        entries = await uow.ledger.for_subject(f"proposal:{proposal_id}")
+    lines: list[Text | str] = [render.proposal_card(proposal, supports, ctx.app.tz), _("History:")]
+    for entry in entries[-15:]:
+        payload = json.loads(entry.payload)
+        template = HISTORY.get(entry.event)
+        if template is None:
+            continue
+        params = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        if "closes_at" in params:
+            from datetime import datetime
+
+            params["closes_at"] = render.when(datetime.fromisoformat(str(params["closes_at"])), ctx.app.tz)
+        lines.append(
+            _(
+                "{when} {what}",
+                when=render.when(entry.at, ctx.app.tz),
+                what=Text(
+                    template.msgid,
+                    {
+                        **{
+                            k: ""
+                            for k in (
+                                "reason",
+                                "into",
+                                "supports",
+                                "threshold",
+                                "vote",
+                                "kind",
+                                "closes_at",
+                                "objection",
+                                "floor",
+                                "to",
+                                "blocking",
+                            )
+                        },
+                        **params,
+                    },
+                ),
+            )
+        )
+    await ctx.reply(render.join(lines), render.support_actions(proposal, ctx.t))
+
+
+@registry.command("accept", moderator=True, summary=_("Put a reviewed proposal on the agenda"), usage=_("/accept <id>"))
+async def accept(ctx: Context, args: str) -> None:
+    proposal = await agenda.accept(ctx.app.db, parse_id(args), await ctx.actor())
+    await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))
+
+
+@registry.command(
+    "decline", moderator=True, summary=_("Decline a proposal with a public reason"), usage=_("/decline <id> <reason>")
+)
+async def decline(ctx: Context, args: str) -> None:
+    number, _sep, reason = args.partition(" ")
+    if not reason.strip():
+        raise Refusal(_("Usage: {usage}", usage=_("/decline <id> <reason>")))
+    proposal = await agenda.decline(ctx.app.db, parse_id(number), await ctx.actor(), reason)
+    await ctx.reply(
+        _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason)
+    )
+
+
+@registry.command(
+    "merge", moderator=True, summary=_("Merge a duplicate into another proposal"), usage=_("/merge <id> <into-id>")
+)
+async def merge(ctx: Context, args: str) -> None:
+    parts = args.split(maxsplit=2)
+    if len(parts) < 2:
+        raise Refusal(_("Usage: {usage}", usage=_("/merge <id> <into-id>")))
+    proposal = await agenda.merge(
+        ctx.app.db, parse_id(parts[0]), parse_id(parts[1]), await ctx.actor(), parts[2] if len(parts) > 2 else ""
+    )
+    await ctx.reply(
+        _(
+            "#{id} was merged into #{into}; its co-signatures carried over.",
+            id=proposal.id,
+            into=proposal.merged_into_id,
+        )
+    )
+
+
+@registry.command("withdraw", summary=_("Withdraw your own proposal"), usage=_("/withdraw <id>"))
+async def withdraw(ctx: Context, args: str) -> None:
+    proposal = await agenda.withdraw_proposal(ctx.app.db, parse_id(args), await ctx.actor())
+    await ctx.reply(_("#{id} was withdrawn.", id=proposal.id))

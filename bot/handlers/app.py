@@ -1,0 +1,181 @@
+"""The handlers' entry point: every transport feeds neutral events here."""
+
+from __future__ import annotations
+
+import logging
+from datetime import tzinfo
+
+from sqlalchemy import select
+
+from bot.deliberation.errors import DomainError
+from bot.handlers import errors
+from bot.handlers.board import BallotBoard
+from bot.handlers.callbacks import decode
+from bot.handlers.commands import parse_command, registry
+from bot.handlers.context import Context, Refusal, member_locale
+from bot.handlers.types import (
+    ButtonPress,
+    ChatMigrated,
+    CommandInfo,
+    Event,
+    IncomingMessage,
+    MembershipChange,
+    Messenger,
+)
+from bot.i18n import Translator, _
+from bot.storage import Database
+from bot.storage.models import ChatRoom, Member, ProcessedUpdate, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_INPUT = 4096
+
+
+class Yishi:
+    """Feature handlers written once, for every runtime (EventSink)."""
+
+    def __init__(
+        self, db: Database, translator: Translator, timezone: tzinfo, *, ballot_edit_interval: float = 3.0
+    ) -> None:
+        self.db = db
+        self.i18n = translator
+        self.tz = timezone
+        self.board = BallotBoard(self, ballot_edit_interval)
+        # Handlers register themselves on import.
+        from bot.handlers import agenda, registration, rooms, votes  # noqa: F401
+
+    async def feed(self, event: Event, messenger: Messenger) -> None:
+        try:
+            if not await self._claim(messenger.platform, event.update_id):
+                return  # Telegram delivered this update again: it was handled already
+            if isinstance(event, IncomingMessage):
+                await self._message(event, messenger)
+            elif isinstance(event, ButtonPress):
+                await self._press(event, messenger)
+            elif isinstance(event, MembershipChange):
+                await self._membership(event)
+            elif isinstance(event, ChatMigrated):
+                await self._migrated(event)
+        except Exception:  # noqa: BLE001 - nothing may escape to the transport
+            log.exception("update %s failed", event.update_id)
+            await self._apologise(event, messenger)
+
+    async def _claim(self, platform: str, update_id: int) -> bool:
+        async with self.db.uow() as uow:
+            return await uow.insert_ignore(
+                ProcessedUpdate,
+                {"platform": platform, "bot_id": "", "update_id": update_id, "processed_at": utcnow()},
+                ("platform", "bot_id", "update_id"),
+            )
+
+    async def _context(self, event: IncomingMessage | ButtonPress, messenger: Messenger) -> Context:
+        async with self.db.uow() as uow:
+            member = (
+                await uow.session.execute(
+                    select(Member).where(
+                        Member.platform == event.sender.platform, Member.external_id == event.sender.user_id
+                    )
+                )
+            ).scalar_one_or_none()
+        return Context(
+            self,
+            event,
+            messenger,
+            member_locale(member, event.sender, self.i18n.default_locale),
+            member.id if member else None,
+        )
+
+    async def _message(self, event: IncomingMessage, messenger: Messenger) -> None:
+        if event.sender.is_bot:
+            return
+        ctx = await self._context(event, messenger)
+        command = parse_command(event.text)
+        if command is None:
+            if ctx.private:  # in group rooms people talk to each other; stay quiet
+                await ctx.reply(_("I understand commands. Send /help to see what you can do."))
+            return
+        spec = registry.get(command.name)
+        if spec is None:
+            if ctx.private or command.mention:
+                await ctx.reply(_("Unknown command /{name}. Send /help for the list.", name=command.name))
+            return
+        try:
+            if len(event.text) > MAX_INPUT:
+                raise Refusal(_("That message is too long (over {max} characters). Please shorten it.", max=MAX_INPUT))
+            if spec.where == "private" and not ctx.private:
+                raise Refusal(_("Please use /{name} in a private chat with me.", name=spec.name))
+            if spec.where == "group" and ctx.private:
+                raise Refusal(_("/{name} works in a group room bound to your community.", name=spec.name))
+            await spec.handler(ctx, command.args)
+        except Refusal as refusal:
+            await ctx.reply(refusal.text)
+        except DomainError as error:
+            await ctx.reply(errors.explain(error))
+
+    async def _press(self, event: ButtonPress, messenger: Messenger) -> None:
+        from bot.handlers.buttons import handle_press
+
+        ctx = await self._context(event, messenger)
+        action = decode(event.data)
+        try:
+            if action is None:
+                raise Refusal(_("This button is no longer valid."))
+            await handle_press(ctx, action)
+        except Refusal as refusal:
+            await ctx.toast(refusal.text, alert=True)
+        except DomainError as error:
+            await ctx.toast(errors.explain(error), alert=True)
+
+    async def _membership(self, event: MembershipChange) -> None:
+        if event.chat.kind != "private":
+            return
+        async with self.db.uow() as uow:
+            member = await uow.member(event.sender.platform, event.sender.user_id, event.sender.display_name)
+            member.reachable = event.status not in ("kicked", "left")
+
+    async def _migrated(self, event: ChatMigrated) -> None:
+        async with self.db.uow() as uow:
+            room = (
+                await uow.session.execute(
+                    select(ChatRoom).where(
+                        ChatRoom.platform == event.chat.platform, ChatRoom.chat_id == event.chat.chat_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if room is not None:
+                room.chat_id = event.new_chat_id
+                await uow.ledger.append(
+                    "room_migrated", f"room:{room.id}", {"from": event.chat.chat_id, "to": event.new_chat_id}
+                )
+
+    async def _apologise(self, event: Event, messenger: Messenger) -> None:
+        try:
+            text = _("Sorry, something went wrong on our side. Please try again in a moment.")
+            if isinstance(event, ButtonPress):
+                await messenger.toast(event, self.i18n.render(text, self.i18n.default_locale), alert=True)
+            elif isinstance(event, IncomingMessage):
+                locale = member_locale(None, event.sender, self.i18n.default_locale)
+                out = self.i18n.render(text, locale)
+                from bot.handlers.types import OutMessage
+
+                await messenger.send(event.chat.chat_id, OutMessage(out))
+        except Exception:  # noqa: BLE001
+            log.exception("could not apologise for update %s", event.update_id)
+
+    async def register_commands(self, messenger: Messenger) -> None:
+        """Localized command menus for members in private, in groups, and for group admins."""
+        for locale in ("zh_CN", "en"):
+            for scope, private, moderator in (
+                ("private", True, False),
+                ("groups", False, False),
+                ("group_admins", False, True),
+            ):
+                specs = registry.visible(private=private, moderator=moderator)
+                commands = [CommandInfo(s.name, self.i18n.render(s.summary, locale)[:256]) for s in specs]
+                language = None if locale == self.i18n.default_locale else locale
+                await messenger.set_commands(commands, scope=scope, language=language)  # type: ignore[arg-type]
+                if language is None:
+                    await messenger.set_commands(commands, scope=scope, language=locale)  # type: ignore[arg-type]
+
+    async def close(self) -> None:
+        await self.board.drain()

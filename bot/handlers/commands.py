@@ -1,0 +1,82 @@
+"""Command parsing and the registry that /help and the command menus are built from."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from bot.i18n import Text
+
+if TYPE_CHECKING:
+    from bot.handlers.context import Context
+
+Where = Literal["private", "group", "any"]
+Handler = Callable[["Context", str], Awaitable[None]]
+
+_COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+|$)(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedCommand:
+    name: str
+    mention: str | None
+    args: str
+
+
+def parse_command(text: str) -> ParsedCommand | None:
+    match = _COMMAND_RE.match(text.strip())
+    if match is None:
+        return None
+    return ParsedCommand(match.group(1).lower(), match.group(2), match.group(3).strip())
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    name: str
+    where: Where
+    moderator: bool
+    summary: Text
+    usage: Text
+    handler: Handler
+    menu: bool = True
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.commands: dict[str, CommandSpec] = {}
+        self.aliases: dict[str, str] = {}
+
+    def command(
+        self,
+        name: str,
+        *,
+        where: Where = "any",
+        moderator: bool = False,
+        summary: Text,
+        usage: Text,
+        aliases: tuple[str, ...] = (),
+        menu: bool = True,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.commands[name] = CommandSpec(name, where, moderator, summary, usage, handler, menu)
+            for alias in aliases:
+                self.aliases[alias] = name
+            return handler
+
+        return register
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self.commands.get(self.aliases.get(name, name))
+
+    def visible(self, *, private: bool, moderator: bool) -> list[CommandSpec]:
+        kind = "private" if private else "group"
+        return [
+            spec
+            for spec in self.commands.values()
+            if spec.menu and spec.where in (kind, "any") and (moderator or not spec.moderator)
+        ]
+
+
+registry = Registry()

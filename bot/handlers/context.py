@@ -1,0 +1,140 @@
+"""What a handler knows about the event in front of it, and how it answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from bot.deliberation.errors import NotEligible
+from bot.handlers.types import (
+    Action,
+    ButtonPress,
+    Chat,
+    IncomingMessage,
+    Messenger,
+    OutMessage,
+    Sender,
+    SentMessage,
+)
+from bot.i18n import Text, normalize_locale
+from bot.services.directory import Actor, is_council_member
+from bot.storage.models import ChatRoom, Member
+
+if TYPE_CHECKING:
+    from bot.handlers.app import Yishi
+
+Rows = Sequence[Sequence[Action]]
+
+
+class Refusal(Exception):
+    """Stop handling and tell the user why (a localized sentence); nothing was changed."""
+
+    def __init__(self, text: Text) -> None:
+        super().__init__(text.msgid)
+        self.text = text
+
+
+@dataclass
+class Context:
+    app: Yishi
+    event: IncomingMessage | ButtonPress
+    messenger: Messenger
+    locale: str
+    member_id: int | None = None
+    _chat_admin: bool | None = None
+    _room: ChatRoom | None = None
+    _room_loaded: bool = False
+
+    @property
+    def sender(self) -> Sender:
+        return self.event.sender
+
+    @property
+    def chat(self) -> Chat:
+        return self.event.chat
+
+    @property
+    def private(self) -> bool:
+        return self.chat.kind == "private"
+
+    def t(self, text: Text | str) -> str:
+        return self.app.i18n.render(text, self.locale)
+
+    async def actor(self, community_id: int | None = None) -> Actor:
+        """The acting member; group admins moderate only the community their room is bound to."""
+        admin_of = None
+        room = await self.room()
+        if (
+            room is not None
+            and (community_id is None or room.community_id == community_id)
+            and await self.is_chat_admin()
+        ):
+            admin_of = room.community_id
+        return Actor(self.sender.platform, self.sender.user_id, self.sender.display_name, admin_of=admin_of)
+
+    async def is_chat_admin(self) -> bool:
+        """Administrators of a bound group moderate its community (checked on every use)."""
+        if self.private:
+            return False
+        if self._chat_admin is None:
+            self._chat_admin = await self.messenger.is_chat_admin(self.chat.chat_id, self.sender.user_id)
+        return self._chat_admin
+
+    async def room(self) -> ChatRoom | None:
+        if not self._room_loaded:
+            async with self.app.db.uow() as uow:
+                self._room = (
+                    await uow.session.execute(
+                        select(ChatRoom).where(
+                            ChatRoom.platform == self.chat.platform, ChatRoom.chat_id == self.chat.chat_id
+                        )
+                    )
+                ).scalar_one_or_none()
+            self._room_loaded = True
+        return self._room
+
+    async def require_room(self) -> ChatRoom:
+        from bot.i18n import _
+
+        room = await self.room()
+        if room is None:
+            raise Refusal(_("This room is not bound to a community yet. A moderator can bind it with /bind."))
+        return room
+
+    async def is_moderator(self, community_id: int) -> bool:
+        if await self.is_chat_admin():
+            room = await self.room()
+            if room is not None and room.community_id == community_id:
+                return True
+        async with self.app.db.uow() as uow:
+            member = await uow.member(self.sender.platform, self.sender.user_id, self.sender.display_name)
+            return await is_council_member(uow, member.id or 0, community_id)
+
+    async def require_moderator(self, community_id: int) -> None:
+        if not await self.is_moderator(community_id):
+            raise NotEligible("moderators only", reason="not_moderator")
+
+    def render(self, text: Text | str, actions: Rows = (), locale: str | None = None) -> OutMessage:
+        body = self.app.i18n.render(text, locale or self.locale)
+        return OutMessage(body[:4096], tuple(tuple(row) for row in actions))
+
+    async def reply(self, text: Text | str, actions: Rows = ()) -> SentMessage:
+        reply_to = self.event.message_id if isinstance(self.event, IncomingMessage) and not self.private else None
+        return await self.messenger.send(self.chat.chat_id, self.render(text, actions), reply_to=reply_to)
+
+    async def send_private(self, user_id: str, text: Text, locale: str, actions: Rows = ()) -> SentMessage:
+        # On Telegram a private chat's id is the user's id.
+        return await self.messenger.send(user_id, self.render(text, actions, locale))
+
+    async def toast(self, text: Text, *, alert: bool = False) -> None:
+        if isinstance(self.event, ButtonPress):
+            await self.messenger.toast(self.event, self.t(text)[:200], alert=alert)
+
+
+def member_locale(member: Member | None, sender: Sender, default: str) -> str:
+    if member is not None and member.locale:
+        return member.locale
+    return normalize_locale(sender.language_code, default)

@@ -1,0 +1,108 @@
+"""Domain refusals in words: each a short sentence saying why and what to do."""
+
+from __future__ import annotations
+
+from bot.deliberation.errors import AlreadyDone, DomainError, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.i18n import Text, _
+
+
+def state_name(state: str) -> Text:
+    names = {
+        "collecting": _("collecting co-signatures"),
+        "review": _("under review"),
+        "agenda": _("on the agenda"),
+        "voting": _("being voted on"),
+        "objection": _("in its objection period"),
+        "adopted": _("adopted"),
+        "rejected": _("rejected"),
+        "implementing": _("being implemented"),
+        "done": _("done"),
+        "withdrawn": _("withdrawn"),
+        "declined": _("declined"),
+        "merged": _("merged"),
+        "expired": _("expired"),
+        "closed": _("closed"),
+        "past_deadline": _("past its deadline"),
+        "open": _("still open"),
+        "objection_period_running": _("in its objection period"),
+    }
+    return names.get(state, Text(state))
+
+
+def explain(error: DomainError) -> Text:
+    params = error.params
+    if isinstance(error, NotFound):
+        what = params.get("what")
+        if what == "proposal":
+            return _("There is no proposal #{id}. /proposals lists the open ones.", id=params.get("id"))
+        if what == "vote":
+            return _("There is no vote #{id}.", id=params.get("id"))
+        if what == "home":
+            return _(
+                "There is no home {name} in the census. Write it as building-unit-room, e.g. 3-2-501.",
+                name=params.get("name"),
+            )
+        if what == "scope":
+            return _("There are no homes in {name}.", name=params.get("name"))
+        return _("Not found.")
+    if isinstance(error, NotEligible):
+        reason = params.get("reason")
+        if reason == "not_moderator":
+            return _("Only moderators of the residents' council can do that.")
+        if reason == "not_registered_in_scope":
+            return _(
+                "Only registered households in {scope} can do that. Register first with /register.",
+                scope=params.get("scope", ""),
+            )
+        if reason == "not_on_roll":
+            return _(
+                "You are not on this vote's roll: it counts the owners of the homes in its scope, as "
+                "registered when the vote opened."
+            )
+        if reason == "empty_roll":
+            return _("Nobody is entitled to vote in this scope yet.")
+        if params.get("action") == "withdraw":
+            return _("Only the author can withdraw a proposal.")
+        return _("You are not allowed to do that.")
+    if isinstance(error, IllegalTransition):
+        return _("Not possible now: it is {state}.", state=state_name(error.current))
+    if isinstance(error, AlreadyDone):
+        if params.get("reason") == "owner_voted":
+            return _("The owner has already voted themselves; their own ballot stands.")
+        return _("That was already done.")
+    if isinstance(error, InvalidInput):
+        return _invalid(error)
+    if error.code == "code_invalid":
+        return _(
+            "This invite code is unknown, replaced by a newer one, or already used. Ask your council for a new one."
+        )
+    return _("That cannot be done.")
+
+
+def _invalid(error: InvalidInput) -> Text:
+    field, params = error.params.get("field"), error.params
+    if params.get("reason") == "elevator_needs_unit":
+        return _("An elevator is proposed for one building unit: use a scope like 3-2.")
+    if params.get("reason") == "elevator_kind":
+        return _("An elevator is voted as art278_major (or simply: elevator).")
+    if field == "reason" and "choices" in params:
+        return _("Reason is light, noise, access, cost or other.")
+    messages = {
+        "title": _("The title must be 1-200 characters."),
+        "body": _("The text is too long (at most {max} characters).", max=params.get("max", "")),
+        "category": _("Unknown category. Use elevator, environment, parking, safety, property_management or other."),
+        "scope": _("Unknown scope. Use all, a building (3) or a building unit (3-2)."),
+        "kind": _(
+            "Unknown vote kind. Use art278, art278_major, elevator, residents_meeting, council, simple, "
+            "objection, choice, ranked or approval."
+        ),
+        "days": _("The voting period must be {min}-{max} days.", min=params.get("min", ""), max=params.get("max", "")),
+        "options": _("Give 2-10 different options, one per line."),
+        "choice": _("That is not a valid choice for this vote."),
+        "reason": _("Please give a public reason."),
+        "authority": _("Say on what authority you enter this ballot, e.g. signed paper ballot no. 12."),
+        "code": _("That does not look like an invite code (8 letters and digits, e.g. ABCD-2345)."),
+        "into": _("A proposal cannot be merged into itself."),
+        "status": _("Status is open, mediating, resolved or escalated."),
+    }
+    return messages.get(str(field), _("That input is not valid."))

@@ -1,0 +1,200 @@
+"""Cards and posts: what proposals, ballots and results look like, in neutral form."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from fractions import Fraction
+from typing import Any
+
+from bot.deliberation.tally import percent
+from bot.deliberation.thresholds import progress_bar
+from bot.handlers.callbacks import encode
+from bot.handlers.errors import state_name
+from bot.handlers.types import Action
+from bot.i18n import Text, _
+from bot.storage.models import Proposal, Vote, utcnow
+
+CATEGORY_NAMES = {
+    "elevator": _("elevator"),
+    "environment": _("environment"),
+    "parking": _("parking"),
+    "safety": _("safety"),
+    "property_management": _("property management"),
+    "other": _("other"),
+}
+KIND_NAMES = {
+    "art278": _("owners' vote, Civil Code Art. 278 (2/3 take part, more than half approve)"),
+    "art278_major": _("owners' vote on a major matter, Art. 278 items 6-8 (2/3 take part, 3/4 approve)"),
+    "residents_meeting": _("residents' meeting (more than half take part and approve)"),
+    "council": _("council vote (more than half of all members)"),
+    "simple": _("simple majority of ballots cast"),
+    "objection": _("objection vote (passes unless more than 1/3 object)"),
+    "choice": _("choice"),
+    "ranked": _("ranked choice (Schulze)"),
+    "approval": _("approval vote"),
+}
+CRITERION_NAMES = {
+    "participation_area": _("taking part, by area"),
+    "participation_heads": _("taking part, by heads"),
+    "approval_area": _("approving, by area"),
+    "approval_heads": _("approving, by heads"),
+    "objection_area": _("objecting, by area"),
+    "objection_heads": _("objecting, by heads"),
+}
+POSITION_NAMES = {"yes": _("Yes"), "no": _("No"), "abstain": _("Abstain")}
+
+
+def when(moment: datetime, tz: tzinfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def area(centi: int) -> str:
+    return f"{centi // 100}.{centi % 100:02d}"
+
+
+def share(part: int, whole: int) -> str:
+    return percent(Fraction(part, whole)) if whole else "0.00%"
+
+
+def proposal_card(p: Proposal, supports: int, tz: tzinfo, now: datetime | None = None) -> Text:
+    now = now or utcnow()
+    lines: list[Text | str] = [
+        _("#{id} {title}", id=p.id, title=p.title),
+        _(
+            "Scope: {scope} · {category} · {state}",
+            scope=p.scope,
+            category=CATEGORY_NAMES.get(p.category, p.category),
+            state=state_name(p.state),
+        ),
+    ]
+    if p.state == "collecting":
+        days = max(0, math.ceil((p.collecting_until - now).total_seconds() / 86400))
+        lines.append(
+            _(
+                "{bar} {have}/{need} co-signatures, {days} days left",
+                bar=progress_bar(supports, p.support_threshold),
+                have=supports,
+                need=p.support_threshold,
+                days=days,
+            )
+        )
+    else:
+        lines.append(_("{have} co-signatures", have=supports))
+    if p.reason:
+        lines.append(_("Reason: {reason}", reason=p.reason))
+    if p.merged_into_id:
+        lines.append(_("Merged into #{id}", id=p.merged_into_id))
+    if p.body:
+        lines.append(p.body[:1500])
+    return join(lines)
+
+
+def support_actions(p: Proposal, t: Callable[[Text], str]) -> list[list[Action]]:
+    if p.state != "collecting" or p.id is None:
+        return []
+    return [[Action(t(_("Support")), data=encode("s", p.id))]]
+
+
+def join(parts: Sequence[Text | str]) -> Text:
+    """Lines joined at render time, each translated on its own; plain strings (user text) as they are."""
+    placeholders = {f"l{i}": part for i, part in enumerate(parts)}
+    return Text("\n".join("{" + key + "}" for key in placeholders), placeholders)
+
+
+def turnout_lines(vote: Vote, standing: dict[str, Any]) -> list[Text | str]:
+    eligible, taking = standing["eligible"], standing["participated"]
+    lines: list[Text | str] = [
+        _(
+            "Turnout: {heads}/{total} heads ({share})",
+            heads=taking["heads"],
+            total=eligible["heads"],
+            share=share(taking["heads"], eligible["heads"]),
+        )
+    ]
+    if standing["measures_area"]:
+        lines.append(
+            _(
+                "Turnout by area: {area}/{total} m² ({share})",
+                area=area(taking["area_centi"]),
+                total=area(eligible["area_centi"]),
+                share=share(taking["area_centi"], eligible["area_centi"]),
+            )
+        )
+    return lines
+
+
+def ballot_post(p: Proposal, vote: Vote, standing: dict[str, Any], tz: tzinfo) -> Text:
+    lines: list[Text | str] = [
+        _("Vote on #{id} {title}", id=p.id, title=p.title),
+        KIND_NAMES.get(vote.kind, vote.kind),
+        _("Scope: {scope} · closes {deadline}", scope=vote.scope, deadline=when(vote.closes_at, tz)),
+    ]
+    if vote.options:
+        lines.extend(f"{i + 1}. {option}" for i, option in enumerate(vote.options))
+    lines.extend(turnout_lines(vote, standing))
+    if vote.status == "open":
+        lines.append(_("Your choice is private and can be changed until the deadline."))
+    else:
+        lines.append(_("This vote is closed."))
+    return join(lines)
+
+
+def result_text(p: Proposal, vote: Vote, result: dict[str, Any]) -> Text:
+    verdict = _("PASSED") if result["passed"] else _("NOT PASSED")
+    lines: list[Text | str] = [
+        _("Result of #{id} {title}: {verdict}", id=p.id, title=p.title, verdict=verdict),
+        KIND_NAMES.get(vote.kind, vote.kind),
+    ]
+    if result.get("provisional"):
+        lines.append(_("(standing so far; the vote is still open)"))
+    if "yes" in result:
+        lines.append(
+            _(
+                "Yes {yh} heads / {ya} m²; No {nh} / {na} m²; Abstain {ah} / {aa} m²",
+                yh=result["yes"]["heads"],
+                ya=result["yes"]["area_m2"],
+                nh=result["no"]["heads"],
+                na=result["no"]["area_m2"],
+                ah=result["abstain"]["heads"],
+                aa=result["abstain"]["area_m2"],
+            )
+        )
+    else:
+        for i, option in enumerate(result.get("options", [])):
+            lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
+        winners = [result["options"][i] for i in result.get("winners", [])]
+        lines.append(_("Winner: {names}", names=", ".join(winners)) if winners else _("No single winner."))
+    lines.append(
+        _(
+            "Eligible {heads} heads / {area} m²; took part {ph} heads / {pa} m²",
+            heads=result["eligible"]["heads"],
+            area=result["eligible"]["area_m2"],
+            ph=result["participated"]["heads"],
+            pa=result["participated"]["area_m2"],
+        )
+    )
+    for criterion in result["criteria"]:
+        lines.append(
+            _(
+                "{mark} {name}: {actual} {op} {required}",
+                mark="✓" if criterion["met"] else "✗",
+                name=CRITERION_NAMES.get(criterion["name"], criterion["name"]),
+                actual=criterion["actual"],
+                op=criterion["op"].replace(">=", "≥").replace("<=", "≤"),
+                required=criterion["required"],
+            )
+        )
+    covenant = result.get("covenant")
+    if covenant and covenant.get("side"):
+        lines.append(
+            _(
+                "Covenant ({sources}): {heads} non-voting heads / {area} m² counted with {side}",
+                sources="; ".join(covenant["sources"]),
+                heads=covenant["followers"]["heads"],
+                area=covenant["followers"]["area_m2"],
+                side=POSITION_NAMES[covenant["side"]],
+            )
+        )
+    return join(lines)

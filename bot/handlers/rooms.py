@@ -1,0 +1,66 @@
+"""Binding a group room to a scope of a community: /bind."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.deliberation.scope import Scope
+from bot.handlers.commands import registry
+from bot.handlers.context import Context, Refusal
+from bot.i18n import _
+from bot.services.rooms import bind_room
+from bot.storage.models import Community, CouncilRole
+
+
+@registry.command(
+    "bind",
+    where="group",
+    moderator=True,
+    summary=_("Bind this room to the community or a building"),
+    usage=_("/bind all | /bind 3 | /bind 3-2"),
+)
+async def bind(ctx: Context, args: str) -> None:
+    if not args:
+        raise Refusal(_("Usage: {usage}", usage="/bind all | /bind 3 | /bind 3-2"))
+    scope_text, _sep, community_name = args.partition(" ")
+    scope = Scope.parse(scope_text)
+    community_id = await _community_for(ctx, community_name.strip())
+    # A council member binds a new room; its admins then moderate (so an admin alone cannot bind).
+    if not await ctx.is_moderator(community_id):
+        raise Refusal(_("Only moderators of the residents' council can do that."))
+    bound = await bind_room(
+        ctx.app.db, ctx.chat.platform, ctx.chat.chat_id, ctx.chat.title, community_id, scope, await ctx.actor()
+    )
+    ctx._room_loaded = False
+    await ctx.reply(
+        _(
+            "This room is now bound to {community}, scope {scope} ({homes} homes).",
+            community=bound.community,
+            scope=str(scope),
+            homes=bound.homes,
+        )
+    )
+
+
+async def _community_for(ctx: Context, name: str) -> int:
+    """The named community, the only one, or the one the sender moderates."""
+    async with ctx.app.db.uow() as uow:
+        communities = (await uow.session.execute(select(Community).order_by(Community.id))).scalars().all()
+        if name:
+            for community in communities:
+                if community.name == name and community.id is not None:
+                    return community.id
+            raise Refusal(_("There is no community named {name}.", name=name))
+        if len(communities) == 1 and communities[0].id is not None:
+            return communities[0].id
+        member = await uow.member(ctx.sender.platform, ctx.sender.user_id, ctx.sender.display_name)
+        mine = (
+            (await uow.session.execute(select(CouncilRole.community_id).where(CouncilRole.member_id == member.id)))
+            .scalars()
+            .all()
+        )
+    if len(mine) == 1:
+        return mine[0]
+    if not communities:
+        raise Refusal(_("No community has been imported yet (yishi census import)."))
+    raise Refusal(_("Several communities exist: add the name, e.g. /bind 3-2 {name}.", name=communities[0].name))

@@ -1,0 +1,419 @@
+"""Votes in the chat: /vote, ballots by button, /close, /paper, /results, /objection."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.deliberation.errors import NotFound
+from bot.deliberation.vote_kinds import BallotType, get_kind
+from bot.handlers import render
+from bot.handlers.agenda import parse_id
+from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
+from bot.handlers.commands import registry
+from bot.handlers.context import Context, Refusal
+from bot.handlers.types import Action
+from bot.i18n import Text, _
+from bot.services import elevator, voting
+from bot.storage.models import BallotPost, Proposal, Vote, utcnow
+
+DAYS_RE = re.compile(r"^(\d{1,3})d$")
+
+
+def ballot_actions(vote: Vote, t: Callable[[Text], str]) -> tuple[tuple[Action, ...], ...]:
+    if vote.status != "open" or vote.id is None:
+        return ()
+    if get_kind(vote.kind).ballot is BallotType.YES_NO:
+        return (
+            (
+                Action(t(_("Yes")), data=encode("b", vote.id, "y")),
+                Action(t(_("No")), data=encode("b", vote.id, "n")),
+                Action(t(_("Abstain")), data=encode("b", vote.id, "a")),
+            ),
+        )
+    return ((Action(t(_("Vote in private chat")), start=f"vote_{vote.id}"),),)
+
+
+async def _vote_of(ctx: Context, proposal_id: int) -> tuple[Proposal, Vote]:
+    async with ctx.app.db.uow() as uow:
+        proposal = await uow.session.get(Proposal, proposal_id)
+        if proposal is None:
+            raise NotFound("no proposal", what="proposal", id=proposal_id)
+        vote = await voting.current_vote(uow, proposal_id)
+    if vote is None:
+        raise Refusal(_("Proposal #{id} has no vote yet.", id=proposal_id))
+    return proposal, vote
+
+
+@registry.command(
+    "vote",
+    where="group",
+    moderator=True,
+    summary=_("Open the vote on an agenda item"),
+    usage=_("/vote <id> <kind> [<days>d] (options on the next lines for choice, ranked, approval)"),
+)
+async def open_vote(ctx: Context, args: str) -> None:
+    first, _sep, rest = args.partition("\n")
+    parts = first.split()
+    if len(parts) < 2:
+        raise Refusal(
+            _(
+                "Usage: {usage}",
+                usage=_("/vote <id> <kind> [<days>d] (options on the next lines for choice, ranked, approval)"),
+            )
+        )
+    proposal_id, kind = parse_id(parts[0]), parts[1].lower()
+    days = 7
+    secret: bool | None = None
+    for extra in parts[2:]:
+        if match := DAYS_RE.match(extra.lower()):
+            days = int(match.group(1))
+        elif extra.lower() == "secret":
+            secret = True
+        elif extra.lower() == "open":
+            secret = False
+        else:
+            raise Refusal(
+                _(
+                    "Usage: {usage}",
+                    usage=_("/vote <id> <kind> [<days>d] (options on the next lines for choice, ranked, approval)"),
+                )
+            )
+    options = [line.strip() for line in rest.split("\n") if line.strip()] or None
+    vote = await voting.open_vote(
+        ctx.app.db, proposal_id, await ctx.actor(), kind, days, secret=secret, options=options, max_choices=1
+    )
+    await post_ballot(ctx, vote)
+
+
+async def post_ballot(ctx: Context, vote: Vote) -> None:
+    assert vote.id is not None
+    _vote, standing = await voting.turnout(ctx.app.db, vote.id)
+    async with ctx.app.db.uow() as uow:
+        proposal = await uow.session.get(Proposal, vote.proposal_id)
+    assert proposal is not None
+    locale = ctx.app.i18n.default_locale
+    sent = await ctx.messenger.send(
+        ctx.chat.chat_id,
+        ctx.render(
+            render.ballot_post(proposal, vote, standing, ctx.app.tz),
+            ballot_actions(vote, lambda t: ctx.app.i18n.render(t, locale)),
+            locale,
+        ),
+    )
+    async with ctx.app.db.uow() as uow:
+        await uow.insert_ignore(
+            BallotPost,
+            {
+                "vote_id": vote.id,
+                "platform": ctx.chat.platform,
+                "chat_id": ctx.chat.chat_id,
+                "message_id": sent.message_id,
+                "locale": locale,
+                "posted_at": utcnow(),
+            },
+            ("vote_id", "platform", "chat_id"),
+        )
+
+
+def _deadline_note(ctx: Context, vote: Vote) -> Text:
+    return _("You can change it until {deadline}.", deadline=render.when(vote.closes_at, ctx.app.tz))
+
+
+async def press_ballot(ctx: Context, vote_id: int, code: str) -> None:
+    position = POSITION_CODES[code]
+    cast = await voting.cast_ballot(ctx.app.db, vote_id, await ctx.actor(), position)
+    name = render.POSITION_NAMES[position]
+    if cast.changed:
+        await ctx.toast(render.join([_("Recorded: {choice}.", choice=name), _deadline_note(ctx, cast.vote)]))
+        ctx.app.board.touch(vote_id, ctx.messenger)
+    else:
+        await ctx.toast(render.join([_("Already recorded: {choice}.", choice=name), _deadline_note(ctx, cast.vote)]))
+
+
+# --- option ballots in private chat (stateless: the selection travels in the button data) -------------
+
+
+async def open_private_ballot(ctx: Context, vote_id: int) -> None:
+    async with ctx.app.db.uow() as uow:
+        vote = await uow.session.get(Vote, vote_id)
+        proposal = await uow.session.get(Proposal, vote.proposal_id) if vote else None
+    if vote is None or proposal is None:
+        raise NotFound("no vote", what="vote", id=vote_id)
+    if vote.status != "open":
+        raise Refusal(_("This vote is closed."))
+    kind = get_kind(vote.kind)
+    if kind.ballot is BallotType.YES_NO:
+        await ctx.reply(_("Vote on #{id} {title}", id=proposal.id, title=proposal.title), ballot_actions(vote, ctx.t))
+        return
+    if kind.ballot is BallotType.RANKED:
+        await ctx.reply(*ranking_view(ctx, proposal, vote, ""))
+    else:
+        await ctx.reply(*selection_view(ctx, proposal, vote, 0))
+
+
+def selection_view(ctx: Context, proposal: Proposal, vote: Vote, mask: int) -> tuple[Text, list[list[Action]]]:
+    options = vote.options or []
+    kind = get_kind(vote.kind)
+    limit = vote.max_choices if kind.ballot is BallotType.CHOICE else len(options)
+    text = render.join(
+        [
+            _("Vote on #{id} {title}", id=proposal.id, title=proposal.title),
+            _("Choose up to {n}, then press Submit.", n=limit),
+        ]
+    )
+    rows = [
+        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=encode("o", vote.id, mask, i))]
+        for i, option in enumerate(options)
+    ]
+    if mask:
+        rows.append([Action(ctx.t(_("Submit")), data=encode("os", vote.id, mask))])
+    return text, rows
+
+
+def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) -> tuple[Text, list[list[Action]]]:
+    options = vote.options or []
+    ranked = [options[int(ch)] for ch in sequence]
+    lines: list[Text | str] = [
+        _("Vote on #{id} {title}", id=proposal.id, title=proposal.title),
+        _("Press the options in your order of preference, then Submit."),
+    ]
+    lines.extend(f"{place}. {name}" for place, name in enumerate(ranked, start=1))
+    rows = [
+        [Action(option[:40], data=encode("rk", vote.id, sequence, i))]
+        for i, option in enumerate(options)
+        if str(i) not in sequence
+    ]
+    if sequence:
+        rows.append(
+            [
+                Action(ctx.t(_("Submit")), data=encode("rs", vote.id, sequence)),
+                Action(ctx.t(_("Start over")), data=encode("rr", vote.id)),
+            ]
+        )
+    return render.join(lines), rows
+
+
+async def _open_vote_for_press(ctx: Context, vote_id: int) -> tuple[Proposal, Vote]:
+    async with ctx.app.db.uow() as uow:
+        vote = await uow.session.get(Vote, vote_id)
+        proposal = await uow.session.get(Proposal, vote.proposal_id) if vote else None
+    if vote is None or proposal is None or vote.status != "open" or not vote.options:
+        raise Refusal(_("This vote is closed."))
+    return proposal, vote
+
+
+async def press_option(ctx: Context, vote_id: int, mask: int, index: int) -> None:
+    proposal, vote = await _open_vote_for_press(ctx, vote_id)
+    if index >= len(vote.options or []) or mask >= 1 << len(vote.options or []):
+        raise Refusal(_("This button is no longer valid."))
+    mask ^= 1 << index
+    limit = vote.max_choices if get_kind(vote.kind).ballot is BallotType.CHOICE else len(vote.options or [])
+    if bin(mask).count("1") > limit:
+        raise Refusal(_("Choose up to {n}.", n=limit))
+    await ctx.toast(_("Selection updated."))
+    if ctx.event.message_id:
+        await ctx.messenger.edit(
+            ctx.chat.chat_id, ctx.event.message_id, ctx.render(*selection_view(ctx, proposal, vote, mask))
+        )
+
+
+async def submit_options(ctx: Context, vote_id: int, choice: list[int]) -> None:
+    cast = await voting.cast_ballot(ctx.app.db, vote_id, await ctx.actor(), choice)
+    proposal, vote = await _open_vote_for_press(ctx, vote_id)
+    names = ", ".join((vote.options or [])[i] for i in choice)
+    await ctx.toast(render.join([_("Recorded: {choice}.", choice=names), _deadline_note(ctx, vote)]))
+    if ctx.event.message_id:
+        await ctx.messenger.edit(
+            ctx.chat.chat_id,
+            ctx.event.message_id,
+            ctx.render(
+                render.join(
+                    [
+                        _("Vote on #{id} {title}", id=proposal.id, title=proposal.title),
+                        _("Recorded: {choice}.", choice=names),
+                        _deadline_note(ctx, vote),
+                    ]
+                ),
+                [[Action(ctx.t(_("Change my vote")), start=f"vote_{vote_id}")]],
+            ),
+        )
+    if cast.changed:
+        ctx.app.board.touch(vote_id, ctx.messenger)
+
+
+async def press_rank(ctx: Context, vote_id: int, sequence: str, index: int) -> None:
+    proposal, vote = await _open_vote_for_press(ctx, vote_id)
+    if (
+        index >= len(vote.options or [])
+        or str(index) in sequence
+        or any(int(ch) >= len(vote.options or []) for ch in sequence)
+    ):
+        raise Refusal(_("This button is no longer valid."))
+    await ctx.toast(_("Selection updated."))
+    if ctx.event.message_id:
+        await ctx.messenger.edit(
+            ctx.chat.chat_id,
+            ctx.event.message_id,
+            ctx.render(*ranking_view(ctx, proposal, vote, sequence + str(index))),
+        )
+
+
+async def reset_rank(ctx: Context, vote_id: int) -> None:
+    proposal, vote = await _open_vote_for_press(ctx, vote_id)
+    await ctx.toast(_("Selection updated."))
+    if ctx.event.message_id:
+        await ctx.messenger.edit(
+            ctx.chat.chat_id, ctx.event.message_id, ctx.render(*ranking_view(ctx, proposal, vote, ""))
+        )
+
+
+# --- closing and results ---------------------------------------------------------------------------
+
+
+@registry.command("close", moderator=True, summary=_("Close a vote now and post the result"), usage=_("/close <id>"))
+async def close(ctx: Context, args: str) -> None:
+    proposal, vote = await _vote_of(ctx, parse_id(args))
+    assert vote.id is not None
+    closed = await voting.close_vote(ctx.app.db, vote.id, await ctx.actor())
+    await announce_result(ctx, closed.proposal, closed.vote, closed.result)
+
+
+async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: dict[str, object]) -> None:
+    """Post the result where the ballot was posted (and here), and freeze the ballot messages."""
+    assert vote.id is not None
+    await ctx.app.board.refresh(vote.id, ctx.messenger)
+    async with ctx.app.db.uow() as uow:
+        posts = (
+            (
+                await uow.session.execute(
+                    select(BallotPost).where(BallotPost.vote_id == vote.id, BallotPost.platform == ctx.chat.platform)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    text = render.result_text(proposal, vote, result)
+    chats = {post.chat_id: post.locale for post in posts}
+    if ctx.chat.chat_id not in chats:
+        await ctx.reply(text)
+    for chat_id, locale in chats.items():
+        await ctx.messenger.send(chat_id, ctx.render(text, locale=locale))
+
+
+@registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))
+async def results(ctx: Context, args: str) -> None:
+    proposal, vote = await _vote_of(ctx, parse_id(args))
+    if vote.result is not None:
+        await ctx.reply(render.result_text(proposal, vote, vote.result))
+        return
+    assert vote.id is not None
+    _v, standing = await voting.turnout(ctx.app.db, vote.id)
+    if vote.secret:
+        # Secret: turnout only until the vote closes, so nobody can follow the count.
+        await ctx.reply(
+            render.join(
+                [
+                    _("Vote on #{id} {title}", id=proposal.id, title=proposal.title),
+                    *render.turnout_lines(vote, standing),
+                ]
+            )
+        )
+        return
+    async with ctx.app.db.uow() as uow:
+        roll, ballots = await voting.roll_and_ballots(uow, vote.id)
+    result = {
+        **voting.result_document(voting.tally(get_kind(vote.kind), vote, roll, ballots), len(roll)),
+        "provisional": True,
+    }
+    await ctx.reply(render.result_text(proposal, vote, result))
+
+
+@registry.command(
+    "paper",
+    moderator=True,
+    summary=_("Enter a paper or proxy ballot for a home"),
+    usage=_("/paper <id> <building-unit-room> yes|no|abstain <authority>"),
+)
+async def paper(ctx: Context, args: str) -> None:
+    parts = args.split(maxsplit=3)
+    usage = _("/paper <id> <building-unit-room> yes|no|abstain <authority>")
+    if len(parts) < 4 or parts[2].lower() not in CODE_OF_POSITION:
+        raise Refusal(_("Usage: {usage}", usage=usage))
+    _proposal, vote = await _vote_of(ctx, parse_id(parts[0]))
+    assert vote.id is not None
+    source = "proxy" if parts[3].lower().startswith("proxy") else "paper"
+    cast = await voting.paper_ballot(
+        ctx.app.db, vote.id, await ctx.actor(), parts[1], parts[2].lower(), parts[3], source=source
+    )
+    await ctx.reply(
+        _(
+            "Paper ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
+            home=parts[1],
+            choice=render.POSITION_NAMES[parts[2].lower()],
+            authority=parts[3],
+        )
+        if cast.changed
+        else _("That ballot was already recorded.")
+    )
+    ctx.app.board.touch(vote.id, ctx.messenger)
+
+
+OBJECTION_USAGE = _(
+    "/objection <id> <building-unit-room> light|noise|access|cost|other [details] — or "
+    "/objection <id> — or /objection status <objection-id> open|mediating|resolved|escalated"
+)
+REASON_NAMES = {"light": _("light"), "noise": _("noise"), "access": _("access"), "cost": _("cost"), "other": _("other")}
+STATUS_NAMES = {"open": _("open"), "mediating": _("mediating"), "resolved": _("resolved"), "escalated": _("escalated")}
+
+
+@registry.command(
+    "objection", moderator=True, summary=_("Record, list or update elevator objections"), usage=OBJECTION_USAGE
+)
+async def objection(ctx: Context, args: str) -> None:
+    parts = args.split(maxsplit=3)
+    if not parts:
+        raise Refusal(_("Usage: {usage}", usage=OBJECTION_USAGE))
+    if parts[0].lower() == "status":
+        if len(parts) < 3:
+            raise Refusal(_("Usage: {usage}", usage=OBJECTION_USAGE))
+        updated = await elevator.update_objection(
+            ctx.app.db, parse_id(parts[1]), await ctx.actor(), parts[2].lower(), parts[3] if len(parts) > 3 else ""
+        )
+        await ctx.reply(_("Objection #{id} is now {status}.", id=updated.id, status=STATUS_NAMES[updated.status]))
+        return
+    proposal_id = parse_id(parts[0])
+    if len(parts) == 1:
+        items = await elevator.objections(ctx.app.db, proposal_id)
+        lines: list[Text | str] = [_("Objections to #{id}:", id=proposal_id)]
+        lines.extend(
+            _(
+                "#{id} floor {floor}, {reason}: {status} {detail}",
+                id=o.id,
+                floor=o.floor,
+                reason=REASON_NAMES[o.reason],
+                status=STATUS_NAMES[o.status],
+                detail=o.detail,
+            )
+            for o in items
+        )
+        if not items:
+            lines.append(_("None recorded."))
+        await ctx.reply(render.join(lines))
+        return
+    if len(parts) < 3:
+        raise Refusal(_("Usage: {usage}", usage=OBJECTION_USAGE))
+    recorded = await elevator.record_objection(
+        ctx.app.db, proposal_id, await ctx.actor(), parts[1], parts[2].lower(), parts[3] if len(parts) > 3 else ""
+    )
+    await ctx.reply(
+        _(
+            "Objection #{id} recorded for #{proposal} (floor {floor}, {reason}).",
+            id=recorded.id,
+            proposal=proposal_id,
+            floor=recorded.floor,
+            reason=REASON_NAMES[recorded.reason],
+        )
+    )

@@ -1,0 +1,64 @@
+"""Group rooms bound to a scope of a community."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bot.deliberation.errors import NotFound
+from bot.deliberation.scope import Scope
+from bot.services import directory
+from bot.services.directory import Actor
+from bot.storage.models import ChatRoom, utcnow
+from bot.storage.uow import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    room_id: int
+    community: str
+    homes: int
+
+
+async def bind_room(
+    db: Database, platform: str, chat_id: str, title: str, community_id: int, scope: Scope, actor: Actor
+) -> Bound:
+    """Bind (or re-bind) a room. Group admins may bind their own room; the binding is logged."""
+    async with db.uow() as uow:
+        community = await directory.community_by_id(uow, community_id)
+        homes = await directory.households_in_scope(uow, community_id, scope)
+        if homes == 0:
+            raise NotFound(f"no homes in {scope}", what="scope", name=str(scope))
+        member = await directory.member_of(uow, actor)
+        room = (
+            await uow.session.execute(
+                select(ChatRoom).where(ChatRoom.platform == platform, ChatRoom.chat_id == chat_id)
+            )
+        ).scalar_one_or_none()
+        if room is None:
+            room = ChatRoom(
+                platform=platform, chat_id=chat_id, community_id=community_id, scope=str(scope), title=title[:255]
+            )
+            uow.session.add(room)
+        else:
+            room.community_id, room.scope, room.title, room.bound_at = community_id, str(scope), title[:255], utcnow()
+        await uow.session.flush()
+        await uow.ledger.append(
+            "room_bound",
+            f"room:{room.id}",
+            {"chat": chat_id, "platform": platform, "scope": str(scope), "by": member.id},
+        )
+        assert room.id is not None
+        return Bound(room.id, community.name, homes)
+
+
+async def rooms_for(db: Database, community_id: int, scope: str) -> list[ChatRoom]:
+    async with db.uow() as uow:
+        return list(
+            (
+                await uow.session.execute(
+                    select(ChatRoom).where(ChatRoom.community_id == community_id, ChatRoom.scope == scope)
+                )
+            ).scalars()
+        )

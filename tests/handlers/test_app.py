@@ -1,0 +1,156 @@
+"""The handlers' entry point, fed directly: duplicates, forged and stale presses, errors, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.handlers.app import Yishi
+from bot.handlers.types import (
+    ButtonPress,
+    Chat,
+    CommandInfo,
+    IncomingMessage,
+    MembershipChange,
+    OutMessage,
+    Sender,
+    SentMessage,
+)
+from bot.i18n import Translator
+from bot.services import agenda, voting
+from bot.services.census import issue_codes, redeem_code
+from bot.services.council import add_council_member
+from bot.services.directory import Actor
+from bot.services.rooms import bind_room
+from bot.storage import Database
+from bot.storage.models import Ballot, Member, Proposal
+from bot.deliberation.scope import Scope
+
+GROUP = Chat("telegram", "-100", "group", "3-2")
+
+
+@dataclass
+class Recorder:
+    """A Messenger that keeps what the handlers asked for (the network edge, not our code)."""
+
+    platform: str = "telegram"
+    sent: list[tuple[str, OutMessage]] = field(default_factory=list)
+    edits: list[tuple[str, str, OutMessage]] = field(default_factory=list)
+    toasts: list[tuple[str, bool]] = field(default_factory=list)
+    admins: set[str] = field(default_factory=set)
+
+    async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage:
+        self.sent.append((chat_id, message))
+        return SentMessage(chat_id, str(len(self.sent)))
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        self.edits.append((chat_id, message_id, message))
+
+    async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:
+        self.toasts.append((text, alert))
+
+    async def is_chat_admin(self, chat_id: str, user_id: str) -> bool:
+        return user_id in self.admins
+
+    async def set_commands(self, commands: list[CommandInfo], *, scope: str, language: str | None) -> None:
+        pass
+
+
+def sender(user: int) -> Sender:
+    return Sender("telegram", str(user), f"User {user}", "en")
+
+
+def text(update_id: int, user: int, body: str, chat: Chat | None = None) -> IncomingMessage:
+    return IncomingMessage(update_id, sender(user), chat or Chat("telegram", str(user), "private"), str(update_id),
+                           body)
+
+
+def press(update_id: int, user: int, data: str, chat: Chat = GROUP) -> ButtonPress:
+    return ButtonPress(update_id, sender(user), chat, "7", f"q{update_id}", data)
+
+
+@pytest.fixture
+async def yishi(db: Database, community: str) -> Yishi:
+    return Yishi(db, Translator("zh_CN"), __import__("zoneinfo").ZoneInfo("Asia/Shanghai"), ballot_edit_interval=0)
+
+
+async def _open_vote(db: Database, community: str) -> tuple[int, int]:
+    codes = {f"{c.building}-{c.unit}-{c.room}": c.code for c in await issue_codes(db, community, "3-2")}
+    await redeem_code(db, "telegram", "1", codes["3-2-101"])
+    await add_council_member(db, community, "telegram", "9")
+    moderator = Actor("telegram", "9")
+    await bind_room(db, "telegram", GROUP.chat_id, "", 1, Scope.parse("3-2"), moderator)
+    author = Actor("telegram", "1")
+    async with db.uow() as uow:
+        from bot.storage.models import Community
+
+        uow.session.add((await uow.session.execute(select(Community))).scalar_one())
+        (await uow.session.execute(select(Community))).scalar_one().support_fixed = 1
+    proposal = (await agenda.propose(db, 1, author, "Elevator", scope="3-2", category="elevator")).proposal
+    await agenda.accept(db, proposal.id, moderator)
+    vote = await voting.open_vote(db, proposal.id, moderator, "elevator", 7)
+    return proposal.id, vote.id
+
+
+async def test_a_redelivered_update_is_processed_once(yishi: Yishi, db: Database, community: str) -> None:
+    _, vote_id = await _open_vote(db, community)
+    messenger = Recorder()
+    event = press(500, 1, f"v1:b:{vote_id}:y")
+    await yishi.feed(event, messenger)
+    await yishi.feed(event, messenger)
+    assert len(messenger.toasts) == 1
+    async with db.uow() as uow:
+        assert await uow.ledger.count("ballot_cast") == 1
+
+
+async def test_forged_and_stale_presses_change_nothing(yishi: Yishi, db: Database, community: str) -> None:
+    proposal_id, vote_id = await _open_vote(db, community)
+    messenger = Recorder()
+    for i, data in enumerate(["garbage", "v1:b:999:y", f"v1:b:{vote_id}:q", "v2:b:1:y", "v1:ap:1:a",
+                              f"v1:b:{vote_id}:y" + "9" * 60]):
+        await yishi.feed(press(600 + i, 77, data), messenger)  # user 77 is registered nowhere
+    assert all(alert for _text, alert in messenger.toasts) and len(messenger.toasts) == 6
+    await voting.close_vote(db, vote_id, Actor("telegram", "9"))
+    await yishi.feed(press(700, 1, f"v1:b:{vote_id}:y"), messenger)  # the owner, after the close
+    assert "closed" in messenger.toasts[-1][0]
+    async with db.uow() as uow:
+        assert (await uow.session.execute(select(func.count()).select_from(Ballot))).scalar_one() == 0
+
+
+async def test_text_over_4096_characters_is_refused(yishi: Yishi, db: Database, community: str) -> None:
+    messenger = Recorder()
+    await yishi.feed(text(800, 1, "/propose " + "长" * 4100, GROUP), messenger)
+    assert "too long" in messenger.sent[-1][1].text
+    async with db.uow() as uow:
+        assert (await uow.session.execute(select(func.count()).select_from(Proposal))).scalar_one() == 0
+
+
+async def test_an_unexpected_error_gets_an_apology(yishi: Yishi, db: Database, community: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.handlers import registration
+
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(registration, "redeem_code", boom)
+    messenger = Recorder()
+    await yishi.feed(text(900, 1, "/register ABCD-2345"), messenger)
+    assert "Sorry, something went wrong" in messenger.sent[-1][1].text
+    await yishi.feed(press(901, 1, "v1:s:1"), messenger)  # no proposal 1: a clean refusal, no crash
+    assert messenger.toasts[-1][1] is True
+
+
+async def test_blocking_the_bot_marks_the_member_unreachable(yishi: Yishi, db: Database) -> None:
+    messenger = Recorder()
+    await yishi.feed(MembershipChange(950, Chat("telegram", "5", "private"), sender(5), "kicked"), messenger)
+    async with db.uow() as uow:
+        member = (await uow.session.execute(select(Member).where(Member.external_id == "5"))).scalar_one()
+    assert member.reachable is False
+
+
+async def test_group_admin_of_an_unbound_room_cannot_bind(yishi: Yishi, db: Database, community: str) -> None:
+    messenger = Recorder(admins={"42"})
+    await yishi.feed(text(960, 42, "/bind 3-2", Chat("telegram", "-555", "group")), messenger)
+    assert "Only moderators" in messenger.sent[-1][1].text
