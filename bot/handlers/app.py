@@ -77,6 +77,11 @@ class Yishi:
                     )
                 )
             ).scalar_one_or_none()
+            code = (event.sender.language_code or "")[:16] or None
+            if member is None or (code and member.language_code != code):
+                # Remembered for messages sent to them later, unprompted (approvals, nudges).
+                member = await uow.member(event.sender.platform, event.sender.user_id, event.sender.display_name)
+                member.language_code = code or member.language_code
         return Context(
             self,
             event,

@@ -137,4 +137,5 @@ class Context:
 def member_locale(member: Member | None, sender: Sender, default: str) -> str:
     if member is not None and member.locale:
         return member.locale
-    return normalize_locale(sender.language_code, default)
+    code = sender.language_code or (member.language_code if member is not None else None)
+    return normalize_locale(code, default)

@@ -69,8 +69,8 @@ async def _similar_open(
     by_id = {p.id: p for p in candidates if p.id is not None}
     # Titles alone and whole texts: a long body in other words must not hide a duplicate title.
     best: dict[int, float] = {}
-    for query, field in ((title, "title"), (f"{title}\n{body}", "full")):
-        texts = ((pid, p.title if field == "title" else f"{p.title}\n{p.body}") for pid, p in by_id.items())
+    for query, part in ((title, "title"), (f"{title}\n{body}", "full")):
+        texts = ((pid, p.title if part == "title" else f"{p.title}\n{p.body}") for pid, p in by_id.items())
         for pid, score in similar(query, texts, limit=len(by_id) or 1):
             best[pid] = max(score, best.get(pid, 0.0))
     ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))[:3]

@@ -140,7 +140,8 @@ class Member(SQLModel, table=True):
     platform: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
     display_name: str = Field(default="", max_length=200)
-    locale: str | None = Field(default=None, max_length=16)
+    locale: str | None = Field(default=None, max_length=16)  # chosen with /lang
+    language_code: str | None = Field(default=None, max_length=16)  # last seen from the client
     reachable: bool = True
     nudges: bool = True
     created_at: datetime = _when(default_factory=utcnow)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
+from bot.deliberation.scope import Scope
 from bot.handlers.app import Yishi
 from bot.handlers.types import (
     ButtonPress,
@@ -26,7 +27,6 @@ from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
 from bot.storage.models import Ballot, Member, Proposal
-from bot.deliberation.scope import Scope
 
 GROUP = Chat("telegram", "-100", "group", "3-2")
 

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=64), nullable=False),
         sa.Column("display_name", sa.String(length=200), nullable=False),
         sa.Column("locale", sa.String(length=16), nullable=True),
+        sa.Column("language_code", sa.String(length=16), nullable=True),
         sa.Column("reachable", sa.Boolean(), nullable=False),
         sa.Column("nudges", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

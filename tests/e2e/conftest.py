@@ -1,0 +1,93 @@
+"""A whole Yishi, on a real runtime, talking HTTP to the in-repo fake Bot API server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from bot.config import load_settings
+from bot.fakeapi import FakeTelegram
+from bot.fakeapi.server import StoredMessage
+from bot.handlers.app import Yishi
+from bot.i18n import Translator
+from bot.services.census import issue_codes
+from bot.services.council import add_council_member
+from bot.storage import Database
+from bot.transports import create_transport
+
+TOKEN = "123456:e2e-token"
+GROUP = -1003200  # the room of building unit 3-2
+OTHER_GROUP = -1003100  # a room nobody bound
+MODERATOR = 9000
+TENANT = 5000
+OUTSIDER = 6000  # owner of 3-1-101
+OWNERS = {room: 3200 + i for i, room in enumerate(
+    ["101", "102", "201", "202", "301", "302", "401", "402", "501", "502", "601", "602"], start=1)}
+
+
+@dataclass
+class World:
+    fake: FakeTelegram
+    app: Yishi
+    db: Database
+    codes: dict[str, str] = field(default_factory=dict)
+
+    async def say(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
+        """The user writes; returns the bot's first message after it."""
+        sent = self.fake.send_text(user, chat, text)
+        return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
+
+    async def say_all(self, user: int, chat: int, text: str, count: int, timeout: float = 10.0) -> list[StoredMessage]:
+        sent = self.fake.send_text(user, chat, text)
+        await self.fake.wait_for(lambda: len(self._bot_after(chat, sent.message_id)) >= count, timeout)
+        return self._bot_after(chat, sent.message_id)
+
+    def _bot_after(self, chat: int, after: int) -> list[StoredMessage]:
+        return [m for m in self.fake.messages(chat) if m.message_id > after and m.from_bot]
+
+    async def press(self, user: int, chat: int, message: StoredMessage, data: str) -> str:
+        """The user presses a button; returns the toast text."""
+        query = self.fake.press_button(user, chat, message.message_id, data)
+        answer = await self.fake.wait_for_callback_answer(query, timeout=10.0)
+        return answer.text or ""
+
+    def button(self, message: StoredMessage, prefix: str) -> str:
+        found = [data for data in message.callback_data if data.startswith(prefix)]
+        assert found, f"no button {prefix!r} on {message.text!r}: {message.callback_data}"
+        return found[0]
+
+
+@pytest.fixture(params=["aiogram", "ptb"])
+async def world(request: pytest.FixtureRequest, db: Database, community: str) -> AsyncIterator[World]:
+    async with FakeTelegram.running() as fake:
+        fake.add_bot(TOKEN, "yishi_bot")
+        fake.add_user(MODERATOR, "Moderator Li", language_code="en")
+        fake.add_user(TENANT, "Tenant Zhao", language_code="en")
+        fake.add_user(OUTSIDER, "Owner Qian", language_code="en")
+        for room, user in OWNERS.items():
+            fake.add_user(user, f"Owner {room}", language_code="zh-hans" if room == "602" else "en")
+        everyone = [MODERATOR, TENANT, OUTSIDER, *OWNERS.values()]
+        for user in everyone:
+            fake.add_private_chat(user)
+        fake.add_group(GROUP, "3-2 elevator room", members=everyone, admins=[MODERATOR])
+        fake.add_group(OTHER_GROUP, "Unbound room", members=everyone, admins=[TENANT])
+        await add_council_member(db, community, "telegram", str(MODERATOR))
+        codes = {f"{c.building}-{c.unit}-{c.room}": c.code for c in await issue_codes(db, community)}
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=request.param,
+                                 DATABASE_URL=db.url)
+        app = Yishi(db, Translator("zh_CN"), settings.tz, ballot_edit_interval=0.3)
+        transport = create_transport(settings, app)
+        await transport.start()
+        await app.register_commands(transport.messenger)
+        stop = asyncio.Event()
+        polling = asyncio.create_task(transport.run_polling(stop))
+        try:
+            yield World(fake, app, db, codes)
+        finally:
+            stop.set()
+            await asyncio.wait_for(polling, 15)
+            await app.close()
+            await transport.close()

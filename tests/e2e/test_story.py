@@ -1,0 +1,134 @@
+"""The contract suite: one story and every bad input, the same on aiogram and on python-telegram-bot."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.storage.models import Ballot, Support
+from tests.e2e.conftest import GROUP, MODERATOR, OTHER_GROUP, OUTSIDER, OWNERS, TENANT, World
+
+
+async def _register_by_code(w: World, room: str) -> None:
+    reply = await w.say(OWNERS[room], OWNERS[room], f"/register {w.codes['3-2-' + room]}")
+    assert f"3-2-{room}" in reply.text
+
+
+async def test_whole_story(world: World) -> None:
+    w = world
+    # Register with a code (deep link and command) and by room with a moderator's approval.
+    first = await w.say(OWNERS["101"], OWNERS["101"], f"/start reg_{w.codes['3-2-101']}")
+    assert "owner of 3-2-101" in first.text
+    for room in ("102", "301", "302", "401", "402"):
+        await _register_by_code(w, room)
+    question = await w.say(OWNERS["201"], OWNERS["201"], "/register 3-2-201")
+    assert "3-2-201" in question.text
+    toast = await w.press(OWNERS["201"], OWNERS["201"], question, w.button(question, "v1:rg:"))
+    assert "sent" in toast.lower()
+    pending = await w.say(MODERATOR, MODERATOR, "/pending")
+    assert "3-2-201" in pending.text and "Owner 201" in pending.text
+    approved = await w.press(MODERATOR, MODERATOR, pending, w.button(pending, "v1:ap:") .replace(":d", ":a"))
+    assert "approved" in approved
+    notice = await w.fake.wait_for_message(OWNERS["201"], lambda m: m.from_bot and "approved" in (m.text or ""))
+    assert "3-2-201" in notice.text
+    me = await w.say(OWNERS["201"], OWNERS["201"], "/me")
+    assert "3-2-201" in me.text
+
+    # Bind the room, propose, meet the duplicate check, co-sign to the threshold.
+    bound = await w.say(MODERATOR, GROUP, "/bind 3-2")
+    assert "3-2" in bound.text and "12" in bound.text
+    card = await w.say(OWNERS["101"], GROUP, "/propose 3号楼2单元加装电梯\nWe are old; six floors is too many.")
+    assert "#1" in card.text and "1/5" in card.text and "▓░░░░" in card.text
+    support = w.button(card, "v1:s:")
+    offer = await w.say(OWNERS["102"], GROUP, "/propose 三号楼二单元申请装电梯")
+    assert "#1" in offer.text
+    toast = await w.press(OWNERS["102"], GROUP, offer, w.button(offer, "v1:dup:"))
+    assert "2/5" in toast
+    for room in ("201", "301"):
+        toast = await w.press(OWNERS[room], GROUP, card, support)
+        assert "Co-signed" in toast
+    again = await w.press(OWNERS["301"], GROUP, card, support)
+    assert "already" in again
+    reached = await w.press(OWNERS["302"], GROUP, card, support)
+    assert "reached 5" in reached
+    async with w.db.uow() as uow:
+        assert (await uow.session.execute(select(func.count()).select_from(Support))).scalar_one() == 5
+    listing = await w.say(OWNERS["101"], GROUP, "/proposals")
+    assert "#1" in listing.text
+
+    # Review and the elevator vote in building-unit scope.
+    refused = await w.say(OWNERS["101"], GROUP, "/accept 1")
+    assert "Only moderators" in refused.text
+    accepted = await w.say(MODERATOR, GROUP, "/accept 1")
+    assert "agenda" in accepted.text
+    ballot = await w.say(MODERATOR, GROUP, "/vote 1 elevator 7d")
+    assert "0/12" in ballot.text
+    assert {"赞成", "反对", "弃权"} <= {b["text"] for row in ballot.reply_markup["inline_keyboard"] for b in row}
+    yes, no = w.button(ballot, "v1:b:1:y"), w.button(ballot, "v1:b:1:n")
+    for room in ("101", "201", "301", "302", "401"):
+        toast = await w.press(OWNERS[room], GROUP, ballot, yes)
+        assert "Recorded: Yes" in toast and "change it until" in toast
+    assert "Recorded: No" in await w.press(OWNERS["102"], GROUP, ballot, no)
+    assert "Recorded: Yes" in await w.press(OWNERS["102"], GROUP, ballot, yes)  # a changed vote
+    assert "Already recorded" in await w.press(OWNERS["102"], GROUP, ballot, yes)
+    outsider = await w.say(OUTSIDER, OUTSIDER, f"/register {w.codes['3-1-101']}")
+    assert "3-1-101" in outsider.text
+    refusal = await w.press(OUTSIDER, GROUP, ballot, yes)
+    assert "not on this vote's roll" in refusal
+    paper = await w.say(MODERATOR, GROUP, "/paper 1 3-2-501 yes signed paper ballot no. 3")
+    assert "3-2-501" in paper.text
+    await w.fake.wait_for_message(GROUP, lambda m: m.message_id == ballot.message_id and "7/12" in (m.text or ""))
+    edits = w.fake.message(GROUP, ballot.message_id).edit_count
+    assert 1 <= edits < 9  # throttled: fewer edits than presses
+    standing = await w.say(OWNERS["101"], GROUP, "/results 1")
+    assert "still open" in standing.text
+
+    # Close and read the result with every criterion.
+    closing = await w.say_all(MODERATOR, GROUP, "/close 1", count=1)
+    result = next(m for m in closing if "NOT PASSED" in (m.text or "") or "PASSED" in (m.text or "")
+                  or "通过" in (m.text or ""))
+    assert result is not None
+    read = await w.say(OWNERS["101"], GROUP, "/results 1")
+    # 7 of 12 owners took part: 58.33% of heads < 66.67%, so the quorum fails.
+    assert "NOT PASSED" in read.text and "58.33%" in read.text and "66.67%" in read.text
+    assert "taking part, by heads" in read.text and "approving, by area" in read.text
+    async with w.db.uow() as uow:
+        sources = sorted((await uow.session.execute(select(Ballot.source))).scalars())
+    assert sources == ["paper"] + ["self"] * 6
+    closed_ballot = w.fake.message(GROUP, ballot.message_id)
+    assert not closed_ballot.callback_data  # buttons gone once closed
+    show = await w.say(OWNERS["101"], GROUP, "/show 1")
+    assert "vote #1 closed" in show.text and "accepted onto the agenda" in show.text
+
+
+async def test_bad_input_gets_a_clear_answer(world: World) -> None:
+    w = world
+    owner = OWNERS["101"]
+    assert "Unknown command /frobnicate" in (await w.say(owner, owner, "/frobnicate")).text
+    assert "/help" in (await w.say(owner, owner, "hello there")).text
+    assert "Usage" in (await w.say(owner, owner, "/register")).text
+    assert "invite code" in (await w.say(owner, owner, "/register ZZZZ-ZZZZ")).text
+    assert "proposal number" in (await w.say(owner, owner, "/support abc")).text
+    assert "no proposal #999" in (await w.say(owner, owner, "/support 999")).text
+    assert "group room" in (await w.say(owner, owner, "/propose A new bench")).text
+    assert "not bound" in (await w.say(TENANT, OTHER_GROUP, "/propose A new bench")).text
+    assert "Only moderators" in (await w.say(TENANT, OTHER_GROUP, "/bind 3-2")).text
+    assert "private chat" in (await w.say(owner, GROUP, "/register 3-2-101")).text
+    await w.say(MODERATOR, GROUP, "/bind 3-2")
+    assert "Register first" in (await w.say(owner, GROUP, "/propose Fix the stairwell light")).text
+    assert "Usage" in (await w.say(MODERATOR, GROUP, "/vote 1")).text
+    assert "Usage" in (await w.say(MODERATOR, GROUP, "/decline 1")).text
+    help_text = (await w.say(MODERATOR, GROUP, "/help")).text
+    assert "/vote" in help_text and "/close" in help_text
+    member_help = (await w.say(TENANT, GROUP, "/help")).text
+    assert "/vote" not in member_help and "/propose" in member_help
+    assert "中文" in (await w.say(owner, owner, "/lang zh")).text or "语言" in (await w.say(owner, owner, "/me")).text
+
+
+async def test_command_menus_are_localized(world: World) -> None:
+    zh = world.fake.commands(scope={"type": "all_private_chats"}, language_code="zh")
+    en = world.fake.commands(scope={"type": "all_private_chats"}, language_code="en")
+    admins = world.fake.commands(scope={"type": "all_chat_administrators"}, language_code="en")
+    assert {c["command"] for c in en} >= {"start", "register", "me", "lang", "help"}
+    assert {c["command"] for c in admins} >= {"vote", "close", "accept", "paper"}
+    assert [c["command"] for c in zh] == [c["command"] for c in en]
+    assert zh[0]["description"] != en[0]["description"]
