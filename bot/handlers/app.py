@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.deliberation.errors import DomainError
 from bot.handlers import errors
 from bot.handlers.board import BallotBoard
-from bot.handlers.callbacks import decode
+from bot.handlers.callbacks import POSITION_CODES, decode
 from bot.handlers.commands import parse_command, registry
 from bot.handlers.context import Context, Refusal, member_locale
 from bot.handlers.types import (
@@ -21,14 +21,17 @@ from bot.handlers.types import (
     IncomingMessage,
     MembershipChange,
     Messenger,
+    Sender,
 )
 from bot.i18n import Translator, _
+from bot.services.ballot_batch import BallotBatcher
 from bot.storage import Database
 from bot.storage.models import ChatRoom, Member, ProcessedUpdate, utcnow
 
 log = logging.getLogger(__name__)
 
 MAX_INPUT = 4096
+BALLOT_PREFIX = "v1:b:"
 
 
 class Yishi:
@@ -41,11 +44,15 @@ class Yishi:
         self.i18n = translator
         self.tz = timezone
         self.board = BallotBoard(self, ballot_edit_interval)
+        self.ballots = BallotBatcher(db)
         # Handlers register themselves on import.
         from bot.handlers import agenda, registration, rooms, votes  # noqa: F401
 
     async def feed(self, event: Event, messenger: Messenger) -> None:
         try:
+            if isinstance(event, ButtonPress) and event.data.startswith(BALLOT_PREFIX):
+                await self._ballot_press(event, messenger)  # the hot path: claimed inside its batch
+                return
             if not await self._claim(messenger.platform, event.update_id):
                 return  # Telegram delivered this update again: it was handled already
             if isinstance(event, IncomingMessage):
@@ -131,6 +138,37 @@ class Yishi:
         except DomainError as error:
             await ctx.toast(errors.explain(error), alert=True)
 
+    async def _ballot_press(self, event: ButtonPress, messenger: Messenger) -> None:
+        from bot.handlers.render import POSITION_NAMES, join, when
+        from bot.services.ballot_batch import PressRequest
+
+        action = decode(event.data)
+        locale = member_locale(None, event.sender, self.i18n.default_locale)
+        if action is None or action.tag != "b":
+            await messenger.toast(event, self.i18n.render(_("This button is no longer valid."), locale), alert=True)
+            return
+        position = POSITION_CODES[action.args[1]]
+        outcome = await self.ballots.submit(PressRequest(messenger.platform, event.update_id, event.sender.user_id,
+                                                         action.int(0), position))
+        if outcome.duplicate:
+            return
+        if outcome.member_locale:
+            locale = outcome.member_locale
+        elif not event.sender.language_code and outcome.member_language:
+            locale = member_locale(None, Sender("", "", language_code=outcome.member_language),
+                                   self.i18n.default_locale)
+        if outcome.error is not None:
+            await messenger.toast(event, self.i18n.render(errors.explain(outcome.error), locale)[:200], alert=True)
+            return
+        assert outcome.cast is not None
+        cast = outcome.cast
+        deadline = _("You can change it until {deadline}.", deadline=when(cast.vote.closes_at, self.tz))
+        headline = (_("Recorded: {choice}.", choice=POSITION_NAMES[position]) if cast.changed
+                    else _("Already recorded: {choice}.", choice=POSITION_NAMES[position]))
+        await messenger.toast(event, self.i18n.render(join([headline, deadline]), locale)[:200])
+        if cast.changed:
+            self.board.touch(action.int(0), messenger)
+
     async def _membership(self, event: MembershipChange) -> None:
         if event.chat.kind != "private":
             return
@@ -183,4 +221,5 @@ class Yishi:
                     await messenger.set_commands(commands, scope=scope, language=locale)  # type: ignore[arg-type]
 
     async def close(self) -> None:
+        await self.ballots.close()
         await self.board.drain()

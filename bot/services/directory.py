@@ -179,13 +179,21 @@ async def build_roll(uow: UnitOfWork, community_id: int, scope: Scope, electorat
     return [Elector(f"member:{member_id}", 0) for member_id in members.scalars()]
 
 
-async def elector_keys(
-    uow: UnitOfWork, member_id: int, community_id: int, scope: Scope, electorate: Electorate
-) -> list[str]:
-    """Which electors this member may cast for (co-owners share their unit's one vote)."""
+def keys_for(links: list[Link], electorate: Electorate, member_id: int, council: bool) -> list[str]:
+    """Which electors a member may cast for, from their verified links in the vote's scope.
+
+    Co-owners of a home share its one vote; an owner of several homes casts one position for all.
+    """
     if electorate is Electorate.COUNCIL:
-        return [f"member:{member_id}"] if await is_council_member(uow, member_id, community_id) else []
-    links = await verified_links(uow, member_id, community_id, scope)
+        return [f"member:{member_id}"] if council else []
     if electorate is Electorate.OWNERS:
         return sorted({link.home.owner_key for link in links if link.role == "owner"})
     return sorted({f"unit:{link.home.id}" for link in links})
+
+
+async def elector_keys(
+    uow: UnitOfWork, member_id: int, community_id: int, scope: Scope, electorate: Electorate
+) -> list[str]:
+    council = electorate is Electorate.COUNCIL and await is_council_member(uow, member_id, community_id)
+    links = [] if electorate is Electorate.COUNCIL else await verified_links(uow, member_id, community_id, scope)
+    return keys_for(links, electorate, member_id, council)

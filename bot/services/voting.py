@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 
 from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible, NotFound
 from bot.deliberation.ledger import commitment
@@ -374,15 +374,20 @@ async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
 
 
 async def turnout(db: Database, vote_id: int) -> tuple[Vote, dict[str, Any]]:
-    """Live participation (public even for secret votes): heads and area that took part."""
+    """Live participation (public even for secret votes): heads and area that took part, summed in SQL."""
     async with db.uow() as uow:
         vote = await _vote(uow, vote_id)
         kind = get_kind(vote.kind)
-        roll, ballots = await roll_and_ballots(uow, vote_id)
-        areas = {e.key: e.area for e in roll}
-        taking_part = [k for k in ballots if k in areas]
+        voted = Ballot.id.is_not(None)  # type: ignore[union-attr]
+        heads, area, took_heads, took_area = (await uow.session.execute(
+            select(func.count(RollEntry.id), func.coalesce(func.sum(RollEntry.area_centi), 0),
+                   func.count(Ballot.id), func.coalesce(func.sum(case((voted, RollEntry.area_centi), else_=0)), 0))
+            .select_from(RollEntry)
+            .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
+                       & (Ballot.elector_key == RollEntry.elector_key))
+            .where(RollEntry.vote_id == vote_id))).one()
         return vote, {
-            "eligible": {"heads": len(roll), "area_centi": sum(areas.values())},
-            "participated": {"heads": len(taking_part), "area_centi": sum(areas[k] for k in taking_part)},
+            "eligible": {"heads": int(heads), "area_centi": int(area)},
+            "participated": {"heads": int(took_heads), "area_centi": int(took_area)},
             "measures_area": kind.measures_area(),
         }

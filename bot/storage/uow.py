@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
@@ -106,29 +106,37 @@ class LedgerRepository:
         self._session = session
 
     async def append(self, event: str, subject: str, payload: dict[str, Any], at: datetime | None = None) -> Appended:
+        return (await self.append_many([(event, subject, payload, at or utcnow())]))[0]
+
+    async def append_many(self, events: Sequence[tuple[str, str, dict[str, Any], datetime]]) -> list[Appended]:
+        """Append events in order, in the caller's transaction, with one round trip to the tip."""
+        if not events:
+            return []
         # Bumping the head row takes its row lock (PostgreSQL) or the write lock (SQLite),
         # so concurrent appenders line up and each sees the previous tip.
         head = (
             await self._session.execute(
                 update(LedgerHead)
                 .where(LedgerHead.id == 1)  # type: ignore[arg-type]
-                .values(seq=LedgerHead.seq + 1)
+                .values(seq=LedgerHead.seq + len(events))
                 .returning(LedgerHead.seq, LedgerHead.hash)
             )
         ).one()
-        seq, prev_hash = int(head[0]), str(head[1])
-        when = at or utcnow()
-        body = canonical_json(payload)
-        digest = entry_hash(prev_hash, seq, when, event, subject, body)
-        self._session.add(
-            LedgerEntry(seq=seq, at=when, event=event, subject=subject, payload=body, prev_hash=prev_hash,
-                        hash=digest)
-        )
+        seq, prev_hash = int(head[0]) - len(events), str(head[1])
+        rows, appended = [], []
+        for event, subject, payload, when in events:
+            seq += 1
+            body = canonical_json(payload)
+            digest = entry_hash(prev_hash, seq, when, event, subject, body)
+            rows.append({"seq": seq, "at": when, "event": event, "subject": subject, "payload": body,
+                         "prev_hash": prev_hash, "hash": digest})
+            appended.append(Appended(seq, digest))
+            prev_hash = digest
+        await self._session.execute(insert(LedgerEntry), rows)
         await self._session.execute(
-            update(LedgerHead).where(LedgerHead.id == 1).values(hash=digest)  # type: ignore[arg-type]
+            update(LedgerHead).where(LedgerHead.id == 1).values(hash=prev_hash)  # type: ignore[arg-type]
         )
-        await self._session.flush()
-        return Appended(seq, digest)
+        return appended
 
     async def links(self, after: int = 0, batch: int = 1000) -> list[ChainLink]:
         rows = (

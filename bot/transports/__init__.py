@@ -28,7 +28,7 @@ PLATFORM = "telegram"
 # Everything Yishi reacts to; other kinds are never even created by Telegram.
 ALLOWED_UPDATES = ("message", "callback_query", "my_chat_member")
 POLL_TIMEOUT = 30  # seconds a getUpdates call waits; Telegram caps it at 50
-MAX_CONCURRENT_UPDATES = 64  # the same for both runtimes, so their throughput compares
+MAX_CONCURRENT_UPDATES = 256  # the same for both runtimes; lets ballot presses share transactions
 DRAIN_TIMEOUT = 30.0  # how long a stop waits for updates already being handled
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ADMIN_STATUSES = frozenset({"creator", "administrator"})
