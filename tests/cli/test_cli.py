@@ -152,3 +152,32 @@ def test_export_json_and_csv(workdir: Path) -> None:
     assert written.returncode == 0 and out.read_text(encoding="utf-8").startswith("proposal_id,title,")
     missing = yishi(workdir, "export", "--proposal", "42")
     assert missing.returncode == 1 and "No proposal #42" in missing.stderr
+
+
+@pytest.mark.parametrize("transport", ["aiogram", "ptb"])
+async def test_yishi_run_serves_until_interrupted(tmp_path: Path, transport: str) -> None:
+    """`yishi run` as a user starts it: a real process, long polling the fake Bot API, stopped by Ctrl-C."""
+    import asyncio
+    import signal
+
+    from bot.fakeapi import FakeTelegram
+
+    async with FakeTelegram.running() as fake:
+        fake.add_bot("123456:run-token", "yishi_bot")
+        fake.add_user(42, "Resident", language_code="en")
+        fake.add_private_chat(42)
+        env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TIMEZONE", "DEFAULT_LOCALE"}}
+        env.update(BOT_TOKEN="123456:run-token", TELEGRAM_API_BASE=fake.base_url, TRANSPORT=transport)
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
+                                                       stdout=asyncio.subprocess.PIPE,
+                                                       stderr=asyncio.subprocess.STDOUT)
+        try:
+            await fake.wait_for(lambda: bool(fake.commands(scope={"type": "all_private_chats"}, language_code="en")),
+                                timeout=60)
+            sent = fake.send_text(42, 42, "/start")
+            reply = await fake.wait_for_message(42, after=sent.message_id, timeout=30)
+            assert "Welcome to Yishi" in (reply.text or "")
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, output.decode()[-2000:]
