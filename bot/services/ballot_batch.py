@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,12 +20,11 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.deliberation.errors import DomainError, IllegalTransition, NotEligible, NotFound
-from bot.deliberation.ledger import commitment
 from bot.deliberation.scope import Scope
 from bot.deliberation.vote_kinds import get_kind
 from bot.services import directory
 from bot.services.directory import Actor, Home, Link
-from bot.services.voting import Cast, normalize_choice
+from bot.services.voting import Cast, ballot_write, normalize_choice
 from bot.storage.models import (
     Ballot,
     Building,
@@ -185,21 +183,13 @@ class BallotBatcher:
             current = ballots.get((request.vote_id, key))
             if current is not None and current["choice"] == choice and current["source"] == "self":
                 continue
-            nonce = secrets.token_hex(16)
-            digest = commitment(nonce, choice)
             revision = 1 if current is None else current["revision"] + 1
-            row = {"vote_id": request.vote_id, "elector_key": key, "choice": choice, "commitment": digest,
-                   "nonce": nonce, "source": "self", "authority": None, "cast_by_member_id": member.id,
-                   "revision": revision, "cast_at": now, "_dirty": True}
-            ballots[(request.vote_id, key)] = row
+            write = ballot_write(vote, key, choice, source="self", member_id=member.id, authority=None,
+                                 revision=revision, now=now)
+            ballots[(request.vote_id, key)] = {**write.row, "_dirty": True}
             if current is None or (request.vote_id, key) in inserts:
-                inserts[(request.vote_id, key)] = {k: v for k, v in row.items() if not k.startswith("_")}
-            payload: dict[str, Any] = {"vote": request.vote_id, "elector": key, "source": "self",
-                                       "revision": revision, "by": member.id, "commitment": digest}
-            if not vote.secret:
-                payload["choice"] = choice
-            events.append(("ballot_cast" if current is None else "ballot_changed", f"vote:{request.vote_id}",
-                           payload, now))
+                inserts[(request.vote_id, key)] = write.row
+            events.append((write.event, f"vote:{request.vote_id}", write.payload, now))
             changed = True
         return Cast(vote, electors, changed, choice)
 

@@ -170,24 +170,42 @@ async def _roll_keys(uow: UnitOfWork, vote_id: int, keys: list[str]) -> list[str
     return sorted(found.scalars())
 
 
+@dataclass(frozen=True, slots=True)
+class BallotWrite:
+    """One ballot as stored, and the ledger entry that records it."""
+
+    row: dict[str, Any]
+    event: str
+    payload: dict[str, Any]
+
+
+def ballot_write(
+    vote: Vote, elector: str, choice: Any, *, source: str, member_id: int | None, authority: str | None,
+    revision: int, now: datetime,
+) -> BallotWrite:
+    nonce = secrets.token_hex(16)
+    digest = commitment(nonce, choice)
+    row = {"vote_id": vote.id, "elector_key": elector, "choice": choice, "commitment": digest, "nonce": nonce,
+           "source": source, "authority": authority, "cast_by_member_id": member_id, "revision": revision,
+           "cast_at": now}
+    payload: dict[str, Any] = {"vote": vote.id, "elector": elector, "source": source, "revision": revision,
+                               "by": member_id, "commitment": digest}
+    if authority:
+        payload["authority"] = authority
+    if not vote.secret:
+        payload["choice"] = choice  # open ballots can be inspected by owners (Interpretation Art. 13)
+    return BallotWrite(row, "ballot_cast" if revision == 1 else "ballot_changed", payload)
+
+
 async def _record(
     uow: UnitOfWork, vote: Vote, elector: str, choice: Any, *, source: str, member_id: int | None,
     authority: str | None, now: datetime,
 ) -> bool:
     """Insert or change one elector's ballot; the last one counts. True if anything changed."""
     assert vote.id is not None
-    nonce = secrets.token_hex(16)
-    inserted = await uow.insert_ignore(
-        Ballot,
-        {"vote_id": vote.id, "elector_key": elector, "choice": choice, "commitment": commitment(nonce, choice),
-         "nonce": nonce, "source": source, "authority": authority, "cast_by_member_id": member_id,
-         "revision": 1, "cast_at": now},
-        ("vote_id", "elector_key"),
-    )
-    if inserted:
-        revision, event = 1, "ballot_cast"
-        digest = commitment(nonce, choice)
-    else:
+    write = ballot_write(vote, elector, choice, source=source, member_id=member_id, authority=authority,
+                         revision=1, now=now)
+    if not await uow.insert_ignore(Ballot, write.row, ("vote_id", "elector_key")):
         ballot = (
             await uow.session.execute(
                 select(Ballot).where(Ballot.vote_id == vote.id, Ballot.elector_key == elector).with_for_update()
@@ -198,19 +216,11 @@ async def _record(
             raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
         if ballot.choice == choice and ballot.source == source:
             return False
-        ballot.revision += 1
-        ballot.choice, ballot.source, ballot.authority = choice, source, authority
-        ballot.cast_by_member_id, ballot.cast_at = member_id, now
-        ballot.nonce = nonce
-        ballot.commitment = digest = commitment(nonce, choice)
-        revision, event = ballot.revision, "ballot_changed"
-    payload: dict[str, Any] = {"vote": vote.id, "elector": elector, "source": source, "revision": revision,
-                               "by": member_id, "commitment": digest}
-    if authority:
-        payload["authority"] = authority
-    if not vote.secret:
-        payload["choice"] = choice  # open ballots can be inspected by owners (Interpretation Art. 13)
-    await uow.ledger.append(event, f"vote:{vote.id}", payload, at=now)
+        write = ballot_write(vote, elector, choice, source=source, member_id=member_id, authority=authority,
+                             revision=ballot.revision + 1, now=now)
+        for key, value in write.row.items():
+            setattr(ballot, key, value)
+    await uow.ledger.append(write.event, f"vote:{vote.id}", write.payload, at=now)
     return True
 
 
