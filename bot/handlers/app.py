@@ -118,11 +118,22 @@ class Yishi:
                 raise Refusal(_("Please use /{name} in a private chat with me.", name=spec.name))
             if spec.where == "group" and ctx.private:
                 raise Refusal(_("/{name} works in a group room bound to your community.", name=spec.name))
+            if spec.moderator and not await self._may_moderate(ctx):
+                raise Refusal(_("Only moderators of the residents' council can do that."))
             await spec.handler(ctx, command.args)
         except Refusal as refusal:
             await ctx.reply(refusal.text)
         except DomainError as error:
             await ctx.reply(errors.explain(error))
+
+    async def _may_moderate(self, ctx: Context) -> bool:
+        """Moderator commands: admins of a bound room and council members (services check again)."""
+        room = await ctx.room()
+        if room is not None:
+            return await ctx.is_moderator(room.community_id)
+        from bot.handlers.registration import is_council_anywhere
+
+        return await is_council_anywhere(ctx)
 
     async def _press(self, event: ButtonPress, messenger: Messenger) -> None:
         from bot.handlers.buttons import handle_press

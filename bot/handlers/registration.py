@@ -149,7 +149,7 @@ async def lang(ctx: Context, args: str) -> None:
 @registry.command("help", summary=_("The commands you can use here"), usage=_("/help"))
 async def help_(ctx: Context, args: str) -> None:
     room = await ctx.room()
-    moderator = await ctx.is_moderator(room.community_id) if room else await _any_council(ctx)
+    moderator = await ctx.is_moderator(room.community_id) if room else await is_council_anywhere(ctx)
     from bot.handlers.render import join
 
     lines: list[Text | str] = [_("Commands:")]
@@ -158,7 +158,7 @@ async def help_(ctx: Context, args: str) -> None:
     await ctx.reply(join(lines))
 
 
-async def _any_council(ctx: Context) -> bool:
+async def is_council_anywhere(ctx: Context) -> bool:
     async with ctx.app.db.uow() as uow:
         member = (
             await uow.session.execute(

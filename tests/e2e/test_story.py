@@ -121,7 +121,9 @@ async def test_bad_input_gets_a_clear_answer(world: World) -> None:
     assert "/vote" in help_text and "/close" in help_text
     member_help = (await w.say(TENANT, GROUP, "/help")).text
     assert "/vote" not in member_help and "/propose" in member_help
-    assert "中文" in (await w.say(owner, owner, "/lang zh")).text or "语言" in (await w.say(owner, owner, "/me")).text
+    await w.say(owner, owner, "/lang zh")
+    assert "赞成" not in (await w.say(owner, owner, "/me")).text
+    assert "/lang" in (await w.say(owner, owner, "/me")).text and "zh_CN" in (await w.say(owner, owner, "/me")).text
 
 
 async def test_command_menus_are_localized(world: World) -> None:
@@ -132,3 +134,69 @@ async def test_command_menus_are_localized(world: World) -> None:
     assert {c["command"] for c in admins} >= {"vote", "close", "accept", "paper"}
     assert [c["command"] for c in zh] == [c["command"] for c in en]
     assert zh[0]["description"] != en[0]["description"]
+
+
+async def test_choice_vote_in_private_review_and_objections(world: World) -> None:
+    w = world
+    for room in ("101", "102", "201"):
+        await _register_by_code(w, room)
+    await w.say(MODERATOR, GROUP, "/bind 3-2")
+    async with w.db.uow() as uow:
+        from bot.storage.models import Community
+
+        (await uow.session.execute(select(Community))).scalar_one().support_fixed = 3
+    assert "English" in (await w.say(OWNERS["101"], OWNERS["101"], "/lang en")).text
+    card = await w.say(OWNERS["101"], GROUP, "/propose parking: Paint the bicycle shed\nWhich colour?")
+    assert "parking" in card.text
+    early = await w.say(MODERATOR, GROUP, "/accept 1")
+    assert "Not possible now" in early.text and "collecting" in early.text
+    for room in ("102", "201"):
+        await w.press(OWNERS[room], GROUP, card, w.button(card, "v1:s:"))
+    first = await w.say(OWNERS["102"], GROUP, "/propose environment: Plant trees by the gate")
+    assert "#2" in first.text
+    dup = await w.say(OWNERS["201"], GROUP, "/propose environment: Plant trees near the gate")
+    submit = w.button(dup, "v1:new:")
+    await w.press(OWNERS["201"], GROUP, dup, submit)
+    await w.fake.wait_for_message(GROUP, lambda m: m.from_bot and (m.text or "").startswith("#3"))
+    merged = await w.say(MODERATOR, GROUP, "/merge 3 2")
+    assert "merged into #2" in merged.text
+    declined = await w.say(MODERATOR, GROUP, "/decline 2 The district plants the trees in spring")
+    assert "district plants" in declined.text
+    assert "agenda" in (await w.say(MODERATOR, GROUP, "/accept 1")).text
+    ballot = await w.say(MODERATOR, GROUP, "/vote 1 choice 3d\nGreen\nBlue\nRed")
+    link = [b for row in ballot.reply_markup["inline_keyboard"] for b in row][0]
+    assert link["url"].endswith("?start=vote_1")
+    view = await w.say(OWNERS["102"], OWNERS["102"], "/start vote_1")
+    pick_blue = w.button(view, "v1:o:1:0:1")
+    await w.press(OWNERS["102"], OWNERS["102"], view, pick_blue)
+    edited = await w.fake.wait_for_message(OWNERS["102"], lambda m: m.message_id == view.message_id
+                                           and "v1:os:1:2" in m.callback_data)
+    toast = await w.press(OWNERS["102"], OWNERS["102"], edited, "v1:os:1:2")
+    assert "Recorded: Blue" in toast
+    closed = await w.say_all(MODERATOR, GROUP, "/close 1", count=1)
+    assert any("Blue" in (m.text or "") and "Green" in (m.text or "") for m in closed), [m.text for m in closed]
+    listing = await w.say(OWNERS["101"], GROUP, "/proposals")
+    assert "#1" in listing.text
+
+
+async def test_elevator_objections_in_the_chat(world: World) -> None:
+    w = world
+    await _register_by_code(w, "101")
+    await w.say(MODERATOR, GROUP, "/bind 3-2")
+    async with w.db.uow() as uow:
+        from bot.storage.models import Community
+
+        (await uow.session.execute(select(Community))).scalar_one().support_fixed = 1
+    await w.say(OWNERS["101"], GROUP, "/propose elevator: Elevator for 3-2")
+    await w.say(MODERATOR, GROUP, "/accept 1")
+    await w.say(MODERATOR, GROUP, "/vote 1 elevator 10d")
+    recorded = await w.say(MODERATOR, GROUP, "/objection 1 3-2-101 light The shaft blocks my window")
+    assert "Objection #1 recorded" in recorded.text and "floor 1" in recorded.text
+    bad = await w.say(MODERATOR, GROUP, "/objection 1 3-2-101 fengshui")
+    assert "light, noise, access, cost or other" in bad.text
+    updated = await w.say(MODERATOR, GROUP, "/objection status 1 mediating")
+    assert "mediating" in updated.text
+    listed = await w.say(OWNERS["101"], GROUP, "/objection 1")
+    assert "Only moderators" in listed.text
+    listed = await w.say(MODERATOR, GROUP, "/objection 1")
+    assert "#1 floor 1" in listed.text
