@@ -21,7 +21,7 @@ from bot.storage import Database
 from bot.storage.engine import is_sqlite
 from bot.storage.migrate import is_up_to_date, upgrade
 
-app = typer.Typer(help="Yishi (议事): residents' agenda and votes in their group chats.", no_args_is_help=True,
+app = typer.Typer(help="Yishi: residents' agenda and votes in their group chats.", no_args_is_help=True,
                   add_completion=False)
 census_app = typer.Typer(help="Import the census of homes and owners; print invite codes.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The tamper-evident ledger.", no_args_is_help=True)
@@ -98,19 +98,47 @@ def run(
     """Run the bot."""
     config = settings()
     if config.BOT_TOKEN is None:
-        raise fail(
-            "BOT_TOKEN is not set. Create a bot with @BotFather and put its token in .env "
-            "(BOT_TOKEN=123456789:AA...) or the environment; see .env.example.",
-            2,
-        )
+        typer.secho("BOT_TOKEN is not set: starting the local room instead (set BOT_TOKEN in .env, see "
+                    ".env.example, to connect to Telegram).", err=True, fg=typer.colors.YELLOW)
+        _demo(config, config.TRANSPORT, "127.0.0.1", 8080, fresh=False)
+        return
     prepare_database(config)
-    import logging
-
+    _logging()
     from bot.runtime import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(config, webhook=webhook))
+
+
+class Runtime(StrEnum):
+    aiogram = "aiogram"
+    ptb = "ptb"
+
+
+@app.command()
+def demo(
+    transport: Annotated[Runtime, typer.Option(help="aiogram or ptb.")] = Runtime.aiogram,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the local room (0: any free port).")] = 8080,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start over with a new sample community.")] = False,
+) -> None:
+    """The token-free local room: the real bot and the sample community, in your browser."""
+    _demo(settings(), transport.value, host, port, fresh=fresh)
+
+
+def _demo(config: Settings, transport: str, host: str, port: int, *, fresh: bool) -> None:
+    from bot.demo import run_demo
+
+    _logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(config, transport=transport, host=host, port=port, fresh=fresh,
+                             announce=lambda line: typer.secho(line, fg=typer.colors.GREEN)))
+
+
+def _logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 # --- census -----------------------------------------------------------------------------------------
@@ -119,7 +147,7 @@ def run(
 @census_app.command("import")
 def census_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Census CSV file.")],
-    community: Annotated[str, typer.Option("--community", help="Community name, e.g. 幸福里.")],
+    community: Annotated[str, typer.Option("--community", help="Community name, as imported.")],
 ) -> None:
     """Import homes, areas and owners from a census CSV (all or nothing)."""
     from bot.services.census import import_census

@@ -72,6 +72,11 @@ class Translator:
             for locale in SUPPORTED_LOCALES
         }
 
+    def template(self, msgid: str, locale: str | None = None) -> str:
+        """The translation with its placeholders left in, for a page that fills them itself."""
+        catalog = self._catalogs.get(locale or self.default_locale, self._catalogs[self.default_locale])
+        return catalog.gettext(msgid)
+
     def render(self, text: Text | str, locale: str | None = None) -> str:
         if isinstance(text, str):
             return text

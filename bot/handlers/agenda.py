@@ -21,7 +21,7 @@ from bot.storage.models import Proposal
 PAGE = 5
 CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
 _CATEGORY_PREFIX = re.compile(r"^\s*\[?(" + "|".join(CATEGORIES) + r")\]?\s*[:：]\s*", re.IGNORECASE)
-_ELEVATOR_WORDS = ("电梯", "elevator", "lift")
+_ELEVATOR_WORDS = ("\u7535\u68af", "elevator", "lift")  # dianti, the Chinese word
 ID_RE = re.compile(r"^#?(\d{1,9})$")
 
 
@@ -155,7 +155,7 @@ def support_message(outcome: agenda.SupportOutcome) -> Text:
     return _("Co-signed #{id}: {have}/{need}.", id=p.id, have=outcome.supports, need=p.support_threshold)
 
 
-@registry.command("support", summary=_("Co-sign a proposal (附议)"), usage=_("/support <id>"))
+@registry.command("support", summary=_("Co-sign a proposal"), usage=_("/support <id>"))
 async def support(ctx: Context, args: str) -> None:
     outcome = await do_support(ctx, parse_id(args))
     await ctx.reply(support_message(outcome))

@@ -35,7 +35,7 @@ async def start(ctx: Context, args: str) -> None:
         return
     await ctx.reply(
         _(
-            "Welcome to Yishi (议事), where neighbours raise matters, co-sign them onto the agenda and "
+            "Welcome to Yishi, where neighbours raise matters, co-sign them onto the agenda and "
             "vote under the real rules.\n\nFirst link your home:\n"
             "• with the invite code from your notice: /register ABCD-2345\n"
             "• or by room, for a moderator to approve: /register 3-2-501\n\n"
@@ -136,7 +136,7 @@ async def me(ctx: Context, args: str) -> None:
 
 @registry.command("lang", summary=_("Choose your language: zh or en"), usage=_("/lang zh|en"))
 async def lang(ctx: Context, args: str) -> None:
-    choice = {"zh": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "中文": "zh_CN", "en": "en", "english": "en"}.get(
+    choice = {"zh": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "\u4e2d\u6587": "zh_CN", "en": "en", "english": "en"}.get(
         args.strip().lower()
     )
     if choice is None:

@@ -160,7 +160,8 @@ class SupportOutcome:
 
 
 async def support(db: Database, proposal_id: int, actor: Actor, now: datetime | None = None) -> SupportOutcome:
-    """Co-sign (附议): one support per owner or resident household in the proposal's scope."""
+    # Co-signing is 附议.
+    """Co-sign: one support per owner or resident household in the proposal's scope."""
     now = now or utcnow()
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)

@@ -1,4 +1,5 @@
-"""Elevator matters (既有住宅加装电梯): objections and their period, and cost sharing."""
+# 既有住宅加装电梯: adding elevators to existing homes.
+"""Elevator matters: objections and their period, and cost sharing."""
 
 from __future__ import annotations
 

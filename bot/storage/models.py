@@ -76,7 +76,8 @@ class Building(SQLModel, table=True):
 
 
 class BuildingUnit(SQLModel, table=True):
-    """A building unit (单元, one entrance and stairwell): an elevator's scope."""
+    # 单元
+    """A building unit (one entrance and stairwell): an elevator's scope."""
 
     __tablename__ = "building_unit"
     __table_args__ = (sa.UniqueConstraint("building_id", "number"),)
@@ -86,7 +87,8 @@ class BuildingUnit(SQLModel, table=True):
 
 
 class Owner(SQLModel, table=True):
-    """An owner (业主): a person or the developer; may hold several exclusive units."""
+    # 业主
+    """An owner: a person or the developer; may hold several exclusive units."""
 
     __table_args__ = (
         sa.UniqueConstraint("community_id", "ref"),
@@ -99,7 +101,8 @@ class Owner(SQLModel, table=True):
 
 
 class ExclusiveUnit(SQLModel, table=True):
-    """An exclusive part (专有部分): one home, which is also one household."""
+    # 专有部分
+    """An exclusive part: one home, which is also one household."""
 
     __tablename__ = "exclusive_unit"
     __table_args__ = (
@@ -168,7 +171,8 @@ class MemberLink(SQLModel, table=True):
 
 
 class CouncilRole(SQLModel, table=True):
-    """Membership of the residents' council (居民议事会); moderators run the agenda."""
+    # 居民议事会
+    """Membership of the residents' council; moderators run the agenda."""
 
     __tablename__ = "council_role"
     __table_args__ = (sa.UniqueConstraint("community_id", "member_id"),)
@@ -197,7 +201,8 @@ class ChatRoom(SQLModel, table=True):
 
 
 class Proposal(SQLModel, table=True):
-    """A matter (议题) raised by a resident."""
+    # 议题
+    """A matter raised by a resident."""
 
     __table_args__ = (sa.Index("ix_proposal_community_state", "community_id", "state"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -219,7 +224,8 @@ class Proposal(SQLModel, table=True):
 
 
 class Support(SQLModel, table=True):
-    """A co-signature (附议): one per owner or resident household and proposal."""
+    # 附议
+    """A co-signature: one per owner or resident household and proposal."""
 
     __table_args__ = (sa.UniqueConstraint("proposal_id", "household_key", name="uq_support_household"),)
     id: int | None = Field(default=None, primary_key=True)
