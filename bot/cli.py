@@ -94,13 +94,15 @@ def migrate() -> None:
 def run(
     webhook: Annotated[str | None, typer.Option(help="Public HTTPS URL for webhook mode (default: long polling).")]
     = None,
+    demo_port: Annotated[int, typer.Option(help="Port of the local room started when BOT_TOKEN is not set.")]
+    = 8080,
 ) -> None:
     """Run the bot."""
     config = settings()
     if config.BOT_TOKEN is None:
         typer.secho("BOT_TOKEN is not set: starting the local room instead (set BOT_TOKEN in .env, see "
                     ".env.example, to connect to Telegram).", err=True, fg=typer.colors.YELLOW)
-        _demo(config, config.TRANSPORT, "127.0.0.1", 8080, fresh=False)
+        _demo(config, config.TRANSPORT, "127.0.0.1", demo_port, fresh=False)
         return
     prepare_database(config)
     _logging()

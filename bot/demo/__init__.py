@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.deliberation.scope import Scope, ScopeLevel
@@ -29,7 +29,7 @@ from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
 from bot.storage.migrate import upgrade
-from bot.storage.models import Building, BuildingUnit, ChatRoom, Community
+from bot.storage.models import Building, BuildingUnit, ChatRoom, Community, ProcessedUpdate
 
 log = logging.getLogger(__name__)
 
@@ -209,10 +209,12 @@ async def run_demo(
     db = Database(url)
     try:
         world = await prepare(db, data_dir, fresh)
+        async with db.uow() as uow:
+            last_update = (await uow.session.execute(select(func.max(ProcessedUpdate.update_id)))).scalar() or 0
     finally:
         await db.dispose()
     world.lang = settings.DEFAULT_LOCALE
-    fake = FakeTelegram()
+    fake = FakeTelegram(first_update_id=int(last_update) + 1)
     populate(fake, world, world.lang)
     add_routes(fake.app, fake, world, Translator(settings.DEFAULT_LOCALE))
     base_url = await fake.start(host, port)

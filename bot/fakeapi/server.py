@@ -854,7 +854,10 @@ class FakeTelegram:
         flood_limits: FloodLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         webhook_retry_delay: float = 0.5,
+        first_update_id: int = 1,
     ) -> None:
+        # A bot that remembers handled update ids across restarts needs a server that does not
+        # reuse them (Telegram's ids only grow): the local room starts above the last one it handled.
         self.bots: dict[str, BotAccount] = {}
         self.users: dict[int, UserAccount] = {}
         self.chats: dict[int, Chat] = {}
@@ -870,7 +873,7 @@ class FakeTelegram:
         self._injections: list[_Injection] = []
         self._events: deque[dict[str, Any]] = deque(maxlen=MAX_EVENTS)
         self._last_event_id = 0
-        self._update_ids = itertools.count(1)
+        self._update_ids = itertools.count(first_update_id)
         self._query_ids = itertools.count(1)
         self._changed = _Signal()  # any message, edit, toast or event
         self._closing = False

@@ -28,10 +28,30 @@ def workdir(tmp_path: Path, database_url: str) -> Path:
     return tmp_path
 
 
-def test_run_without_token_says_what_to_set(tmp_path: Path) -> None:
-    result = yishi(tmp_path, "run")
-    assert result.returncode == 2
-    assert "BOT_TOKEN is not set" in result.stderr and ".env" in result.stderr
+def test_run_without_token_starts_the_local_room(tmp_path: Path) -> None:
+    import signal
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
+    process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--demo-port", str(port)], cwd=tmp_path,
+                               env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        output = "".join(lines)
+        assert "BOT_TOKEN is not set" in output and f"http://127.0.0.1:{port}/" in output
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    assert process.returncode == 0
+    assert (tmp_path / "data" / "demo" / "yishi-demo.db").exists()
 
 
 @pytest.mark.parametrize(
