@@ -55,6 +55,8 @@ UI: dict[str, Text] = {
     "edited": _("edited"),
     "offline": _("Connection lost, retrying…"),
     "no_messages": _("No messages yet."),
+    "ok": _("OK"),
+    "request_failed": _("That did not work: {error}"),
 }
 ROLE_NAMES = {"owner": _("owner"), "resident": _("resident"), "moderator": _("council moderator")}
 
@@ -86,7 +88,7 @@ class DemoWorld:
             label = role if home is None else translator.render(
                 _("{role} · {home}, floor {floor}", role=role, home=home, floor=self.floors.get(home, "?")), lang)
             personas.append({"id": persona["id"], "name": persona["name"].get(lang) or persona["name"]["zh_CN"],
-                             "role": label, "code": self.codes.get(home) if persona["role"] == "owner" else None,
+                             "role": label, "home": home, "code": self.codes.get(home) if persona["role"] == "owner" else None,
                              "rooms": rooms_of[persona["id"]]})
         return {"lang": lang, "bot": {"id": int(DEMO_TOKEN.split(":")[0]), "username": BOT_USERNAME,
                                       "name": translator.render(_("Yishi"), lang)},

@@ -48,25 +48,25 @@ class Resident:
     async def wait_text(self, fragment: str, timeout: float = 15_000) -> None:
         await self.page.get_by_test_id("message-text").filter(has_text=fragment).last.wait_for(timeout=timeout)
 
-    async def press(self, callback_prefix: str) -> str:
-        button = self.page.locator(f'[data-testid="button"][data-callback^="{callback_prefix}"]').last
+    async def press(self, callback_prefix: str, suffix: str = "") -> str:
+        """Press the newest matching button; returns the toast, or the alert's text after closing it."""
+        ends = f'[data-callback$="{suffix}"]' if suffix else ""
+        button = self.page.locator(f'[data-testid="button"][data-callback^="{callback_prefix}"]{ends}').last
         await button.click()
-        toast = self.page.get_by_test_id("toast").or_(self.page.get_by_test_id("alert"))
-        await toast.first.wait_for(timeout=15_000)
-        text = await toast.first.inner_text()
-        if await self.page.get_by_test_id("alert-ok").count():
+        toast, alert = self.page.get_by_test_id("toast"), self.page.get_by_test_id("alert")
+        await toast.or_(alert).filter(visible=True).first.wait_for(timeout=15_000)
+        await self.page.wait_for_timeout(150)  # a toast and an alert can race; let the page settle
+        if await alert.is_visible():
+            text = await alert.inner_text()
             await self.page.get_by_test_id("alert-ok").click()
-        return text
+            return text
+        return await toast.inner_text()
 
     async def register(self, name: str) -> None:
         persona = await self.act_as(name)
         await self.open(persona["id"])
         await self.say(f"/register {persona['code']}")
-        await self.wait_text(persona_home(persona))
-
-
-def persona_home(persona: dict) -> str:
-    return next(part for part in persona["role"].replace(",", " ").split() if part.count("-") == 2)
+        await self.wait_text(persona["home"])
 
 
 async def test_a_resident_registers_co_signs_and_votes_in_the_browser(room_factory) -> None:
@@ -92,12 +92,12 @@ async def test_a_resident_registers_co_signs_and_votes_in_the_browser(room_facto
             await ui.open(liu["id"])
             await ui.say("/register 3-2-302")
             await ui.wait_text("3-2-302")
-            await ui.press("v1:rg:")
+            await ui.press("v1:rg:", ":r")  # as a resident
             await ui.act_as("赵主任")
             await ui.open(ui.personas["赵主任"]["id"])
             await ui.say("/pending")
             await ui.wait_text("3-2-302")
-            await ui.press("v1:ap:")
+            assert "已批准" in await ui.press("v1:ap:", ":a")
 
             # Proposing and co-signing in the 3-2 room, to the threshold of 5 households.
             await ui.act_as("王阿姨")
@@ -148,5 +148,9 @@ async def test_a_resident_registers_co_signs_and_votes_in_the_browser(room_facto
             await ui.open(wang["id"])
             alert = await ui.press("v1:b:1:y")  # the private ballot of a closed vote
             assert "现在无法操作" in alert and "已结束" in alert
+        except Exception:
+            ARTIFACTS.mkdir(exist_ok=True)
+            await page.screenshot(path=str(ARTIFACTS / "local-room-failure.png"), full_page=True)
+            raise
         finally:
             await browser.close()
