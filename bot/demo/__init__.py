@@ -88,7 +88,8 @@ class DemoWorld:
             label = role if home is None else translator.render(
                 _("{role} · {home}, floor {floor}", role=role, home=home, floor=self.floors.get(home, "?")), lang)
             personas.append({"id": persona["id"], "name": persona["name"].get(lang) or persona["name"]["zh_CN"],
-                             "role": label, "home": home, "code": self.codes.get(home) if persona["role"] == "owner" else None,
+                             "role": label, "home": home,
+                             "code": self.codes.get(home) if persona["role"] == "owner" else None,
                              "rooms": rooms_of[persona["id"]]})
         return {"lang": lang, "bot": {"id": int(DEMO_TOKEN.split(":")[0]), "username": BOT_USERNAME,
                                       "name": translator.render(_("Yishi"), lang)},

@@ -137,9 +137,10 @@ async def test_a_resident_registers_co_signs_and_votes_in_the_browser(room_facto
             await ui.say("/start vote_1")
             await ui.wait_text("表决：#1")
             await ui.say("长" * 5000)  # Telegram clients split it in two messages: two answers
-            await page.wait_for_function(
-                "() => document.querySelectorAll('[data-testid=message][data-chat-id=\"%d\"]').length >= 8"
-                % wang["id"], timeout=15_000)
+            answers = page.get_by_test_id("message-text").filter(has_text="/help")
+            await page.wait_for_function(  # both parts answered: "I understand commands..." twice
+                "n => document.querySelectorAll('[data-testid=message-text]').length >= n", arg=8, timeout=15_000)
+            assert await answers.count() >= 2
             await ui.act_as("赵主任")
             await ui.open(ui.unit_room)
             await ui.say("/close 1")
