@@ -40,13 +40,7 @@ class Submission:
 
 
 async def _proposal(uow: UnitOfWork, proposal_id: int, *, lock: bool = False) -> Proposal:
-    query = select(Proposal).where(Proposal.id == proposal_id)
-    if lock:
-        query = query.with_for_update()
-    proposal = (await uow.session.execute(query)).scalar_one_or_none()
-    if proposal is None:
-        raise NotFound(f"no proposal #{proposal_id}", what="proposal", id=proposal_id)
-    return proposal
+    return await uow.get(Proposal, proposal_id, what="proposal", lock=lock)
 
 
 async def supports_count(uow: UnitOfWork, proposal_id: int) -> int:

@@ -25,11 +25,7 @@ BLOCKING = ("open", "mediating")
 
 
 async def _elevator(uow: UnitOfWork, proposal_id: int) -> Proposal:
-    proposal = (
-        await uow.session.execute(select(Proposal).where(Proposal.id == proposal_id).with_for_update())
-    ).scalar_one_or_none()
-    if proposal is None:
-        raise NotFound(f"no proposal #{proposal_id}", what="proposal", id=proposal_id)
+    proposal = await uow.get(Proposal, proposal_id, what="proposal", lock=True)
     if Category(proposal.category) is not Category.ELEVATOR:
         raise InvalidInput("objections are recorded for elevator matters", field="proposal",
                            reason="not_elevator")

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible
 from bot.deliberation.ledger import commitment
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, after_passed_vote, transition
 from bot.deliberation.scope import Scope
@@ -35,13 +35,7 @@ OWNERS_MIN_DAYS, MAX_DAYS = 5, 60
 
 
 async def _vote(uow: UnitOfWork, vote_id: int, *, lock: bool = False) -> Vote:
-    query = select(Vote).where(Vote.id == vote_id)
-    if lock:
-        query = query.with_for_update()
-    vote = (await uow.session.execute(query)).scalar_one_or_none()
-    if vote is None:
-        raise NotFound(f"no vote #{vote_id}", what="vote", id=vote_id)
-    return vote
+    return await uow.get(Vote, vote_id, what="vote", lock=lock)
 
 
 async def current_vote(uow: UnitOfWork, proposal_id: int) -> Vote | None:
@@ -65,11 +59,7 @@ async def open_vote(
     now = now or utcnow()
     kind = get_kind(kind_name)
     async with db.uow() as uow:
-        proposal = (
-            await uow.session.execute(select(Proposal).where(Proposal.id == proposal_id).with_for_update())
-        ).scalar_one_or_none()
-        if proposal is None:
-            raise NotFound(f"no proposal #{proposal_id}", what="proposal", id=proposal_id)
+        proposal = await uow.get(Proposal, proposal_id, what="proposal", lock=True)
         moderator = await directory.require_moderator(uow, actor, proposal.community_id)
         if Category(proposal.category) is Category.ELEVATOR and kind.name != "art278_major":
             # Altering the building is an Art. 278 items 6-8 matter: 3/4 of those taking part.
@@ -224,16 +214,22 @@ async def _record(
     return True
 
 
+async def _ballot_for(
+    uow: UnitOfWork, vote_id: int, choice: Any, now: datetime
+) -> tuple[Vote, VoteKind, Any, Proposal]:
+    """The open vote a ballot is for, its kind, the ballot in canonical form, and the proposal."""
+    vote = await _vote(uow, vote_id)
+    _ensure_open(vote, now)
+    kind = get_kind(vote.kind)
+    proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
+    return vote, kind, normalize_choice(kind, vote, choice), proposal
+
+
 async def cast_ballot(db: Database, vote_id: int, actor: Actor, choice: Any, now: datetime | None = None) -> Cast:
     """Cast or change the actor's ballot, for every elector they represent on the roll."""
     now = now or utcnow()
     async with db.uow() as uow:
-        vote = await _vote(uow, vote_id)
-        _ensure_open(vote, now)
-        kind = get_kind(vote.kind)
-        choice = normalize_choice(kind, vote, choice)
-        proposal = await uow.session.get(Proposal, vote.proposal_id)
-        assert proposal is not None
+        vote, kind, choice, proposal = await _ballot_for(uow, vote_id, choice, now)
         member = await directory.member_of(uow, actor)
         assert member.id is not None
         keys = await directory.elector_keys(uow, member.id, proposal.community_id, Scope.parse(vote.scope),
@@ -260,12 +256,7 @@ async def paper_ballot(
     if source not in ("paper", "proxy"):
         raise InvalidInput("source is paper or proxy", field="source")
     async with db.uow() as uow:
-        vote = await _vote(uow, vote_id)
-        _ensure_open(vote, now)
-        kind = get_kind(vote.kind)
-        choice = normalize_choice(kind, vote, choice)
-        proposal = await uow.session.get(Proposal, vote.proposal_id)
-        assert proposal is not None
+        vote, kind, choice, proposal = await _ballot_for(uow, vote_id, choice, now)
         moderator = await directory.require_moderator(uow, actor, proposal.community_id)
         home = await directory.home_by_label(uow, proposal.community_id, home_label)
         key = home.owner_key if kind.electorate is Electorate.OWNERS else f"unit:{home.id}"
@@ -342,9 +333,7 @@ async def close_vote(db: Database, vote_id: int, actor: Actor | None = None, now
     now = now or utcnow()
     async with db.uow() as uow:
         vote = await _vote(uow, vote_id, lock=True)
-        proposal = (
-            await uow.session.execute(select(Proposal).where(Proposal.id == vote.proposal_id).with_for_update())
-        ).scalar_one()
+        proposal = await uow.get(Proposal, vote.proposal_id, what="proposal", lock=True)
         by: int | None = None
         if actor is not None:
             by = (await directory.require_moderator(uow, actor, proposal.community_id)).id

@@ -6,16 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
+from bot.deliberation.errors import NotFound
 from bot.deliberation.ledger import ChainLink, canonical_json, entry_hash
 from bot.storage.engine import create_engine
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
+
+M = TypeVar("M", bound=SQLModel)
 
 
 class Database:
@@ -74,6 +77,16 @@ class UnitOfWork:
         statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
         result = await self.session.execute(statement)
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get(self, model: type[M], key: int, *, what: str, lock: bool = False) -> M:
+        """The row with this id (locked for update if asked), or NotFound naming ``what``."""
+        query = select(model).where(model.id == key)  # type: ignore[attr-defined]
+        if lock:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"no {what} #{key}", what=what, id=key)
+        return row
 
     async def member(self, platform: str, external_id: str, display_name: str = "") -> Member:
         """The chat member with this identity, created on first sight."""
