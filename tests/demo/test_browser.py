@@ -149,6 +149,12 @@ async def test_a_resident_registers_co_signs_and_votes_in_the_browser(room_facto
             await ui.open(wang["id"])
             alert = await ui.press("v1:b:1:y")  # the private ballot of a closed vote
             assert "现在无法操作" in alert and "已结束" in alert
+
+            # English is one switch away, for the page and for the bot's answers.
+            await page.get_by_test_id("lang-select").select_option("en")
+            await page.get_by_test_id("send").filter(has_text="Send").wait_for()
+            await ui.say("/me")
+            await ui.wait_text("Language: en")
         except Exception:
             ARTIFACTS.mkdir(exist_ok=True)
             await page.screenshot(path=str(ARTIFACTS / "local-room-failure.png"), full_page=True)

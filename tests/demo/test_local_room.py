@@ -52,3 +52,12 @@ async def test_data_stays_for_the_next_start_and_fresh_starts_over(room_factory)
     async with room_factory(fresh=True) as room:
         assert json.loads((room.data_dir / "codes.json").read_text(encoding="utf-8")) != codes
         assert "3-2-101" not in await _reply(room, wang["id"], wang["id"], "/me")
+
+
+def test_the_page_needs_nothing_from_the_internet() -> None:
+    from bot.demo import STATIC
+
+    for path in STATIC.iterdir():
+        text = path.read_text(encoding="utf-8")
+        for marker in ("<link rel=\"stylesheet\" href=\"http", "src=\"http", "@import url(http", "fonts.g"):
+            assert marker not in text, f"{path.name} loads {marker!r} from outside"
