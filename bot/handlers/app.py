@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from datetime import tzinfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.deliberation.errors import DomainError
 from bot.handlers import errors
@@ -45,6 +46,7 @@ class Yishi:
         self.tz = timezone
         self.board = BallotBoard(self, ballot_edit_interval)
         self.ballots = BallotBatcher(db)
+        self.boot_id = secrets.token_hex(8)  # tells this process's claims from a crashed one's
         # Handlers register themselves on import.
         from bot.handlers import agenda, registration, rooms, votes  # noqa: F401
 
@@ -54,26 +56,51 @@ class Yishi:
                 await self._ballot_press(event, messenger)  # the hot path: claimed inside its batch
                 return
             if not await self._claim(messenger.platform, event.update_id):
-                return  # Telegram delivered this update again: it was handled already
-            if isinstance(event, IncomingMessage):
-                await self._message(event, messenger)
-            elif isinstance(event, ButtonPress):
-                await self._press(event, messenger)
-            elif isinstance(event, MembershipChange):
-                await self._membership(event)
-            elif isinstance(event, ChatMigrated):
-                await self._migrated(event)
+                return  # handled already, or being handled by this process right now
+            try:
+                await self._dispatch(event, messenger)
+            finally:
+                await self._finish(messenger.platform, event.update_id)
         except Exception:  # noqa: BLE001 - nothing may escape to the transport
             log.exception("update %s failed", event.update_id)
             await self._apologise(event, messenger)
 
+    async def _dispatch(self, event: Event, messenger: Messenger) -> None:
+        if isinstance(event, IncomingMessage):
+            await self._message(event, messenger)
+        elif isinstance(event, ButtonPress):
+            await self._press(event, messenger)
+        elif isinstance(event, MembershipChange):
+            await self._membership(event)
+        elif isinstance(event, ChatMigrated):
+            await self._migrated(event)
+
     async def _claim(self, platform: str, update_id: int) -> bool:
+        """Claim an update: False if it was finished, or is in hand in this process.
+
+        An unfinished claim of another process means that process died with the update in hand
+        (after a restart Telegram delivers it again): it is taken over rather than lost.
+        """
+        key = {"platform": platform, "bot_id": "", "update_id": update_id}
         async with self.db.uow() as uow:
-            return await uow.insert_ignore(
-                ProcessedUpdate,
-                {"platform": platform, "bot_id": "", "update_id": update_id, "processed_at": utcnow()},
-                ("platform", "bot_id", "update_id"),
-            )
+            if await uow.insert_ignore(ProcessedUpdate, {**key, "processed_at": utcnow(), "claimed_by": self.boot_id},
+                                       ("platform", "bot_id", "update_id")):
+                return True
+            taken = await uow.session.execute(
+                update(ProcessedUpdate)
+                .where(ProcessedUpdate.platform == platform, ProcessedUpdate.bot_id == "",
+                       ProcessedUpdate.update_id == update_id, ProcessedUpdate.finished_at.is_(None),  # type: ignore[union-attr]
+                       ProcessedUpdate.claimed_by != self.boot_id)
+                .values(claimed_by=self.boot_id, processed_at=utcnow()))
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+    async def _finish(self, platform: str, update_id: int) -> None:
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(ProcessedUpdate)
+                .where(ProcessedUpdate.platform == platform, ProcessedUpdate.bot_id == "",
+                       ProcessedUpdate.update_id == update_id)
+                .values(finished_at=utcnow()))
 
     async def _context(self, event: IncomingMessage | ButtonPress, messenger: Messenger) -> Context:
         async with self.db.uow() as uow:

@@ -196,7 +196,9 @@ class BallotBatcher:
 
 async def _claim(uow: UnitOfWork, batch: list[PressRequest]) -> dict[str, set[int]]:
     """Record the update ids in one statement; returns those seen for the first time (per platform)."""
-    rows = [{"platform": platform, "bot_id": "", "update_id": update_id, "processed_at": utcnow()}
+    # Claimed and finished at once: the claim commits with the ballots or not at all.
+    rows = [{"platform": platform, "bot_id": "", "update_id": update_id, "processed_at": utcnow(),
+             "claimed_by": "batch", "finished_at": utcnow()}
             for platform, update_id in dict.fromkeys((r.platform, r.update_id) for r in batch)]
     dialect_insert = postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
     statement = (dialect_insert(ProcessedUpdate).values(rows)

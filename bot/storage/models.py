@@ -321,13 +321,19 @@ class Objection(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Update ids already handled: Telegram may deliver an update again after a crash."""
+    """Update ids claimed and handled: Telegram may deliver an update again after a crash.
+
+    A claim left unfinished by another process (one that died mid-update) may be taken over, so
+    an update is neither handled twice by one process nor lost with a crashed one.
+    """
 
     __tablename__ = "processed_update"
     platform: str = Field(primary_key=True, max_length=16)
     bot_id: str = Field(primary_key=True, max_length=32)
     update_id: int = Field(primary_key=True, sa_type=sa.BigInteger())
-    processed_at: datetime = _when(default_factory=utcnow)
+    processed_at: datetime = _when(default_factory=utcnow)  # when it was (last) claimed
+    claimed_by: str = Field(default="", max_length=32)
+    finished_at: datetime | None = _when(default=None)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -154,3 +154,24 @@ async def test_group_admin_of_an_unbound_room_cannot_bind(yishi: Yishi, db: Data
     messenger = Recorder(admins={"42"})
     await yishi.feed(text(960, 42, "/bind 3-2", Chat("telegram", "-555", "group")), messenger)
     assert "Only moderators" in messenger.sent[-1][1].text
+
+
+async def test_an_update_left_unfinished_by_a_crashed_process_is_handled_again(yishi: Yishi, db: Database) -> None:
+    from bot.storage.models import ProcessedUpdate, utcnow
+
+    async with db.uow() as uow:
+        uow.session.add(ProcessedUpdate(platform="telegram", bot_id="", update_id=1200, claimed_by="dead-process",
+                                        processed_at=utcnow()))
+        uow.session.add(ProcessedUpdate(platform="telegram", bot_id="", update_id=1201, claimed_by=yishi.boot_id,
+                                        processed_at=utcnow()))
+        uow.session.add(ProcessedUpdate(platform="telegram", bot_id="", update_id=1202, claimed_by="dead-process",
+                                        processed_at=utcnow(), finished_at=utcnow()))
+    messenger = Recorder()
+    await yishi.feed(text(1200, 1, "/help"), messenger)  # the crashed process never answered: we do
+    await yishi.feed(text(1201, 1, "/help"), messenger)  # in hand in this very process: not twice
+    await yishi.feed(text(1202, 1, "/help"), messenger)  # finished: never again
+    await yishi.feed(text(1200, 1, "/help"), messenger)  # and now finished by us
+    assert len(messenger.sent) == 1
+    async with db.uow() as uow:
+        row = await uow.session.get(ProcessedUpdate, ("telegram", "", 1200))
+    assert row is not None and row.finished_at is not None and row.claimed_by == yishi.boot_id

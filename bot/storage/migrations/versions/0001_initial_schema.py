@@ -99,6 +99,8 @@ def upgrade() -> None:
         sa.Column("bot_id", sa.String(length=32), nullable=False),
         sa.Column("update_id", sa.BigInteger(), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("claimed_by", sa.String(length=32), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("platform", "bot_id", "update_id"),
     )
     op.create_table(
