@@ -137,11 +137,6 @@ async def submit_draft(ctx: Context, key: int) -> None:
     await post_card(ctx, submission.proposal, submission.supports)
 
 
-async def do_support(ctx: Context, proposal_id: int) -> agenda.SupportOutcome:
-    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
-    return outcome
-
-
 def support_message(outcome: agenda.SupportOutcome) -> Text:
     p = outcome.proposal
     if not outcome.added:
@@ -157,12 +152,12 @@ def support_message(outcome: agenda.SupportOutcome) -> Text:
 
 @registry.command("support", summary=_("Co-sign a proposal"), usage=_("/support <id>"))
 async def support(ctx: Context, args: str) -> None:
-    outcome = await do_support(ctx, parse_id(args))
+    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor())
     await ctx.reply(support_message(outcome))
 
 
 async def press_support(ctx: Context, proposal_id: int) -> None:
-    outcome = await do_support(ctx, proposal_id)
+    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
     await ctx.toast(support_message(outcome))
     if outcome.added and ctx.event.message_id:
         p = outcome.proposal

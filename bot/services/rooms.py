@@ -52,13 +52,3 @@ async def bind_room(
         assert room.id is not None
         return Bound(room.id, community.name, homes)
 
-
-async def rooms_for(db: Database, community_id: int, scope: str) -> list[ChatRoom]:
-    async with db.uow() as uow:
-        return list(
-            (
-                await uow.session.execute(
-                    select(ChatRoom).where(ChatRoom.community_id == community_id, ChatRoom.scope == scope)
-                )
-            ).scalars()
-        )
