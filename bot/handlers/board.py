@@ -49,7 +49,7 @@ class BallotBoard:
 
     async def refresh(self, vote_id: int, messenger: Messenger) -> None:
         vote, standing = await voting.turnout(self.app.db, vote_id)
-        async with self.app.db.uow() as uow:
+        async with self.app.db.uow(readonly=True) as uow:
             proposal = await uow.session.get(Proposal, vote.proposal_id)
             posts = (
                 (

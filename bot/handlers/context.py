@@ -85,7 +85,7 @@ class Context:
 
     async def room(self) -> ChatRoom | None:
         if not self._room_loaded:
-            async with self.app.db.uow() as uow:
+            async with self.app.db.uow(readonly=True) as uow:
                 self._room = (
                     await uow.session.execute(
                         select(ChatRoom).where(

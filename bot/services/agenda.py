@@ -286,7 +286,7 @@ async def expire_due(db: Database, now: datetime | None = None) -> list[int]:
 
 
 async def get_proposal(db: Database, proposal_id: int) -> tuple[Proposal, int]:
-    async with db.uow() as uow:
+    async with db.uow(readonly=True) as uow:
         proposal = await _proposal(uow, proposal_id)
         return proposal, await supports_count(uow, proposal_id)
 
@@ -295,7 +295,7 @@ async def open_proposals(db: Database, community_id: int, scope: str | None = No
     """Matters not yet settled, newest first, with their co-signature counts."""
     from bot.deliberation.proposal import OPEN_STATES
 
-    async with db.uow() as uow:
+    async with db.uow(readonly=True) as uow:
         query = select(Proposal, func.count(Support.id)).outerjoin(
             Support, Support.proposal_id == Proposal.id  # type: ignore[arg-type]
         ).where(Proposal.community_id == community_id,

@@ -28,7 +28,7 @@ CSV_COLUMNS = [
 
 
 async def export_data(db: Database, proposal_id: int | None = None) -> dict[str, Any]:
-    async with db.uow() as uow:
+    async with db.uow(readonly=True) as uow:
         query = select(Proposal).order_by(Proposal.id)  # type: ignore[arg-type]
         if proposal_id is not None:
             query = query.where(Proposal.id == proposal_id)

@@ -374,7 +374,7 @@ async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
 
 async def turnout(db: Database, vote_id: int) -> tuple[Vote, dict[str, Any]]:
     """Live participation (public even for secret votes): heads and area that took part, summed in SQL."""
-    async with db.uow() as uow:
+    async with db.uow(readonly=True) as uow:
         vote = await _vote(uow, vote_id)
         kind = get_kind(vote.kind)
         voted = Ballot.id.is_not(None)  # type: ignore[union-attr]

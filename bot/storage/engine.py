@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READONLY = "yishi_readonly"
 
 
 def is_sqlite(url: str) -> bool:
@@ -44,6 +45,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: two writers then queue on the busy
         # timeout instead of failing with "database is locked" when a read upgrades.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A unit of work that only reads says so and keeps out of the writers' queue (WAL).
+        readonly = connection.get_execution_options().get(READONLY)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine

@@ -15,7 +15,7 @@ from sqlmodel import SQLModel
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.ledger import ChainLink, canonical_json, entry_hash
-from bot.storage.engine import create_engine
+from bot.storage.engine import READONLY, create_engine
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -29,8 +29,9 @@ class Database:
         self.engine = engine or create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self)
+    def uow(self, *, readonly: bool = False) -> UnitOfWork:
+        """A unit of work; ``readonly`` ones never write and, on SQLite, do not queue behind writers."""
+        return UnitOfWork(self, readonly=readonly)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -42,12 +43,15 @@ class UnitOfWork:
     session: AsyncSession
     ledger: LedgerRepository
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, readonly: bool = False) -> None:
         self._db = db
+        self._readonly = readonly
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._db.sessions()
         await self.session.begin()
+        if self._readonly:
+            await self.session.connection(execution_options={READONLY: True})
         self.ledger = LedgerRepository(self.session)
         return self
 
@@ -55,10 +59,11 @@ class UnitOfWork:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is None:
-                await self.session.commit()
-            else:
+            if exc_type is not None:
                 await self.session.rollback()
+            elif not self._readonly:
+                await self.session.commit()
+            # A read-only unit just closes: that ends its transaction and keeps loaded objects usable.
         finally:
             await self.session.close()
 
