@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible
+from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible, NotFound
 from bot.deliberation.ledger import commitment
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, after_passed_vote, transition
 from bot.deliberation.scope import Scope
@@ -374,19 +374,33 @@ async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
 
 async def turnout(db: Database, vote_id: int) -> tuple[Vote, dict[str, Any]]:
     """Live participation (public even for secret votes): heads and area that took part, summed in SQL."""
+    found = await turnouts(db, [vote_id])
+    if vote_id not in found:
+        raise NotFound(f"no vote #{vote_id}", what="vote", id=vote_id)
+    return found[vote_id]
+
+
+async def turnouts(db: Database, vote_ids: list[int]) -> dict[int, tuple[Vote, dict[str, Any]]]:
+    """Turnout of several votes in one query (the ballot board refreshes them together)."""
     async with db.uow(readonly=True) as uow:
-        vote = await _vote(uow, vote_id)
-        kind = get_kind(vote.kind)
+        votes = {v.id: v for v in (await uow.session.execute(
+            select(Vote).where(Vote.id.in_(vote_ids)))).scalars()}  # type: ignore[union-attr]
         voted = Ballot.id.is_not(None)  # type: ignore[union-attr]
-        heads, area, took_heads, took_area = (await uow.session.execute(
-            select(func.count(RollEntry.id), func.coalesce(func.sum(RollEntry.area_centi), 0),
+        rows = await uow.session.execute(
+            select(RollEntry.vote_id, func.count(RollEntry.id), func.coalesce(func.sum(RollEntry.area_centi), 0),
                    func.count(Ballot.id), func.coalesce(func.sum(case((voted, RollEntry.area_centi), else_=0)), 0))
             .select_from(RollEntry)
             .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
                        & (Ballot.elector_key == RollEntry.elector_key))
-            .where(RollEntry.vote_id == vote_id))).one()
-        return vote, {
+            .where(RollEntry.vote_id.in_(vote_ids))  # type: ignore[attr-defined]
+            .group_by(RollEntry.vote_id))
+        sums = {vote_id: rest for vote_id, *rest in rows}
+    out = {}
+    for vote_id, vote in votes.items():
+        heads, area, took_heads, took_area = sums.get(vote_id, (0, 0, 0, 0))
+        out[vote_id] = (vote, {
             "eligible": {"heads": int(heads), "area_centi": int(area)},
             "participated": {"heads": int(took_heads), "area_centi": int(took_area)},
-            "measures_area": kind.measures_area(),
-        }
+            "measures_area": get_kind(vote.kind).measures_area(),
+        })
+    return out
