@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.deliberation.scope import Scope
 from bot.handlers import render
 from bot.handlers.callbacks import encode
-from bot.handlers.commands import registry
+from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.types import Action
 from bot.i18n import Text, _
@@ -95,7 +95,7 @@ async def propose(ctx: Context, args: str) -> None:
         args, ctx.event.reply_to_text if hasattr(ctx.event, "reply_to_text") else None
     )
     if not title:
-        raise Refusal(_("Usage: {usage}", usage=_("/propose <title> (details on the next lines)")))
+        raise UsageError()
     if category == "elevator" and Scope.parse(room.scope).level.value != "unit":
         category = "other"  # an elevator belongs to one building unit's room
     submission = await agenda.propose(
@@ -300,7 +300,7 @@ async def accept(ctx: Context, args: str) -> None:
 async def decline(ctx: Context, args: str) -> None:
     number, _sep, reason = args.partition(" ")
     if not reason.strip():
-        raise Refusal(_("Usage: {usage}", usage=_("/decline <id> <reason>")))
+        raise UsageError()
     proposal = await agenda.decline(ctx.app.db, parse_id(number), await ctx.actor(), reason)
     await ctx.reply(
         _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason)
@@ -313,7 +313,7 @@ async def decline(ctx: Context, args: str) -> None:
 async def merge(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=2)
     if len(parts) < 2:
-        raise Refusal(_("Usage: {usage}", usage=_("/merge <id> <into-id>")))
+        raise UsageError()
     proposal = await agenda.merge(
         ctx.app.db, parse_id(parts[0]), parse_id(parts[1]), await ctx.actor(), parts[2] if len(parts) > 2 else ""
     )

@@ -12,7 +12,7 @@ from bot.deliberation.errors import DomainError
 from bot.handlers import errors
 from bot.handlers.board import BallotBoard
 from bot.handlers.callbacks import POSITION_CODES, decode
-from bot.handlers.commands import parse_command, registry
+from bot.handlers.commands import UsageError, parse_command, registry
 from bot.handlers.context import Context, Refusal, member_locale
 from bot.handlers.types import (
     ButtonPress,
@@ -83,24 +83,36 @@ class Yishi:
         """
         key = {"platform": platform, "bot_id": "", "update_id": update_id}
         async with self.db.uow() as uow:
-            if await uow.insert_ignore(ProcessedUpdate, {**key, "processed_at": utcnow(), "claimed_by": self.boot_id},
-                                       ("platform", "bot_id", "update_id")):
+            if await uow.insert_ignore(
+                ProcessedUpdate,
+                {**key, "processed_at": utcnow(), "claimed_by": self.boot_id},
+                ("platform", "bot_id", "update_id"),
+            ):
                 return True
             taken = await uow.session.execute(
                 update(ProcessedUpdate)
-                .where(ProcessedUpdate.platform == platform, ProcessedUpdate.bot_id == "",
-                       ProcessedUpdate.update_id == update_id, ProcessedUpdate.finished_at.is_(None),  # type: ignore[union-attr]
-                       ProcessedUpdate.claimed_by != self.boot_id)
-                .values(claimed_by=self.boot_id, processed_at=utcnow()))
+                .where(
+                    ProcessedUpdate.platform == platform,
+                    ProcessedUpdate.bot_id == "",
+                    ProcessedUpdate.update_id == update_id,
+                    ProcessedUpdate.finished_at.is_(None),  # type: ignore[union-attr]
+                    ProcessedUpdate.claimed_by != self.boot_id,
+                )
+                .values(claimed_by=self.boot_id, processed_at=utcnow())
+            )
             return bool(taken.rowcount)  # type: ignore[attr-defined]
 
     async def _finish(self, platform: str, update_id: int) -> None:
         async with self.db.uow() as uow:
             await uow.session.execute(
                 update(ProcessedUpdate)
-                .where(ProcessedUpdate.platform == platform, ProcessedUpdate.bot_id == "",
-                       ProcessedUpdate.update_id == update_id)
-                .values(finished_at=utcnow()))
+                .where(
+                    ProcessedUpdate.platform == platform,
+                    ProcessedUpdate.bot_id == "",
+                    ProcessedUpdate.update_id == update_id,
+                )
+                .values(finished_at=utcnow())
+            )
 
     async def _context(self, event: IncomingMessage | ButtonPress, messenger: Messenger) -> Context:
         async with self.db.uow() as uow:
@@ -148,6 +160,8 @@ class Yishi:
             if spec.moderator and not await self._may_moderate(ctx):
                 raise Refusal(_("Only moderators of the residents' council can do that."))
             await spec.handler(ctx, command.args)
+        except UsageError:
+            await ctx.reply(_("Usage: {usage}", usage=spec.usage))
         except Refusal as refusal:
             await ctx.reply(refusal.text)
         except DomainError as error:
@@ -186,23 +200,28 @@ class Yishi:
             await messenger.toast(event, self.i18n.render(_("This button is no longer valid."), locale), alert=True)
             return
         position = POSITION_CODES[action.args[1]]
-        outcome = await self.ballots.submit(PressRequest(messenger.platform, event.update_id, event.sender.user_id,
-                                                         action.int(0), position))
+        outcome = await self.ballots.submit(
+            PressRequest(messenger.platform, event.update_id, event.sender.user_id, action.int(0), position)
+        )
         if outcome.duplicate:
             return
         if outcome.member_locale:
             locale = outcome.member_locale
         elif not event.sender.language_code and outcome.member_language:
-            locale = member_locale(None, Sender("", "", language_code=outcome.member_language),
-                                   self.i18n.default_locale)
+            locale = member_locale(
+                None, Sender("", "", language_code=outcome.member_language), self.i18n.default_locale
+            )
         if outcome.error is not None:
             await messenger.toast(event, self.i18n.render(errors.explain(outcome.error), locale)[:200], alert=True)
             return
         assert outcome.cast is not None
         cast = outcome.cast
         deadline = _("You can change it until {deadline}.", deadline=when(cast.vote.closes_at, self.tz))
-        headline = (_("Recorded: {choice}.", choice=POSITION_NAMES[position]) if cast.changed
-                    else _("Already recorded: {choice}.", choice=POSITION_NAMES[position]))
+        headline = (
+            _("Recorded: {choice}.", choice=POSITION_NAMES[position])
+            if cast.changed
+            else _("Already recorded: {choice}.", choice=POSITION_NAMES[position])
+        )
         await messenger.toast(event, self.i18n.render(join([headline, deadline]), locale)[:200])
         if cast.changed:
             self.board.touch(action.int(0), messenger)

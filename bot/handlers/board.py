@@ -62,11 +62,26 @@ class BallotBoard:
     async def refresh_many(self, vote_ids: list[int], messenger: Messenger) -> None:
         standings = await voting.turnouts(self.app.db, vote_ids)
         async with self.app.db.uow(readonly=True) as uow:
-            proposals = {p.id: p for p in (await uow.session.execute(select(Proposal).where(
-                Proposal.id.in_([v.proposal_id for v, _s in standings.values()])))).scalars()}  # type: ignore[union-attr]
-            posts = (await uow.session.execute(select(BallotPost).where(
-                BallotPost.vote_id.in_(vote_ids),  # type: ignore[attr-defined]
-                BallotPost.platform == messenger.platform))).scalars().all()
+            proposals = {
+                p.id: p
+                for p in (
+                    await uow.session.execute(
+                        select(Proposal).where(Proposal.id.in_([v.proposal_id for v, _s in standings.values()]))
+                    )
+                ).scalars()
+            }  # type: ignore[union-attr]
+            posts = (
+                (
+                    await uow.session.execute(
+                        select(BallotPost).where(
+                            BallotPost.vote_id.in_(vote_ids),  # type: ignore[attr-defined]
+                            BallotPost.platform == messenger.platform,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         from bot.handlers.votes import ballot_actions
 
         for post in posts:

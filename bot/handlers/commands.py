@@ -18,6 +18,10 @@ Handler = Callable[["Context", str], Awaitable[None]]
 _COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+|$)(.*)$", re.DOTALL)
 
 
+class UsageError(Exception):
+    """Missing or malformed arguments: the dispatcher answers with the command's own usage line."""
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedCommand:
     name: str

@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from bot.handlers.callbacks import encode
-from bot.handlers.commands import registry
+from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.types import Action
 from bot.i18n import Text, _
@@ -62,9 +62,7 @@ async def _redeem(ctx: Context, code: str) -> None:
 )
 async def register(ctx: Context, args: str) -> None:
     if not args:
-        raise Refusal(
-            _("Usage: {usage}", usage=_("/register ABCD-2345 (invite code) or /register 3-2-501 (building-unit-room)"))
-        )
+        raise UsageError()
     if HOME_RE.match(args):
         candidate = await registration.find_home(ctx.app.db, args)
         home = candidate.home
@@ -140,7 +138,7 @@ async def lang(ctx: Context, args: str) -> None:
         args.strip().lower()
     )
     if choice is None:
-        raise Refusal(_("Usage: {usage}", usage="/lang zh|en"))
+        raise UsageError()
     await registration.set_locale(ctx.app.db, await ctx.actor(), choice)
     ctx.locale = choice
     await ctx.reply(_("Language set to English.") if choice == "en" else _("Language set to Chinese."))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.deliberation.scope import Scope
-from bot.handlers.commands import registry
+from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import _
 from bot.services.rooms import bind_room
@@ -21,7 +21,7 @@ from bot.storage.models import Community, CouncilRole
 )
 async def bind(ctx: Context, args: str) -> None:
     if not args:
-        raise Refusal(_("Usage: {usage}", usage="/bind all | /bind 3 | /bind 3-2"))
+        raise UsageError()
     scope_text, _sep, community_name = args.partition(" ")
     scope = Scope.parse(scope_text)
     community_id = await _community_for(ctx, community_name.strip())

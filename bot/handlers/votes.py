@@ -12,7 +12,7 @@ from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render
 from bot.handlers.agenda import parse_id
 from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
-from bot.handlers.commands import registry
+from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.types import Action
 from bot.i18n import Text, _
@@ -58,12 +58,7 @@ async def open_vote(ctx: Context, args: str) -> None:
     first, _sep, rest = args.partition("\n")
     parts = first.split()
     if len(parts) < 2:
-        raise Refusal(
-            _(
-                "Usage: {usage}",
-                usage=_("/vote <id> <kind> [<days>d] (options on the next lines for choice, ranked, approval)"),
-            )
-        )
+        raise UsageError()
     proposal_id, kind = parse_id(parts[0]), parts[1].lower()
     days = 7
     secret: bool | None = None
@@ -75,12 +70,7 @@ async def open_vote(ctx: Context, args: str) -> None:
         elif extra.lower() == "open":
             secret = False
         else:
-            raise Refusal(
-                _(
-                    "Usage: {usage}",
-                    usage=_("/vote <id> <kind> [<days>d] (options on the next lines for choice, ranked, approval)"),
-                )
-            )
+            raise UsageError()
     options = [line.strip() for line in rest.split("\n") if line.strip()] or None
     vote = await voting.open_vote(
         ctx.app.db, proposal_id, await ctx.actor(), kind, days, secret=secret, options=options, max_choices=1
@@ -339,9 +329,8 @@ async def results(ctx: Context, args: str) -> None:
 )
 async def paper(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
-    usage = _("/paper <id> <building-unit-room> yes|no|abstain <authority>")
     if len(parts) < 4 or parts[2].lower() not in CODE_OF_POSITION:
-        raise Refusal(_("Usage: {usage}", usage=usage))
+        raise UsageError()
     _proposal, vote = await _vote_of(ctx, parse_id(parts[0]))
     assert vote.id is not None
     source = "proxy" if parts[3].lower().startswith("proxy") else "paper"
@@ -375,10 +364,10 @@ STATUS_NAMES = {"open": _("open"), "mediating": _("mediating"), "resolved": _("r
 async def objection(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
     if not parts:
-        raise Refusal(_("Usage: {usage}", usage=OBJECTION_USAGE))
+        raise UsageError()
     if parts[0].lower() == "status":
         if len(parts) < 3:
-            raise Refusal(_("Usage: {usage}", usage=OBJECTION_USAGE))
+            raise UsageError()
         updated = await elevator.update_objection(
             ctx.app.db, parse_id(parts[1]), await ctx.actor(), parts[2].lower(), parts[3] if len(parts) > 3 else ""
         )
@@ -404,7 +393,7 @@ async def objection(ctx: Context, args: str) -> None:
         await ctx.reply(render.join(lines))
         return
     if len(parts) < 3:
-        raise Refusal(_("Usage: {usage}", usage=OBJECTION_USAGE))
+        raise UsageError()
     recorded = await elevator.record_objection(
         ctx.app.db, proposal_id, await ctx.actor(), parts[1], parts[2].lower(), parts[3] if len(parts) > 3 else ""
     )
