@@ -321,6 +321,7 @@ def elevator_shares(
     format: Annotated[CodeFormat, typer.Option("--format", help="table or csv.")] = CodeFormat.table,
 ) -> None:
     """Each home's share of an elevator: floor coefficient x area, in fen, summing exactly to the total."""
+    from bot.deliberation.numbers import format_hundredths
     from bot.services.census import get_community
     from bot.services.elevator import coefficients_from, cost_shares
 
@@ -339,7 +340,7 @@ def elevator_shares(
     writer.writerow(["home", "floor", "area_m2", "coefficient", "share_yuan"])
     for share in shares:
         writer.writerow([share.home, share.floor, share.area_m2, str(share.coefficient),
-                         f"{share.fen // 100}.{share.fen % 100:02d}"])
+                         format_hundredths(share.fen)])
 
 
 def _fen(text: str, name: str) -> int:

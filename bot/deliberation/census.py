@@ -49,10 +49,6 @@ def parse_area(text: str) -> int | None:
     return centi if centi > 0 else None
 
 
-def format_area(centi: int) -> str:
-    return f"{centi // 100}.{centi % 100:02d}"
-
-
 def parse_census(text: str) -> tuple[list[CensusRow], list[CensusProblem]]:
     """Parse a census CSV; every problem is listed with its line number (the header is line 1)."""
     problems: list[CensusProblem] = []

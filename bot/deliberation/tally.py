@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Final, Literal
 
 from bot.deliberation.errors import InvalidInput, NotEligible
+from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.schulze import SchulzeResult, schulze
 from bot.deliberation.vote_kinds import BallotType, CriterionSpec, Dimension, Op, Quantity, VoteKind
 
@@ -60,8 +61,7 @@ class Measure:
     @property
     def area_m2(self) -> str:
         """Exact square metres with two decimals: 7840 -> "78.40"."""
-        sign = "-" if self.area < 0 else ""
-        return f"{sign}{abs(self.area) // 100}.{abs(self.area) % 100:02d}"
+        return format_hundredths(self.area)
 
 
 ZERO: Final = Measure()
@@ -69,10 +69,7 @@ ZERO: Final = Measure()
 
 def percent(value: Fraction) -> str:
     """Exact percentage with 2 decimals, rounded half up: 2/3 -> "66.67%"."""
-    rounded = math.floor(value * 10000 + Fraction(1, 2))  # half up, exact
-    sign = "-" if rounded < 0 else ""
-    rounded = abs(rounded)
-    return f"{sign}{rounded // 100}.{rounded % 100:02d}%"
+    return format_hundredths(math.floor(value * 10000 + Fraction(1, 2))) + "%"  # half up, exact
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import Any
 
+from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.tally import percent
 from bot.deliberation.thresholds import progress_bar
 from bot.handlers.callbacks import encode
@@ -51,7 +52,7 @@ def when(moment: datetime, tz: tzinfo) -> str:
 
 
 def area(centi: int) -> str:
-    return f"{centi // 100}.{centi % 100:02d}"
+    return format_hundredths(centi)
 
 
 def share(part: int, whole: int) -> str:

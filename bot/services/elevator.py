@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.deliberation.cost import GUANGZHOU_COEFFICIENTS, FloorCoefficients, share_costs
 from bot.deliberation.cost import Home as CostHome
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
+from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition
 from bot.deliberation.scope import Scope
 from bot.services import directory
@@ -172,5 +173,5 @@ async def cost_shares(
     if not homes:
         raise NotFound(f"no homes in {scope}", what="scope", name=scope)
     fen = share_costs([CostHome(h.label, h.floor, h.area_centi) for h in homes], total_fen, subsidy_fen, rule)
-    return [Share(h.label, h.floor, f"{h.area_centi // 100}.{h.area_centi % 100:02d}", rule(h.floor), fen[h.label])
+    return [Share(h.label, h.floor, format_hundredths(h.area_centi), rule(h.floor), fen[h.label])
             for h in homes]
