@@ -22,6 +22,7 @@ from bot.handlers.types import (
     IncomingMessage,
     MembershipChange,
     Messenger,
+    OutMessage,
     Sender,
 )
 from bot.i18n import Translator, _
@@ -255,10 +256,7 @@ class Yishi:
                 await messenger.toast(event, self.i18n.render(text, self.i18n.default_locale), alert=True)
             elif isinstance(event, IncomingMessage):
                 locale = member_locale(None, event.sender, self.i18n.default_locale)
-                out = self.i18n.render(text, locale)
-                from bot.handlers.types import OutMessage
-
-                await messenger.send(event.chat.chat_id, OutMessage(out))
+                await messenger.send(event.chat.chat_id, OutMessage(self.i18n.render(text, locale)))
         except Exception:  # noqa: BLE001
             log.exception("could not apologise for update %s", event.update_id)
 

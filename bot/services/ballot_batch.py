@@ -28,12 +28,10 @@ from bot.services.voting import Cast, ballot_write, normalize_choice
 from bot.storage.models import (
     Ballot,
     Building,
-    BuildingUnit,
     CouncilRole,
     ExclusiveUnit,
     Member,
     MemberLink,
-    Owner,
     ProcessedUpdate,
     Proposal,
     RollEntry,
@@ -227,16 +225,12 @@ async def _links(uow: UnitOfWork, member_ids: list[int]) -> dict[int, list[tuple
     if not member_ids:
         return {}
     rows = await uow.session.execute(
-        select(MemberLink.member_id, MemberLink.role, Building.community_id, ExclusiveUnit.id, Building.number,
-               BuildingUnit.number, ExclusiveUnit.room, ExclusiveUnit.floor, ExclusiveUnit.area_centi,
-               ExclusiveUnit.owner_id, Owner.kind)
-        .join(ExclusiveUnit, ExclusiveUnit.id == MemberLink.exclusive_unit_id)  # type: ignore[arg-type]
-        .join(BuildingUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-        .join(Building, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-        .join(Owner, ExclusiveUnit.owner_id == Owner.id)  # type: ignore[arg-type]
+        directory.homes_query(None)
+        .add_columns(MemberLink.member_id, MemberLink.role, Building.community_id)
+        .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
         .where(MemberLink.member_id.in_(member_ids), MemberLink.status == "verified"))  # type: ignore[attr-defined]
     out: dict[int, list[tuple[int, Link]]] = defaultdict(list)
-    for member_id, role, community_id, *home in rows:
+    for *home, member_id, role, community_id in rows:
         out[member_id].append((community_id, Link(Home(*home), role)))
     return out
 

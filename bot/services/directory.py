@@ -70,19 +70,25 @@ def in_scope(query: Select[Any], scope: Scope) -> Select[Any]:
     return query
 
 
-def _homes_query(community_id: int) -> Select[Any]:
-    return (
+def homes_query(community_id: int | None) -> Select[Any]:
+    """The columns of ``Home``, in order, for one community (or all, with None)."""
+    query = (
         select(ExclusiveUnit.id, Building.number, BuildingUnit.number, ExclusiveUnit.room, ExclusiveUnit.floor,
                ExclusiveUnit.area_centi, ExclusiveUnit.owner_id, Owner.kind)
         .join(BuildingUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
         .join(Building, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
         .join(Owner, ExclusiveUnit.owner_id == Owner.id)  # type: ignore[arg-type]
-        .where(Building.community_id == community_id)
     )
+    return query if community_id is None else query.where(Building.community_id == community_id)
+
+
+async def home_by_id(uow: UnitOfWork, community_id: int, home_id: int) -> Home | None:
+    row = (await uow.session.execute(homes_query(community_id).where(ExclusiveUnit.id == home_id))).one_or_none()
+    return Home(*row) if row else None
 
 
 async def homes(uow: UnitOfWork, community_id: int, scope: Scope) -> list[Home]:
-    rows = await uow.session.execute(in_scope(_homes_query(community_id), scope).order_by(ExclusiveUnit.id))
+    rows = await uow.session.execute(in_scope(homes_query(community_id), scope).order_by(ExclusiveUnit.id))
     return [Home(*row) for row in rows]
 
 
@@ -94,7 +100,7 @@ async def home_by_label(uow: UnitOfWork, community_id: int, label: str) -> Home:
     building, unit, room = parts
     row = (
         await uow.session.execute(
-            _homes_query(community_id).where(Building.number == building, BuildingUnit.number == unit,
+            homes_query(community_id).where(Building.number == building, BuildingUnit.number == unit,
                                              ExclusiveUnit.room == room)
         )
     ).one_or_none()
@@ -128,7 +134,7 @@ class Link:
 
 
 async def verified_links(uow: UnitOfWork, member_id: int, community_id: int, scope: Scope | None = None) -> list[Link]:
-    query = _homes_query(community_id).add_columns(MemberLink.role).join(
+    query = homes_query(community_id).add_columns(MemberLink.role).join(
         MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id  # type: ignore[arg-type]
     ).where(MemberLink.member_id == member_id, MemberLink.status == "verified")
     if scope is not None:

@@ -105,19 +105,12 @@ async def pending_links(db: Database, community_id: int, limit: int = 20) -> lis
         ).all()
         out = []
         for link, member in rows:
-            home = await _home(uow, community_id, link.exclusive_unit_id)
+            home = await directory.home_by_id(uow, community_id, link.exclusive_unit_id)
             if home is not None:
                 out.append(PendingLink(link.id, member, home, link.role))
             if len(out) >= limit:
                 break
         return out
-
-
-async def _home(uow: directory.UnitOfWork, community_id: int, home_id: int) -> Home | None:
-    row = (
-        await uow.session.execute(directory._homes_query(community_id).where(ExclusiveUnit.id == home_id))
-    ).one_or_none()
-    return Home(*row) if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +142,7 @@ async def decide_link(db: Database, link_id: int, actor: Actor, approve: bool, n
         link.status = "verified" if approve else "denied"
         link.decided_by_member_id, link.decided_at = moderator.id, now
         member = await uow.session.get(Member, link.member_id)
-        home = await _home(uow, community_id, link.exclusive_unit_id)
+        home = await directory.home_by_id(uow, community_id, link.exclusive_unit_id)
         assert member is not None and home is not None
         await uow.ledger.append(
             "link_decided",
