@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/yishi.db"
@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     WEBHOOK_HOST: str = "127.0.0.1"
     WEBHOOK_PORT: int = 8443
     WEBHOOK_SECRET: str | None = None
+    # Outbox limits (Telegram's published broadcast limits); 0 turns a limit off.
+    OUTBOX_GLOBAL_PER_SECOND: int = Field(default=30, ge=0)
+    OUTBOX_CHAT_PER_SECOND: int = Field(default=1, ge=0)
+    OUTBOX_GROUP_PER_MINUTE: int = Field(default=20, ge=0)
+    # Run the scheduler in this process (deadlines, reminders, nudges, digests, meetings). With
+    # several processes on one PostgreSQL database an advisory lock elects one of them anyway.
+    SCHEDULER_ENABLED: bool = True
 
     @field_validator("BOT_TOKEN")
     @classmethod

@@ -65,6 +65,8 @@ class Community(SQLModel, table=True):
     # "vote_and_objections": an elevator needs no open objection at the end of the period; "vote_only".
     elevator_rule: str = Field(default="vote_and_objections", max_length=32)
     non_voters_follow_majority: bool = False
+    # Private nudges never go out in these community-local hours (HH:MM-HH:MM, may wrap midnight).
+    quiet_hours: str = Field(default="22:00-08:00", max_length=11)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -147,6 +149,7 @@ class Member(SQLModel, table=True):
     language_code: str | None = Field(default=None, max_length=16)  # last seen from the client
     reachable: bool = True
     nudges: bool = True
+    last_nudged_at: datetime | None = _when(default=None)  # at most one nudge a community-local day
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -251,6 +254,8 @@ class Vote(SQLModel, table=True):
     closes_at: datetime = _when()
     closed_at: datetime | None = _when(default=None)
     result: dict[str, Any] | None = _json(default=None)
+    # Room reminders done: 0 none, 1 the 24 h one, 2 the 2 h one (a late start sends only the latest).
+    reminder_stage: int = 0
 
 
 class RollEntry(SQLModel, table=True):
@@ -337,22 +342,88 @@ class ProcessedUpdate(SQLModel, table=True):
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A message waiting to go out; the dedupe key makes enqueueing idempotent."""
+    """A message waiting to go out; the dedupe key makes enqueueing idempotent.
+
+    pending -> sending (claimed by one process) -> sent | skipped (recipient unreachable) | failed
+    (refused for good). A claim left by a dead process goes back to pending at start-up.
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (sa.Index("ix_outbox_due", "status", "not_before"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_due", "status", "not_before"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'sending', 'sent', 'skipped', 'failed')", name="outbox_status"
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=200)
     platform: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
+    chat_kind: str = Field(default="private", max_length=16)  # private | group: which limits apply
+    member_id: int | None = Field(default=None, foreign_key="member.id")  # the recipient of a private message
+    priority: int = 5  # lower goes first: 0 replies to a person, 5 notices, 9 bulk (digests, nudges)
     payload: dict[str, Any] = _json()
-    status: str = Field(default="pending", max_length=16)  # pending | sent | failed | skipped
+    status: str = Field(default="pending", max_length=16)
     attempts: int = 0
+    claimed_by: str | None = Field(default=None, max_length=32)
+    claimed_at: datetime | None = _when(default=None)
     not_before: datetime = _when(default_factory=utcnow)
     created_at: datetime = _when(default_factory=utcnow)
     sent_at: datetime | None = _when(default=None)
     sent_message_id: str | None = Field(default=None, max_length=64)
     last_error: str | None = Field(default=None, max_length=500)
+
+
+# --- time: digests and council meetings ---------------------------------------------------------------
+
+
+class DigestSubscription(SQLModel, table=True):
+    """A scheduled digest: a room's (set by moderators) or a member's private one."""
+
+    __tablename__ = "digest_subscription"
+    __table_args__ = (
+        sa.UniqueConstraint("room_id"),
+        sa.UniqueConstraint("member_id", "community_id"),
+        sa.CheckConstraint("(room_id IS NULL) <> (member_id IS NULL)", name="digest_one_target"),
+        sa.CheckConstraint("cadence IN ('daily', 'weekly')", name="digest_cadence"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    room_id: int | None = Field(default=None, foreign_key="chat_room.id")
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    cadence: str = Field(max_length=8)
+    weekday: int | None = None  # 0 = Monday, for weekly digests
+    at_time: str = Field(max_length=5)  # HH:MM community time
+    last_seq: int = 0  # ledger entries up to here were covered by the last digest
+    last_sent_at: datetime | None = _when(default=None)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class Meeting(SQLModel, table=True):
+    """A council meeting (议事会会议); accepted proposals go on its agenda."""
+
+    __table_args__ = (sa.CheckConstraint("status IN ('scheduled', 'held', 'cancelled')", name="meeting_status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    starts_at: datetime = _when()
+    status: str = Field(default="scheduled", max_length=16)
+    agenda_posted_at: datetime | None = _when(default=None)
+    created_by_member_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class MeetingItem(SQLModel, table=True):
+    """A proposal on a meeting's agenda; ``notified_at`` once its proposer was told."""
+
+    __tablename__ = "meeting_item"
+    __table_args__ = (sa.UniqueConstraint("meeting_id", "proposal_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    position: int
+    added_at: datetime = _when(default_factory=utcnow)
+    notified_at: datetime | None = _when(default=None)
 
 
 class LedgerEntry(SQLModel, table=True):

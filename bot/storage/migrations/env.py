@@ -14,6 +14,13 @@ from bot.storage.engine import create_engine
 config = context.config
 target_metadata = SQLModel.metadata
 
+# APScheduler's SQLAlchemyJobStore creates and owns this table in the same database.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
 
 def _run(connection: Connection) -> None:
     context.configure(
@@ -21,6 +28,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

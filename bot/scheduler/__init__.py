@@ -1,0 +1,1 @@
+"""Time: APScheduler jobs derived from the database (deadlines, reminders, nudges, digests, meetings)."""
