@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import tzinfo
 
 from sqlalchemy import select, update
@@ -48,6 +49,8 @@ class Yishi:
         self.board = BallotBoard(self, ballot_edit_interval)
         self.ballots = BallotBatcher(db)
         self.boot_id = secrets.token_hex(8)  # tells this process's claims from a crashed one's
+        # Set by the runtime: call after a change the scheduler must follow (a vote opened, a digest set).
+        self.replan: Callable[[], None] = lambda: None
         # Handlers register themselves on import.
         from bot.handlers import agenda, registration, rooms, votes  # noqa: F401
 

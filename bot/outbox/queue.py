@@ -25,7 +25,7 @@ class Priority(IntEnum):
     BULK = 9
 
 
-def encode(message: OutMessage, *, reply_to: str | None = None) -> dict[str, Any]:
+def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None = None) -> dict[str, Any]:
     actions = [
         [{k: v for k, v in (("label", a.label), ("data", a.data), ("start", a.start)) if v is not None} for a in row]
         for row in message.actions
@@ -33,10 +33,13 @@ def encode(message: OutMessage, *, reply_to: str | None = None) -> dict[str, Any
     payload: dict[str, Any] = {"text": message.text, "actions": actions}
     if reply_to is not None:
         payload["reply_to"] = reply_to
+    if edit is not None:
+        payload["edit"] = edit  # replace the text and actions of this earlier message instead
     return payload
 
 
 def decode(payload: dict[str, Any]) -> tuple[OutMessage, str | None]:
+    """The message and the id it replies to (see ``payload.get("edit")`` for edits)."""
     actions = tuple(
         tuple(Action(a["label"], data=a.get("data"), start=a.get("start")) for a in row)
         for row in payload.get("actions", [])
@@ -78,8 +81,12 @@ async def enqueue(
     priority: int = Priority.NOTICE,
     not_before: datetime | None = None,
     reply_to: str | None = None,
+    edit: str | None = None,
 ) -> bool:
-    """Queue one message; False (and nothing added) when ``dedupe_key`` was queued before."""
+    """Queue one message (or, with ``edit``, an edit of message ``edit`` in that chat).
+
+    False, and nothing added, when ``dedupe_key`` was queued before.
+    """
     now = utcnow()
     return await uow.insert_ignore(
         OutboxMessage,
@@ -90,7 +97,7 @@ async def enqueue(
             "chat_kind": chat_kind,
             "member_id": member_id,
             "priority": int(priority),
-            "payload": encode(message, reply_to=reply_to),
+            "payload": encode(message, reply_to=reply_to, edit=edit),
             "status": "pending",
             "attempts": 0,
             "not_before": not_before or now,
