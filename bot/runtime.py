@@ -10,6 +10,8 @@ import signal
 from bot.config import Settings
 from bot.handlers.app import Yishi
 from bot.i18n import Translator
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.limits import Limits
 from bot.storage import Database
 from bot.transports import Transport, create_transport
 
@@ -20,6 +22,12 @@ def build_app(settings: Settings, db: Database) -> Yishi:
     return Yishi(db, Translator(settings.DEFAULT_LOCALE), settings.tz)
 
 
+def build_outbox(settings: Settings, db: Database, app: Yishi) -> Dispatcher:
+    limits = Limits(settings.OUTBOX_GLOBAL_PER_SECOND, settings.OUTBOX_CHAT_PER_SECOND,
+                    settings.OUTBOX_GROUP_PER_MINUTE)
+    return Dispatcher(db, limits, boot_id=app.boot_id)
+
+
 async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio.Event | None = None,
                 ready: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM when none is given)."""
@@ -27,8 +35,12 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
     db = Database(settings.DATABASE_URL)
     app = build_app(settings, db)
     transport: Transport = create_transport(settings, app)
+    outbox = build_outbox(settings, db, app)
     try:
         await transport.start()
+        outbox.attach(transport.messenger)
+        await outbox.start()
+        app.outbox = outbox
         await app.register_commands(transport.messenger)
         log.info("Yishi is running on %s (%s)", settings.TRANSPORT, "webhook" if webhook else "long polling")
         if ready is not None:
@@ -39,6 +51,7 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
             await transport.run_polling(stop)
     finally:
         await app.close()
+        await outbox.stop()
         await transport.close()
         await db.dispose()
 

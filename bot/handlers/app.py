@@ -27,6 +27,7 @@ from bot.handlers.types import (
     Sender,
 )
 from bot.i18n import Translator, _
+from bot.outbox.dispatcher import Dispatcher, OutboxMessenger
 from bot.services.ballot_batch import BallotBatcher
 from bot.storage import Database
 from bot.storage.models import ChatRoom, Member, ProcessedUpdate, utcnow
@@ -51,10 +52,14 @@ class Yishi:
         self.boot_id = secrets.token_hex(8)  # tells this process's claims from a crashed one's
         # Set by the runtime: call after a change the scheduler must follow (a vote opened, a digest set).
         self.replan: Callable[[], None] = lambda: None
+        # Set by the runtime: every send and edit then goes through the rate-limited outbox.
+        self.outbox: Dispatcher | None = None
+        self._through_outbox: dict[int, Messenger] = {}
         # Handlers register themselves on import.
         from bot.handlers import agenda, registration, rooms, votes  # noqa: F401
 
     async def feed(self, event: Event, messenger: Messenger) -> None:
+        messenger = self._outbound(messenger)
         try:
             if isinstance(event, ButtonPress) and event.data.startswith(BALLOT_PREFIX):
                 await self._ballot_press(event, messenger)  # the hot path: claimed inside its batch
@@ -68,6 +73,14 @@ class Yishi:
         except Exception:  # noqa: BLE001 - nothing may escape to the transport
             log.exception("update %s failed", event.update_id)
             await self._apologise(event, messenger)
+
+    def _outbound(self, messenger: Messenger) -> Messenger:
+        if self.outbox is None or isinstance(messenger, OutboxMessenger):
+            return messenger
+        wrapped = self._through_outbox.get(id(messenger))
+        if wrapped is None:
+            wrapped = self._through_outbox[id(messenger)] = self.outbox.messenger(messenger)
+        return wrapped
 
     async def _dispatch(self, event: Event, messenger: Messenger) -> None:
         if isinstance(event, IncomingMessage):

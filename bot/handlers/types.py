@@ -123,7 +123,7 @@ class CommandInfo:
 
 
 class MessengerError(Exception):
-    """A send or edit the platform refused; ``retry_after`` when it asked us to slow down."""
+    """A send or edit that failed; ``retry_after`` when the platform asked us to slow down."""
 
     def __init__(
         self,
@@ -133,12 +133,14 @@ class MessengerError(Exception):
         blocked: bool = False,
         migrate_to: str | None = None,
         not_modified: bool = False,
+        transient: bool = False,
     ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.blocked = blocked
         self.migrate_to = migrate_to
         self.not_modified = not_modified
+        self.transient = transient  # a network or server failure: worth trying again later
 
 
 class Messenger(Protocol):

@@ -14,7 +14,9 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramForbiddenError,
     TelegramMigrateToChat,
+    TelegramNetworkError,
     TelegramRetryAfter,
+    TelegramServerError,
 )
 from aiogram.types import (
     BotCommand,
@@ -89,7 +91,8 @@ def _mapped_errors() -> Iterator[None]:
     except TelegramForbiddenError as exc:
         raise MessengerError(exc.message, blocked=True) from exc
     except TelegramAPIError as exc:  # bad requests, server and network errors
-        raise MessengerError(exc.message, not_modified="message is not modified" in exc.message.lower()) from exc
+        raise MessengerError(exc.message, not_modified="message is not modified" in exc.message.lower(),
+                             transient=isinstance(exc, TelegramNetworkError | TelegramServerError)) from exc
 
 
 class AiogramMessenger:

@@ -25,8 +25,8 @@ from telegram import (
     Update,
     User,
 )
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.error import ChatMigrated as PtbChatMigrated
-from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, ExtBot, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
@@ -93,7 +93,9 @@ def _mapped_errors() -> Iterator[None]:
     except Forbidden as exc:
         raise MessengerError(exc.message, blocked=True) from exc
     except TelegramError as exc:  # bad requests, network errors, timeouts
-        raise MessengerError(exc.message, not_modified="message is not modified" in exc.message.lower()) from exc
+        transient = isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)  # BadRequest subclasses it
+        raise MessengerError(exc.message, not_modified="message is not modified" in exc.message.lower(),
+                             transient=transient) from exc
 
 
 class PtbMessenger:

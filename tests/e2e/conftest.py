@@ -13,6 +13,8 @@ from bot.fakeapi import FakeTelegram
 from bot.fakeapi.server import StoredMessage
 from bot.handlers.app import Yishi
 from bot.i18n import Translator
+from bot.outbox.dispatcher import Dispatcher
+from bot.outbox.limits import Limits
 from bot.services.census import issue_codes
 from bot.services.council import add_council_member
 from bot.storage import Database
@@ -81,6 +83,13 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
         app = Yishi(db, Translator("zh_CN"), settings.tz, ballot_edit_interval=0.3)
         transport = create_transport(settings, app)
         await transport.start()
+        # Every reply goes through the outbox, as in production; per-chat limits are off here so the
+        # story does not wait out Telegram's 20 messages a minute per group (tests/outbox covers those).
+        outbox = Dispatcher(db, Limits(global_per_second=30, chat_per_second=0, group_per_minute=0),
+                            boot_id=app.boot_id)
+        outbox.attach(transport.messenger)
+        await outbox.start()
+        app.outbox = outbox
         await app.register_commands(transport.messenger)
         stop = asyncio.Event()
         polling = asyncio.create_task(transport.run_polling(stop))
@@ -90,4 +99,5 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
             stop.set()
             await asyncio.wait_for(polling, 15)
             await app.close()
+            await outbox.stop()
             await transport.close()

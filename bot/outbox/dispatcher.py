@@ -1,0 +1,543 @@
+"""Delivering the outbox: one rate-limited stream per chat, at least once, across restarts.
+
+Rows are claimed (pending -> sending) by a guarded UPDATE, so two processes never send the same
+row; a row is marked sent right after the platform accepted it, so a restart resends only what
+was in flight when the process died (at least once, never what was already marked sent).
+
+Per chat, messages go one at a time in (priority, id) order under that chat's limits; all chats
+share the global window, granted to the most urgent waiter first. A 429 pauses only its chat; a
+403 from a private chat marks the member unreachable and drops what was queued for them; a group
+upgraded to a supergroup is re-bound and its queue follows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, update
+
+from bot.handlers.types import (
+    ButtonPress,
+    CommandInfo,
+    CommandScope,
+    Messenger,
+    MessengerError,
+    OutMessage,
+    SentMessage,
+)
+from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
+from bot.outbox.queue import Priority, decode
+from bot.storage import Database
+from bot.storage.models import ChatRoom, Member, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_ACTIVE_CHATS = 512  # chats being drained at once; the rest wait for the next round
+MAX_ATTEMPTS = 8  # transient failures before a message is given up as failed
+REPLY_TIMEOUT = 300.0  # how long a handler waits for its reply to go out before giving up waiting
+
+
+def chat_kind_of(platform: str, chat_id: str) -> str:
+    """Telegram: users have positive ids, groups and supergroups negative ones."""
+    return "group" if chat_id.startswith("-") else "private"
+
+
+@dataclass
+class _Chat:
+    window: SlidingWindow
+    group_window: SlidingWindow | None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    paused_until: float = 0.0  # monotonic
+
+    def idle(self, now: float) -> bool:
+        windows = [self.window] + ([self.group_window] if self.group_window else [])
+        for window in windows:
+            window.wait(now)  # drops what has left the window
+        return not self.lock.locked() and self.paused_until <= now and all(w.idle for w in windows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    platform: str
+    chat_id: str
+    chat_kind: str
+    member_id: int | None
+    priority: int
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass
+class Stats:
+    sent: int = 0
+    edited: int = 0
+    retry_after: int = 0  # 429s received (each paused one chat)
+    skipped: int = 0
+    failed: int = 0
+    migrated: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        limits: Limits | None = None,
+        *,
+        boot_id: str,
+        poll_interval: float = 1.0,
+        stale_after: float = 30.0,
+    ) -> None:
+        self.db = db
+        self.limits = limits or Limits()
+        self.boot_id = boot_id
+        self.poll_interval = poll_interval
+        # A claim older than this, by another process, is taken to be a dead process's.
+        self.stale_after = 0.0 if db.url.startswith("sqlite") else stale_after
+        self.messengers: dict[str, Messenger] = {}
+        self.gate = PriorityGate(SlidingWindow(self.limits.global_per_second, 1.0))
+        self.stats = Stats()
+        self._chats: dict[tuple[str, str], _Chat] = {}
+        self._active: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._waiters: dict[int, asyncio.Future[SentMessage]] = {}
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._seq = itertools.count(1)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def attach(self, messenger: Messenger) -> None:
+        self.messengers[messenger.platform] = messenger
+        self.wake()
+
+    async def start(self) -> None:
+        await self._recover()
+        self._stopping = False
+        self._loop = asyncio.create_task(self._run(), name="outbox")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let chats finish their current message (up to ``grace`` s), then release our claims."""
+        self._stopping = True
+        self.wake()
+        if self._loop is not None:
+            self._loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop
+        tasks = list(self._active.values())
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        async with self.db.uow() as uow:  # whatever we still hold goes back to the queue
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by == self.boot_id)
+                .values(status="pending", claimed_by=None)
+            )
+        for future in self._waiters.values():
+            if not future.done():
+                future.set_exception(MessengerError("the outbox stopped before this message went out"))
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def drained(self, timeout: float = 60.0) -> bool:
+        """Wait until nothing is queued or in flight, paused chats included (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self._active and not await self._queued_count():
+                return True
+            await asyncio.sleep(0.05)
+        return False
+
+    # ------------------------------------------------------------------ the port, for handlers
+
+    def messenger(self, inner: Messenger) -> Messenger:
+        """``inner`` with its sends and edits going through this outbox."""
+        self.messengers.setdefault(inner.platform, inner)
+        return OutboxMessenger(inner, self)
+
+    async def send(self, platform: str, chat_id: str, message: OutMessage, reply_to: str | None = None) -> SentMessage:
+        """Queue a reply and deliver it now, in the caller's task, under every limit.
+
+        The row is written first (already claimed by us), so a crash before delivery still gets
+        it sent after the restart. If the chat is paused, the caller waits for the dispatcher.
+        """
+        from bot.outbox.queue import encode
+
+        now = utcnow()
+        async with self.db.uow() as uow:
+            row = OutboxMessage(
+                dedupe_key=f"reply:{self.boot_id}:{next(self._seq)}",
+                platform=platform,
+                chat_id=chat_id,
+                chat_kind=chat_kind_of(platform, chat_id),
+                priority=Priority.REPLY,
+                payload=encode(message, reply_to=reply_to),
+                status="sending",
+                attempts=1,
+                claimed_by=self.boot_id,
+                claimed_at=now,
+                not_before=now,
+                created_at=now,
+            )
+            uow.session.add(row)
+            await uow.session.flush()
+            assert row.id is not None
+            claimed = _Row(row.id, platform, chat_id, row.chat_kind, None, row.priority, row.payload, 1)
+        future: asyncio.Future[SentMessage] = asyncio.get_running_loop().create_future()
+        self._waiters[claimed.id] = future
+        try:
+            await self._deliver(claimed)
+            return await asyncio.wait_for(asyncio.shield(future), REPLY_TIMEOUT)
+        except TimeoutError:
+            raise MessengerError("the reply is still queued (the chat is paused)") from None
+        finally:
+            self._waiters.pop(claimed.id, None)
+
+    async def edit(self, platform: str, chat_id: str, message_id: str, message: OutMessage) -> None:
+        """Edits (live ballot counts) share the limits but are not persisted: the next refresh redoes them."""
+        inner = self.messengers[platform]
+        await self._transmit(
+            platform, chat_id, chat_kind_of(platform, chat_id), Priority.REPLY,
+            lambda: inner.edit(chat_id, message_id, message),
+        )
+        self.stats.edited += 1
+
+    # ------------------------------------------------------------------ the loop
+
+    async def _run(self) -> None:
+        last_recovery = time.monotonic()
+        while not self._stopping:
+            self._wakeup.clear()
+            try:
+                await self._spawn_due_chats()
+                if time.monotonic() - last_recovery > 60:
+                    last_recovery = time.monotonic()
+                    await self._recover()
+                    self._prune()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must outlive a bad round (a database hiccup)
+                log.exception("outbox round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+
+    async def _queued_count(self) -> int:
+        async with self.db.uow(readonly=True) as uow:
+            return int(
+                (
+                    await uow.session.execute(
+                        select(func.count())
+                        .select_from(OutboxMessage)
+                        .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
+                    )
+                ).scalar_one()
+            )
+
+    async def _spawn_due_chats(self) -> None:
+        room = MAX_ACTIVE_CHATS - len(self._active)
+        if room <= 0 or not self.messengers:
+            return
+        async with self.db.uow(readonly=True) as uow:
+            chats = (
+                await uow.session.execute(
+                    select(OutboxMessage.platform, OutboxMessage.chat_id)
+                    .where(OutboxMessage.status == "pending", OutboxMessage.not_before <= utcnow())
+                    .group_by(OutboxMessage.platform, OutboxMessage.chat_id)
+                    .order_by(func.min(OutboxMessage.priority), func.min(OutboxMessage.id))
+                    .limit(room + len(self._active))
+                )
+            ).all()
+        now = time.monotonic()
+        for platform, chat_id in chats:
+            key = (platform, chat_id)
+            if key in self._active or platform not in self.messengers:
+                continue
+            state = self._chats.get(key)
+            if state is not None and state.paused_until > now:
+                continue
+            if len(self._active) >= MAX_ACTIVE_CHATS:
+                break
+            self._active[key] = asyncio.create_task(self._drain_chat(platform, chat_id))
+
+    async def _drain_chat(self, platform: str, chat_id: str) -> None:
+        try:
+            while not self._stopping:
+                row = await self._claim_next(platform, chat_id)
+                if row is None:
+                    return
+                if await self._deliver(row) != "sent":
+                    return  # paused, dropped or moved: the next round picks up what is left
+        except Exception:  # noqa: BLE001
+            log.exception("draining chat %s failed", chat_id)
+        finally:
+            self._active.pop((platform, chat_id), None)
+            self.wake()
+
+    async def _claim_next(self, platform: str, chat_id: str) -> _Row | None:
+        async with self.db.uow() as uow:
+            for _attempt in range(3):
+                row = (
+                    await uow.session.execute(
+                        select(OutboxMessage)
+                        .where(
+                            OutboxMessage.platform == platform,
+                            OutboxMessage.chat_id == chat_id,
+                            OutboxMessage.status == "pending",
+                            OutboxMessage.not_before <= utcnow(),
+                        )
+                        .order_by(OutboxMessage.priority, OutboxMessage.id)  # type: ignore[arg-type]
+                        .limit(1)
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    return None
+                claimed = await uow.session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id, OutboxMessage.status == "pending")
+                    .values(status="sending", claimed_by=self.boot_id, claimed_at=utcnow(),
+                            attempts=OutboxMessage.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                if claimed.rowcount:  # type: ignore[attr-defined]
+                    assert row.id is not None
+                    return _Row(row.id, row.platform, row.chat_id, row.chat_kind, row.member_id, row.priority,
+                                row.payload, row.attempts + 1)
+            return None  # another process keeps winning this chat: leave it to them
+
+    # ------------------------------------------------------------------ one message
+
+    async def _deliver(self, row: _Row) -> str:
+        """Send one claimed row and record the outcome: sent | paused | dropped | moved | retry | failed."""
+        inner = self.messengers.get(row.platform)
+        if inner is None:
+            await self._release(row, delay=self.poll_interval, error="no messenger for this platform yet")
+            return "retry"
+        message, reply_to = decode(row.payload)
+        edit = row.payload.get("edit")
+
+        async def call() -> SentMessage:
+            if edit is not None:
+                await inner.edit(row.chat_id, str(edit), message)
+                return SentMessage(row.chat_id, str(edit))
+            return await inner.send(row.chat_id, message, reply_to=reply_to)
+
+        try:
+            sent = await self._transmit(row.platform, row.chat_id, row.chat_kind, row.priority, call)
+        except MessengerError as error:
+            if error.not_modified:
+                sent = SentMessage(row.chat_id, str(edit or ""))
+            else:
+                return await self._refused(row, error)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a network failure the transport did not map
+            return await self._refused(row, MessengerError(str(error) or type(error).__name__, transient=True))
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="sent", sent_at=utcnow(), sent_message_id=sent.message_id, last_error=None)
+            )
+        self.stats.sent += 1
+        self._resolve(row.id, sent)
+        return "sent"
+
+    async def _transmit(
+        self, platform: str, chat_id: str, kind: str, priority: int, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        chat = self._chat(platform, chat_id, kind)
+        async with chat.lock:
+            while True:
+                now = time.monotonic()
+                waits = [chat.paused_until - now, chat.window.wait(now)]
+                if chat.group_window is not None:
+                    waits.append(chat.group_window.wait(now))
+                wait = max(waits)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(0.05 if wait == math.inf else wait)
+            windows = [w for w in (chat.window, chat.group_window) if w is not None]
+            for window in windows:
+                window.start()
+            try:
+                await self.gate.acquire(priority)
+                try:
+                    return await call()
+                except MessengerError as error:
+                    if error.retry_after:
+                        chat.paused_until = time.monotonic() + error.retry_after
+                    raise
+                finally:
+                    self.gate.release()
+            finally:
+                finished = time.monotonic()
+                for window in windows:
+                    window.finish(finished)
+
+    def _chat(self, platform: str, chat_id: str, kind: str) -> _Chat:
+        key = (platform, chat_id)
+        state = self._chats.get(key)
+        if state is None:
+            group = None
+            if kind != "private" and self.limits.group_per_minute:
+                group = SlidingWindow(self.limits.group_per_minute, 60.0)
+            state = self._chats[key] = _Chat(SlidingWindow(self.limits.chat_per_second, 1.0), group)
+        return state
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for key in [k for k, state in self._chats.items() if k not in self._active and state.idle(now)]:
+            del self._chats[key]
+
+    # ------------------------------------------------------------------ refusals
+
+    async def _refused(self, row: _Row, error: MessengerError) -> str:
+        if error.retry_after:
+            self.stats.retry_after += 1
+            log.info("chat %s paused for %ss (429)", row.chat_id, error.retry_after)
+            await self._release(row, delay=error.retry_after, error=str(error))
+            return "paused"
+        if error.migrate_to:
+            await self._migrated(row, error.migrate_to)
+            return "moved"
+        if error.blocked:
+            await self._blocked(row, str(error))
+            return "dropped"
+        if error.transient and row.attempts < MAX_ATTEMPTS:
+            await self._release(row, delay=min(2.0**row.attempts, 300.0), error=str(error))
+            return "retry"
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="failed", last_error=str(error)[:500])
+            )
+        self.stats.failed += 1
+        log.warning("message %s to %s failed for good: %s", row.id, row.chat_id, error)
+        self._resolve(row.id, error)
+        return "failed"
+
+    async def _release(self, row: _Row, *, delay: float, error: str) -> None:
+        """Back to the queue, not before ``delay`` seconds from now."""
+        async with self.db.uow() as uow:
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="pending", claimed_by=None, not_before=utcnow() + timedelta(seconds=delay),
+                        last_error=error[:500])
+            )
+
+    async def _blocked(self, row: _Row, error: str) -> None:
+        """The recipient blocked the bot (or removed it from the group): drop what waits for that chat."""
+        async with self.db.uow() as uow:
+            if row.chat_kind == "private":
+                member = (
+                    await uow.session.execute(
+                        select(Member).where(Member.id == row.member_id)
+                        if row.member_id is not None
+                        else select(Member).where(Member.platform == row.platform, Member.external_id == row.chat_id)
+                    )
+                ).scalar_one_or_none()
+                if member is not None:
+                    member.reachable = False
+            dropped = await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.platform == row.platform,
+                    OutboxMessage.chat_id == row.chat_id,
+                    (OutboxMessage.id == row.id) | (OutboxMessage.status == "pending"),
+                )
+                .values(status="skipped", last_error=error[:500])
+                .execution_options(synchronize_session=False)
+            )
+        self.stats.skipped += int(dropped.rowcount)  # type: ignore[attr-defined]
+        self._resolve(row.id, MessengerError(error, blocked=True))
+
+    async def _migrated(self, row: _Row, new_chat_id: str) -> None:
+        """The group became a supergroup: re-bind its room and move its queue (this message included)."""
+        async with self.db.uow() as uow:
+            room = (
+                await uow.session.execute(
+                    select(ChatRoom).where(ChatRoom.platform == row.platform, ChatRoom.chat_id == row.chat_id)
+                )
+            ).scalar_one_or_none()
+            if room is not None:
+                room.chat_id = new_chat_id
+                await uow.ledger.append("room_migrated", f"room:{room.id}", {"from": row.chat_id, "to": new_chat_id})
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.platform == row.platform,
+                    OutboxMessage.chat_id == row.chat_id,
+                    (OutboxMessage.id == row.id) | (OutboxMessage.status == "pending"),
+                )
+                .values(chat_id=new_chat_id, status="pending", claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+        self.stats.migrated += 1
+        self.wake()
+
+    def _resolve(self, row_id: int, outcome: SentMessage | MessengerError) -> None:
+        future = self._waiters.get(row_id)
+        if future is None or future.done():
+            return
+        if isinstance(outcome, MessengerError):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    async def _recover(self) -> None:
+        """Claims left by a process that died mid-send go back to the queue (sent again: at least once)."""
+        stale = utcnow() - timedelta(seconds=self.stale_after)
+        async with self.db.uow() as uow:
+            result = await uow.session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_by != self.boot_id,
+                    OutboxMessage.claimed_at <= stale,  # type: ignore[operator]
+                )
+                .values(status="pending", claimed_by=None)
+                .execution_options(synchronize_session=False)
+            )
+        if result.rowcount:  # type: ignore[attr-defined]
+            log.info("outbox: %s message(s) left in flight by a stopped process queued again", result.rowcount)
+
+
+class OutboxMessenger:
+    """The Messenger port handlers use: sends and edits through the outbox, the rest straight through."""
+
+    def __init__(self, inner: Messenger, dispatcher: Dispatcher) -> None:
+        self.inner = inner
+        self.dispatcher = dispatcher
+        self.platform = inner.platform
+
+    async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage:
+        return await self.dispatcher.send(self.platform, chat_id, message, reply_to)
+
+    async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
+        await self.dispatcher.edit(self.platform, chat_id, message_id, message)
+
+    async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:
+        await self.inner.toast(press, text, alert=alert)  # an answer to a press, not a message
+
+    async def is_chat_admin(self, chat_id: str, user_id: str) -> bool:
+        return await self.inner.is_chat_admin(chat_id, user_id)
+
+    async def set_commands(self, commands: list[CommandInfo], *, scope: CommandScope, language: str | None) -> None:
+        await self.inner.set_commands(commands, scope=scope, language=language)
