@@ -17,6 +17,7 @@ Decisions (see also the README):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -172,10 +173,10 @@ def agenda_text(meeting: Meeting, items: Sequence[AgendaItem], tz: tzinfo) -> Te
     for item in items:
         lines.append(_("{n}. #{id} {title} ({scope})", n=item.position, id=item.proposal.id,
                        title=item.proposal.title, scope=item.proposal.scope))
-    return _join(lines)
+    return join(lines)
 
 
-def _join(lines: Sequence[Text | str]) -> Text:
+def join(lines: Sequence[Text | str]) -> Text:
     # Rendered by the translator part by part (a Text inside a Text is translated too).
     params = {f"p{i}": line for i, line in enumerate(lines)}
     return Text("\n".join("{" + key + "}" for key in params), params)
@@ -395,6 +396,7 @@ async def _notify_items(
     ).all()
     told = 0
     moment = when(meeting.starts_at, notices.tz)
+    posted = await _posted_agenda(uow, meeting) if rows else None
     for item, proposal, member in rows:
         if ProposalState(proposal.state) in DROPPED:
             continue
@@ -413,12 +415,19 @@ async def _notify_items(
                    when=moment, id=proposal.id, title=proposal.title)
         )
         await _tell(uow, member, notices, f"meeting-item:{item.id}:{_epoch(meeting.starts_at)}", text)
-        posted = meeting.agenda_posted_at
-        if posted is not None and item.added_at > posted:
+        if posted is not None and proposal.id not in posted:
             await _post_rooms(uow, meeting, notices, f"meeting-addendum:{item.id}:{_epoch(meeting.starts_at)}",
                               _("Added to the agenda of the council meeting on {when}: #{id} {title}",
                                 when=moment, id=proposal.id, title=proposal.title))
     return told
+
+
+async def _posted_agenda(uow: UnitOfWork, meeting: Meeting) -> set[int] | None:
+    """The matters in the agenda as posted in the rooms for the meeting's current time (None: not posted)."""
+    if meeting.agenda_posted_at is None:
+        return None
+    entries = [e for e in await uow.ledger.for_subject(f"meeting:{meeting.id}") if e.event == "meeting_agenda_posted"]
+    return set(json.loads(entries[-1].payload)["items"]) if entries else set()
 
 
 async def _post_agenda(uow: UnitOfWork, meeting: Meeting, notices: Notices, now: datetime) -> bool:
