@@ -33,15 +33,12 @@ async def plan_meetings(db: Database, now: datetime) -> list[PlannedJob]:
                 select(Meeting).where(Meeting.status == "scheduled", Meeting.starts_at > now).order_by(Meeting.id)
             )
         ).scalars().all()
-        waiting = dict(
-            (
-                await uow.session.execute(
-                    select(MeetingItem.meeting_id, func.min(MeetingItem.added_at))
-                    .where(MeetingItem.notified_at.is_(None))  # type: ignore[union-attr]
-                    .group_by(MeetingItem.meeting_id)
-                )
-            ).tuples().all()
+        rows = await uow.session.execute(
+            select(MeetingItem.meeting_id, func.min(MeetingItem.added_at))
+            .where(MeetingItem.notified_at.is_(None))  # type: ignore[union-attr]
+            .group_by(MeetingItem.meeting_id)
         )
+        waiting = {meeting_id: first for meeting_id, first in rows}
     for meeting in ahead:
         assert meeting.id is not None
         if meeting.agenda_posted_at is None:
