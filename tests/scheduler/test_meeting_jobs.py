@@ -1,4 +1,5 @@
 """The meeting planner and its jobs: the agenda the day before, late notices, nothing twice."""
+# ruff: noqa: F811 - the services fixtures are imported for use here
 
 from __future__ import annotations
 
