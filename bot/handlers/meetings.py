@@ -6,6 +6,7 @@ from bot.deliberation.errors import InvalidInput, NotFound
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import Text, _
+from bot.outbox.queue import split_text
 from bot.services import meetings
 from bot.storage.models import utcnow
 
@@ -88,4 +89,6 @@ async def _show(ctx: Context, community_id: int) -> None:
     if view is None:
         await ctx.reply(_("No council meeting is scheduled. Moderators schedule one with /meeting <date> <time>."))
         return
-    await ctx.reply(meetings.agenda_text(view.meeting, view.items, ctx.app.tz))
+    # A long agenda goes out in parts under the message limit, cut between lines.
+    for part in split_text(ctx.t(meetings.agenda_text(view.meeting, view.items, ctx.app.tz))):
+        await ctx.reply(part)
