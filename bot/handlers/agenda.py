@@ -16,6 +16,7 @@ from bot.handlers.context import Context, Refusal
 from bot.handlers.types import Action
 from bot.i18n import Text, _
 from bot.services import agenda
+from bot.services.meetings import Notices
 from bot.storage.models import Proposal
 
 PAGE = 5
@@ -290,7 +291,9 @@ async def show(ctx: Context, args: str) -> None:
 
 @registry.command("accept", moderator=True, summary=_("Put a reviewed proposal on the agenda"), usage=_("/accept <id>"))
 async def accept(ctx: Context, args: str) -> None:
-    proposal = await agenda.accept(ctx.app.db, parse_id(args), await ctx.actor())
+    proposal = await agenda.accept(ctx.app.db, parse_id(args), await ctx.actor(),
+                                   notices=Notices(ctx.app.i18n, ctx.app.tz))
+    ctx.app.replan()  # it may have joined a meeting's agenda
     await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))
 
 

@@ -13,8 +13,9 @@ from bot.deliberation.proposal import Category, ProposalAction, ProposalState, t
 from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.similarity import similar
 from bot.deliberation.thresholds import SupportPolicy, required_supports
-from bot.services import directory
+from bot.services import directory, meetings
 from bot.services.directory import Actor
+from bot.services.meetings import Notices
 from bot.storage.models import Community, Proposal, Support, utcnow
 from bot.storage.uow import Database, UnitOfWork
 
@@ -191,8 +192,13 @@ async def support(db: Database, proposal_id: int, actor: Actor, now: datetime | 
         return SupportOutcome(proposal, added, count, reached)
 
 
-async def accept(db: Database, proposal_id: int, actor: Actor, now: datetime | None = None) -> Proposal:
-    """Put a reviewed matter on the agenda."""
+async def accept(
+    db: Database, proposal_id: int, actor: Actor, now: datetime | None = None, *, notices: Notices | None = None
+) -> Proposal:
+    """Put a reviewed matter on the agenda, and on the next council meeting if one is scheduled.
+
+    With ``notices`` the proposer is told the meeting in the same transaction; else a job does it.
+    """
     now = now or utcnow()
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)
@@ -200,6 +206,7 @@ async def accept(db: Database, proposal_id: int, actor: Actor, now: datetime | N
         before = _move(proposal, ProposalAction.ACCEPT, now)
         await uow.ledger.append("proposal_accepted", f"proposal:{proposal_id}",
                                 {"by": moderator.id, "from": before}, at=now)
+        await meetings.place_accepted(uow, proposal, now, notices)
         return proposal
 
 

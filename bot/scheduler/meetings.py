@@ -1,0 +1,67 @@
+"""Council meeting jobs: the agenda posted the day before, and proposers told of late placements.
+
+The plan for each meeting still ahead:
+- "meeting-agenda:<id>" at starts_at - 24 h until the agenda is posted. Its grace lasts until the
+  meeting starts, so a job whose time has passed (a restart) still runs at once. A meeting
+  scheduled less than 24 h ahead has its agenda posted by ``schedule`` itself and plans nothing.
+- "meeting-notices:<id>" when an item's proposer was not told yet (a matter accepted without
+  ``notices``): due at the earliest such placement, so it runs at once and then leaves the plan.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from bot.scheduler.context import current
+from bot.scheduler.plan import PlannedJob, planner
+from bot.services import meetings
+from bot.storage import Database
+from bot.storage.models import Meeting, MeetingItem
+
+AGENDA_JOB = "bot.scheduler.meetings:post_agenda"
+NOTICES_JOB = "bot.scheduler.meetings:notify_proposers"
+
+
+@planner
+async def plan_meetings(db: Database, now: datetime) -> list[PlannedJob]:
+    jobs: list[PlannedJob] = []
+    async with db.uow(readonly=True) as uow:
+        ahead = (
+            await uow.session.execute(
+                select(Meeting).where(Meeting.status == "scheduled", Meeting.starts_at > now).order_by(Meeting.id)
+            )
+        ).scalars().all()
+        rows = await uow.session.execute(
+            select(MeetingItem.meeting_id, func.min(MeetingItem.added_at))
+            .where(MeetingItem.notified_at.is_(None))  # type: ignore[union-attr]
+            .group_by(MeetingItem.meeting_id)
+        )
+        waiting = {meeting_id: first for meeting_id, first in rows}
+    for meeting in ahead:
+        assert meeting.id is not None
+        if meeting.agenda_posted_at is None:
+            # Worth running until the meeting starts: stable, so replanning never churns the job.
+            jobs.append(PlannedJob(f"meeting-agenda:{meeting.id}", AGENDA_JOB, (meeting.id,),
+                                   run_at=meeting.starts_at - meetings.AGENDA_LEAD,
+                                   misfire_grace_time=int(meetings.AGENDA_LEAD.total_seconds())))
+        if meeting.id in waiting:
+            first = waiting[meeting.id]
+            jobs.append(PlannedJob(f"meeting-notices:{meeting.id}", NOTICES_JOB, (meeting.id,), run_at=first,
+                                   misfire_grace_time=max(60, int((meeting.starts_at - first).total_seconds()))))
+    return jobs
+
+
+async def post_agenda(meeting_id: int) -> None:
+    context = current()
+    notices = meetings.Notices(context.i18n, context.tz)
+    if await meetings.post_agenda(context.db, meeting_id, notices):
+        context.wake_outbox()
+
+
+async def notify_proposers(meeting_id: int) -> None:
+    context = current()
+    notices = meetings.Notices(context.i18n, context.tz)
+    if await meetings.notify_pending(context.db, meeting_id, notices):
+        context.wake_outbox()
