@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, distinct, func, select
+from sqlalchemy import delete, func, select
 
 from bot.deliberation.errors import InvalidInput, NotEligible
 from bot.deliberation.scope import Scope
@@ -162,7 +162,7 @@ async def clear_room_digest(db: Database, room_id: int, actor: Actor, now: datet
 async def _home_communities(uow: UnitOfWork, member_id: int) -> list[int]:
     """Communities where the member has a verified home, in id order."""
     rows = await uow.session.execute(
-        select(distinct(Building.community_id))
+        select(Building.community_id).distinct()
         .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
         .join(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
         .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
@@ -403,7 +403,7 @@ async def _closing_soon(
     balloted = set(
         (
             await uow.session.execute(
-                select(distinct(LedgerEntry.subject))
+                select(LedgerEntry.subject).distinct()
                 .where(LedgerEntry.seq > subscription.last_seq, LedgerEntry.seq <= head,  # type: ignore[operator]
                        LedgerEntry.event.in_(BALLOT_EVENTS),  # type: ignore[attr-defined]
                        LedgerEntry.subject.in_([f"vote:{v.id}" for v, _p in rows]))  # type: ignore[attr-defined]
