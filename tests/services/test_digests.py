@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible
 from bot.deliberation.scope import Scope
 from bot.services import agenda, digests, elevator, voting
@@ -145,7 +146,7 @@ async def test_a_digest_covers_every_kind_of_change_in_its_scope(db: Database, m
     far = (await agenda.propose(db, cid, outsider, "Repaint 2-1", scope="2-1", force=True, now=t2)).proposal
     await agenda.support(db, paint.id, owners[3], now=t2)  # 4 of 5: close to the threshold
     await agenda.decline(db, bins.id, MODERATOR, "The property manager already ordered them", now=t2)
-    lift_vote = await voting.open_vote(db, lift.id, MODERATOR, "elevator", 10, now=t2)
+    await voting.open_vote(db, lift.id, MODERATOR, "elevator", 10, now=t2)
     lights_vote = await voting.open_vote(db, lights.id, MODERATOR, "simple", 1, now=t2)
     await voting.cast_ballot(db, lights_vote.id, owners[5], "yes", now=t2)
     await elevator.record_objection(db, lift.id, MODERATOR, "1-1-101", "light", "blocks my window", now=t2)
