@@ -111,7 +111,8 @@ async def _room_digest(ctx: Context, tokens: list[str]) -> None:
     schedule = parse_schedule(tokens)
     if schedule is None:
         cleared = await digests.clear_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id))
-        ctx.app.replan()
+        if cleared:
+            ctx.app.replan()
         await ctx.reply(_("This room's digest is off.") if cleared else _("This room has no digest."))
         return
     await digests.set_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id), schedule)
@@ -137,7 +138,8 @@ async def _member_digest(ctx: Context, tokens: list[str]) -> None:
     schedule = parse_schedule(tokens)
     if schedule is None:
         count = await digests.clear_member_digest(ctx.app.db, actor)
-        ctx.app.replan()
+        if count:
+            ctx.app.replan()
         await ctx.reply(_("Your private digest is off.") if count else _("You have no private digest."))
         return
     try:
