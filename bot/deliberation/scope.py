@@ -53,6 +53,16 @@ class Scope:
             return building == self.building
         return building == self.building and unit == self.unit
 
+    def overlaps(self, other: Scope) -> bool:
+        """True when one scope contains the other: a room for 3-2 hears of matters for all, 3 and 3-2."""
+        levels = (ScopeLevel.COMMUNITY, ScopeLevel.BUILDING, ScopeLevel.UNIT)
+        wide, narrow = sorted((self, other), key=lambda s: levels.index(s.level))
+        if wide.level is ScopeLevel.COMMUNITY:
+            return True
+        if wide.level is ScopeLevel.BUILDING:
+            return narrow.building == wide.building
+        return narrow == wide
+
     def __str__(self) -> str:
         if self.level is ScopeLevel.COMMUNITY:
             return "all"

@@ -238,6 +238,8 @@ HISTORY = {
     "objection_recorded": _("objection #{objection} recorded ({reason}, floor {floor})"),
     "objection_updated": _("objection #{objection}: {to}"),
     "objection_period_ended": _("objection period ended, {blocking} objections open"),
+    "implementation_progress": _("implementation: {note}"),
+    "implementation_done": _("implementation done {note}"),
 }
 
 
@@ -279,6 +281,7 @@ async def show(ctx: Context, args: str) -> None:
                                 "floor",
                                 "to",
                                 "blocking",
+                                "note",
                             )
                         },
                         **params,

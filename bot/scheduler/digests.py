@@ -1,0 +1,119 @@
+"""Digest jobs: one cron job per subscription, each run enqueues the digest and moves its cursor.
+
+Cursor rule: a run moves ``last_seq`` to the ledger head it read, whether or not it sent anything
+(entries that did not concern the audience need not be read again); it never moves backwards, and
+``last_sent_at`` moves only when a digest was queued. A run whose slot was already queued (a doubled
+or late run) changes nothing, so whatever happened since goes into the next slot's digest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+
+from sqlalchemy import select
+
+from bot.handlers.context import member_locale
+from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
+from bot.handlers.types import Sender
+from bot.i18n import Translator
+from bot.outbox.queue import Priority, enqueue_text
+from bot.scheduler.context import current
+from bot.scheduler.plan import PlannedJob, planner
+from bot.services import voting
+from bot.services.digests import Schedule, audience, build_digest, schedule_of
+from bot.storage import Database
+from bot.storage.models import DigestSubscription, OutboxMessage, utcnow
+
+JOB = "bot.scheduler.digests:send_digest"
+
+
+@planner
+async def plan_digests(db: Database, now: datetime) -> list[PlannedJob]:
+    """One repeating job per subscription, in community time (the scheduler gives APScheduler the zone)."""
+    async with db.uow(readonly=True) as uow:
+        rows = (await uow.session.execute(select(DigestSubscription).order_by(DigestSubscription.id))).scalars()
+        return [cron_job(sub) for sub in rows]
+
+
+def cron_job(subscription: DigestSubscription) -> PlannedJob:
+    schedule = schedule_of(subscription)
+    cron: dict[str, object] = {"hour": schedule.hour, "minute": schedule.minute}
+    if schedule.weekday is not None:
+        cron["day_of_week"] = WEEKDAY_CODES[schedule.weekday]
+    return PlannedJob(id=f"digest:{subscription.id}", func=JOB, args=(subscription.id,), cron=cron)
+
+
+def slot(schedule: Schedule, now: datetime, tz: tzinfo) -> str:
+    """The scheduled local time this run belongs to (the latest one not after ``now``), e.g. 2026-11-02T20:00.
+
+    A run that starts late still belongs to its slot, so it shares the dedupe key with an on-time run.
+    """
+    local = now.astimezone(tz)
+    planned = local.replace(hour=schedule.hour, minute=schedule.minute, second=0, microsecond=0)
+    if planned > local:
+        planned -= timedelta(days=1)
+    if schedule.weekday is not None:
+        planned -= timedelta(days=(planned.weekday() - schedule.weekday) % 7)
+    return planned.strftime("%Y-%m-%dT%H:%M")
+
+
+async def send_digest(subscription_id: int, now: datetime | None = None) -> int:
+    """The job: build and enqueue one subscription's digest; returns the parts newly queued."""
+    job = current()
+    added = await deliver(job.db, job.i18n, job.tz, subscription_id, now)
+    if added:
+        job.wake_outbox()
+    return added
+
+
+async def deliver(
+    db: Database, i18n: Translator, tz: tzinfo, subscription_id: int, now: datetime | None = None
+) -> int:
+    now = now or utcnow()
+    async with db.uow(readonly=True) as uow:
+        subscription = await uow.session.get(DigestSubscription, subscription_id)
+        if subscription is None:
+            return 0  # cleared after the job was planned
+        who = await audience(uow, subscription)
+        if who.member is not None and not who.member.reachable:
+            return 0  # blocked the bot: keep the cursor, they get it all when reachable again
+        head = int((await uow.ledger.head())["seq"])
+        changes = await build_digest(uow, subscription, now, head)
+        cursor, since = subscription.last_seq, subscription.last_sent_at or subscription.created_at
+        key = f"digest:{subscription_id}:{slot(schedule_of(subscription), now, tz)}"
+    standings = {}
+    if changes.closing:
+        found = await voting.turnouts(db, [i.vote.id for i in changes.closing if i.vote and i.vote.id])
+        standings = {vote_id: standing for vote_id, (_vote, standing) in found.items()}
+    text = digest_text(changes, tz, heading=heading(who, since, tz), standings=standings)
+    async with db.uow() as uow:
+        locked = (
+            await uow.session.execute(
+                select(DigestSubscription).where(DigestSubscription.id == subscription_id).with_for_update()
+            )
+        ).scalar_one_or_none()
+        if locked is None or locked.last_seq != cursor:
+            return 0  # cleared meanwhile, or another run covered this range
+        added = 0
+        if text is not None:
+            taken = await uow.session.execute(
+                select(OutboxMessage.id).where(OutboxMessage.dedupe_key.in_([key, f"{key}#1"])))  # type: ignore[attr-defined]
+            if taken.first() is not None:
+                return 0  # this slot's digest is queued already
+            if who.room is not None:
+                added = await enqueue_text(
+                    uow, platform=who.room.platform, chat_id=who.room.chat_id, dedupe_key=key,
+                    text=i18n.render(text, i18n.default_locale), chat_kind="group", priority=Priority.BULK,
+                )
+            else:
+                member = who.member
+                assert member is not None
+                locale = member_locale(member, Sender(member.platform, member.external_id), i18n.default_locale)
+                added = await enqueue_text(
+                    uow, platform=member.platform, chat_id=member.external_id, dedupe_key=key,
+                    text=i18n.render(text, locale), chat_kind="private", member_id=member.id,
+                    priority=Priority.BULK,
+                )
+            locked.last_sent_at = now
+        locked.last_seq = max(locked.last_seq, head)
+        return added
