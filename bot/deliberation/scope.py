@@ -53,6 +53,14 @@ class Scope:
             return building == self.building
         return building == self.building and unit == self.unit
 
+    def overlaps(self, other: Scope) -> bool:
+        """Whether the two scopes share a home: one contains the other (a room "3" sees votes of "3-2")."""
+        if ScopeLevel.COMMUNITY in (self.level, other.level):
+            return True
+        if self.building != other.building:
+            return False
+        return ScopeLevel.BUILDING in (self.level, other.level) or self.unit == other.unit
+
     def __str__(self) -> str:
         if self.level is ScopeLevel.COMMUNITY:
             return "all"

@@ -52,7 +52,7 @@ class Yishi:
         # Set by the runtime: call after a change the scheduler must follow (a vote opened, a digest set).
         self.replan: Callable[[], None] = lambda: None
         # Handlers register themselves on import.
-        from bot.handlers import agenda, registration, rooms, votes  # noqa: F401
+        from bot.handlers import agenda, nudges, registration, rooms, votes  # noqa: F401
 
     async def feed(self, event: Event, messenger: Messenger) -> None:
         try:
