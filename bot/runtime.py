@@ -10,6 +10,8 @@ import signal
 from bot.config import Settings
 from bot.handlers.app import Yishi
 from bot.i18n import Translator
+from bot.scheduler.context import JobContext
+from bot.scheduler.service import SchedulerService
 from bot.storage import Database
 from bot.transports import Transport, create_transport
 
@@ -27,9 +29,12 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
     db = Database(settings.DATABASE_URL)
     app = build_app(settings, db)
     transport: Transport = create_transport(settings, app)
+    scheduler = None
     try:
         await transport.start()
         await app.register_commands(transport.messenger)
+        if settings.SCHEDULER_ENABLED:
+            scheduler = await start_scheduler(settings, db, app)
         log.info("Yishi is running on %s (%s)", settings.TRANSPORT, "webhook" if webhook else "long polling")
         if ready is not None:
             ready.set()
@@ -38,9 +43,19 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
         else:
             await transport.run_polling(stop)
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         await app.close()
         await transport.close()
         await db.dispose()
+
+
+async def start_scheduler(settings: Settings, db: Database, app: Yishi) -> SchedulerService:
+    """Deadlines, reminders, nudges (and digests, meetings): run here if this process is elected."""
+    service = SchedulerService(settings.DATABASE_URL, settings.tz, JobContext(db, app.i18n, settings.tz))
+    await service.start()
+    app.replan = service.replan
+    return service
 
 
 def _stop_on_signals() -> asyncio.Event:
