@@ -407,9 +407,11 @@ class SchedulerService:
         if isinstance(trigger, DateTrigger):
             if not isinstance(old.trigger, DateTrigger):
                 return False
-            # An overdue job is planned "now" at every round: one already waiting to run is the same job.
-            return bool(old.trigger.run_date == trigger.run_date or (old.trigger.run_date <= now
-                                                                      and trigger.run_date <= now))
+            # An overdue job is planned "now" at every round: one already waiting to run (and not so
+            # late that APScheduler would drop it as a misfire) is the same job.
+            waiting = old.trigger.run_date <= now and (now - old.trigger.run_date).total_seconds() < \
+                job.misfire_grace_time
+            return bool(old.trigger.run_date == trigger.run_date or (waiting and trigger.run_date <= now))
         return isinstance(old.trigger, CronTrigger) and str(old.trigger) == str(trigger) and \
             str(old.trigger.timezone) == str(trigger.timezone)
 
