@@ -23,7 +23,7 @@ async def nudges(ctx: Context, args: str) -> None:
             member.nudges = choice == "on"
         enabled = member.nudges
     if enabled:
-        await ctx.reply(_("Vote reminders in private are on: at most one a day, never at night. "
+        await ctx.reply(_("Vote reminders in private are on: at most one a day, never in quiet hours. "
                           "Send /nudges off to stop them."))
     else:
         await ctx.reply(_("Vote reminders in private are off. Send /nudges on to get them again."))
