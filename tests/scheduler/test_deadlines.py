@@ -93,7 +93,8 @@ async def test_after_downtime_only_the_latest_reminder_goes(world: World, job_co
 
 
 async def test_a_short_vote_gets_no_reminder_at_its_opening(world: World, job_context: JobContext) -> None:
-    proposal = (await agenda.propose(world.db, world.community_id, Actor("telegram", "1"), "Quick", scope="3-2", force=True,
+    author = Actor("telegram", "1")
+    proposal = (await agenda.propose(world.db, world.community_id, author, "Quick", scope="3-2", force=True,
                                      now=T0)).proposal
     assert proposal is not None and proposal.id is not None
     await agenda.accept(world.db, proposal.id, MODERATOR, now=T0)
@@ -103,7 +104,8 @@ async def test_a_short_vote_gets_no_reminder_at_its_opening(world: World, job_co
 
 
 async def test_a_collecting_window_expires_with_a_notice(world: World, job_context: JobContext) -> None:
-    submitted = await agenda.propose(world.db, world.community_id, Actor("telegram", "3"), "Bike shed", scope="3-1", force=True, now=T0)
+    submitted = await agenda.propose(world.db, world.community_id, Actor("telegram", "3"), "Bike shed", scope="3-1",
+                                     force=True, now=T0)
     proposal = submitted.proposal
     assert proposal is not None and proposal.id is not None
     async with world.db.uow() as uow:
@@ -121,7 +123,8 @@ async def test_a_collecting_window_expires_with_a_notice(world: World, job_conte
 
 
 async def test_an_objection_period_ends_and_settles_with_a_notice(world: World, job_context: JobContext) -> None:
-    proposal = (await agenda.propose(world.db, world.community_id, Actor("telegram", "1"), "Elevator for 3-2", scope="3-2",
+    author = Actor("telegram", "1")
+    proposal = (await agenda.propose(world.db, world.community_id, author, "Elevator for 3-2", scope="3-2",
                                      category="elevator", force=True, now=T0)).proposal
     assert proposal is not None and proposal.id is not None
     async with world.db.uow() as uow:
