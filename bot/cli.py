@@ -264,6 +264,8 @@ def community_config(
     non_voters_follow_majority: Annotated[
         bool | None, typer.Option("--non-voters-follow-majority/--no-non-voters-follow-majority",
                                   help="Covenant clause: non-voters count with the majority.")] = None,
+    quiet_hours: Annotated[str | None, typer.Option(help="No private nudges in these local hours, e.g. 22:00-08:00.")]
+    = None,
 ) -> None:
     """Show or change a community's rules (with no option: show them)."""
     from bot.services.community import configure
@@ -271,7 +273,8 @@ def community_config(
     config = settings()
     shown = with_db(config, lambda db: configure(
         db, community, support=support, collecting_days=collecting_days, objection_days=objection_days,
-        elevator_rule=elevator_rule, non_voters_follow_majority=non_voters_follow_majority))
+        elevator_rule=elevator_rule, non_voters_follow_majority=non_voters_follow_majority,
+        quiet_hours=quiet_hours))
     for key, value in shown.items():
         typer.echo(f"{key}: {value}")
 

@@ -12,6 +12,8 @@ from bot.handlers.app import Yishi
 from bot.i18n import Translator
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.limits import Limits
+from bot.scheduler.context import JobContext
+from bot.scheduler.service import SchedulerService
 from bot.storage import Database
 from bot.transports import Transport, create_transport
 
@@ -36,12 +38,15 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
     app = build_app(settings, db)
     transport: Transport = create_transport(settings, app)
     outbox = build_outbox(settings, db, app)
+    scheduler = None
     try:
         await transport.start()
         outbox.attach(transport.messenger)
         await outbox.start()
         app.outbox = outbox
         await app.register_commands(transport.messenger)
+        if settings.SCHEDULER_ENABLED:
+            scheduler = await start_scheduler(settings, db, app, outbox)
         log.info("Yishi is running on %s (%s)", settings.TRANSPORT, "webhook" if webhook else "long polling")
         if ready is not None:
             ready.set()
@@ -50,10 +55,21 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
         else:
             await transport.run_polling(stop)
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         await app.close()
         await outbox.stop()
         await transport.close()
         await db.dispose()
+
+
+async def start_scheduler(settings: Settings, db: Database, app: Yishi, outbox: Dispatcher) -> SchedulerService:
+    """Deadlines, reminders, nudges, digests and meetings: run here if this process is elected."""
+    context = JobContext(db, app.i18n, settings.tz, wake_outbox=outbox.wake)
+    service = SchedulerService(settings.DATABASE_URL, settings.tz, context)
+    await service.start()
+    app.replan = service.replan
+    return service
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -54,14 +54,12 @@ class Scope:
         return building == self.building and unit == self.unit
 
     def overlaps(self, other: Scope) -> bool:
-        """True when one scope contains the other: a room for 3-2 hears of matters for all, 3 and 3-2."""
-        levels = (ScopeLevel.COMMUNITY, ScopeLevel.BUILDING, ScopeLevel.UNIT)
-        wide, narrow = sorted((self, other), key=lambda s: levels.index(s.level))
-        if wide.level is ScopeLevel.COMMUNITY:
+        """Whether the two scopes share a home: one contains the other (a room "3" sees votes of "3-2")."""
+        if ScopeLevel.COMMUNITY in (self.level, other.level):
             return True
-        if wide.level is ScopeLevel.BUILDING:
-            return narrow.building == wide.building
-        return narrow == wide
+        if self.building != other.building:
+            return False
+        return ScopeLevel.BUILDING in (self.level, other.level) or self.unit == other.unit
 
     def __str__(self) -> str:
         if self.level is ScopeLevel.COMMUNITY:

@@ -112,6 +112,7 @@ async def propose(ctx: Context, args: str) -> None:
         actions.append([Action(ctx.t(_("Submit mine anyway")), data=encode("new", key))])
         await ctx.reply(render.join(lines), actions)
         return
+    ctx.app.replan()  # its collecting window
     await post_card(ctx, submission.proposal, submission.supports)
 
 
@@ -134,6 +135,7 @@ async def submit_draft(ctx: Context, key: int) -> None:
         force=True,
     )
     assert submission.proposal is not None
+    ctx.app.replan()  # its collecting window
     await ctx.toast(_("Submitted."))
     await post_card(ctx, submission.proposal, submission.supports)
 
@@ -308,6 +310,7 @@ async def decline(ctx: Context, args: str) -> None:
     if not reason.strip():
         raise UsageError()
     proposal = await agenda.decline(ctx.app.db, parse_id(number), await ctx.actor(), reason)
+    ctx.app.replan()
     await ctx.reply(
         _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason)
     )
@@ -323,6 +326,7 @@ async def merge(ctx: Context, args: str) -> None:
     proposal = await agenda.merge(
         ctx.app.db, parse_id(parts[0]), parse_id(parts[1]), await ctx.actor(), parts[2] if len(parts) > 2 else ""
     )
+    ctx.app.replan()
     await ctx.reply(
         _(
             "#{id} was merged into #{into}; its co-signatures carried over.",
@@ -335,4 +339,5 @@ async def merge(ctx: Context, args: str) -> None:
 @registry.command("withdraw", summary=_("Withdraw your own proposal"), usage=_("/withdraw <id>"))
 async def withdraw(ctx: Context, args: str) -> None:
     proposal = await agenda.withdraw_proposal(ctx.app.db, parse_id(args), await ctx.actor())
+    ctx.app.replan()
     await ctx.reply(_("#{id} was withdrawn.", id=proposal.id))

@@ -56,7 +56,16 @@ class Yishi:
         self.outbox: Dispatcher | None = None
         self._through_outbox: dict[int, Messenger] = {}
         # Handlers register themselves on import.
-        from bot.handlers import agenda, digests, implementation, meetings, registration, rooms, votes  # noqa: F401
+        from bot.handlers import (  # noqa: F401
+            agenda,
+            digests,
+            implementation,
+            meetings,
+            nudges,
+            registration,
+            rooms,
+            votes,
+        )
 
     async def feed(self, event: Event, messenger: Messenger) -> None:
         messenger = self._outbound(messenger)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sqlalchemy import select
-
 from bot.deliberation.errors import NotFound
 from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render
@@ -16,6 +14,7 @@ from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.types import Action
 from bot.i18n import Text, _
+from bot.scheduler.notices import close_and_announce
 from bot.services import elevator, voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
 
@@ -75,6 +74,7 @@ async def open_vote(ctx: Context, args: str) -> None:
     vote = await voting.open_vote(
         ctx.app.db, proposal_id, await ctx.actor(), kind, days, secret=secret, options=options, max_choices=1
     )
+    ctx.app.replan()  # its deadline and reminders
     await post_ballot(ctx, vote)
 
 
@@ -267,30 +267,20 @@ async def reset_rank(ctx: Context, vote_id: int) -> None:
 async def close(ctx: Context, args: str) -> None:
     proposal, vote = await _vote_of(ctx, parse_id(args))
     assert vote.id is not None
-    closed = await voting.close_vote(ctx.app.db, vote.id, await ctx.actor())
+    closed = await close_and_announce(
+        ctx.app.db, ctx.app.i18n, ctx.app.tz, vote.id, await ctx.actor(),
+        # This room is answered right here; the other rooms of the scope get the result from the outbox.
+        skip_chat=(ctx.chat.platform, ctx.chat.chat_id), edit_posts=False,
+    )
+    ctx.app.replan()
     await announce_result(ctx, closed.proposal, closed.vote, closed.result)
 
 
 async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: dict[str, object]) -> None:
-    """Post the result where the ballot was posted (and here), and freeze the ballot messages."""
+    """The result here, at once, and the ballot messages frozen (the scope's other rooms: see /close)."""
     assert vote.id is not None
     await ctx.app.board.refresh(vote.id, ctx.messenger)
-    async with ctx.app.db.uow() as uow:
-        posts = (
-            (
-                await uow.session.execute(
-                    select(BallotPost).where(BallotPost.vote_id == vote.id, BallotPost.platform == ctx.chat.platform)
-                )
-            )
-            .scalars()
-            .all()
-        )
-    text = render.result_text(proposal, vote, result)
-    chats = {post.chat_id: post.locale for post in posts}
-    if ctx.chat.chat_id not in chats:
-        await ctx.reply(text)
-    for chat_id, locale in chats.items():
-        await ctx.messenger.send(chat_id, ctx.render(text, locale=locale))
+    await ctx.reply(render.result_text(proposal, vote, result))
 
 
 @registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))

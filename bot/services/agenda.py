@@ -276,20 +276,24 @@ async def withdraw_proposal(db: Database, proposal_id: int, actor: Actor, now: d
 
 async def expire_due(db: Database, now: datetime | None = None) -> list[int]:
     """Close the collecting window of every proposal past it; returns their ids."""
-    now = now or utcnow()
     async with db.uow() as uow:
-        due = (
-            await uow.session.execute(
-                select(Proposal).where(Proposal.state == str(ProposalState.COLLECTING),
-                                       Proposal.collecting_until <= now).with_for_update()
-            )
-        ).scalars().all()
-        for proposal in due:
-            _move(proposal, ProposalAction.EXPIRE, now)
-            await uow.ledger.append("proposal_expired", f"proposal:{proposal.id}",
-                                    {"supports": await supports_count(uow, proposal.id or 0),
-                                     "threshold": proposal.support_threshold}, at=now)
-        return [p.id for p in due if p.id is not None]
+        return [p.id for p in await expire_due_in(uow, now or utcnow()) if p.id is not None]
+
+
+async def expire_due_in(uow: UnitOfWork, now: datetime) -> list[Proposal]:
+    """``expire_due`` inside the caller's unit of work (a notice is queued in the same transaction)."""
+    due = (
+        await uow.session.execute(
+            select(Proposal).where(Proposal.state == str(ProposalState.COLLECTING),
+                                   Proposal.collecting_until <= now).with_for_update()
+        )
+    ).scalars().all()
+    for proposal in due:
+        _move(proposal, ProposalAction.EXPIRE, now)
+        await uow.ledger.append("proposal_expired", f"proposal:{proposal.id}",
+                                {"supports": await supports_count(uow, proposal.id or 0),
+                                 "threshold": proposal.support_threshold}, at=now)
+    return list(due)
 
 
 async def get_proposal(db: Database, proposal_id: int) -> tuple[Proposal, int]:

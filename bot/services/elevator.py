@@ -107,23 +107,27 @@ async def settle_objection_period(db: Database, proposal_id: int, now: datetime 
 
     Beijing, Chengdu and Jinan require remaining objections to be resolved before work starts.
     """
-    now = now or utcnow()
     async with db.uow() as uow:
-        proposal = await _elevator(uow, proposal_id)
-        if ProposalState(proposal.state) is not ProposalState.OBJECTION:
-            raise IllegalTransition(proposal.state, "settle_objections")
-        if proposal.objection_until is None or now < proposal.objection_until:
-            raise IllegalTransition("objection_period_running", "settle_objections")
-        rows = await uow.session.execute(
-            select(Objection.id).where(Objection.proposal_id == proposal_id,
-                                       Objection.status.in_(BLOCKING)))  # type: ignore[attr-defined]
-        blocking = len(rows.all())
-        action = ProposalAction.OBJECTIONS_BLOCKING if blocking else ProposalAction.OBJECTIONS_CLEARED
-        proposal.state = str(transition(ProposalState.OBJECTION, action))
-        proposal.state_changed_at = now
-        await uow.ledger.append("objection_period_ended", f"proposal:{proposal_id}",
-                                {"blocking": blocking, "proposal_state": proposal.state}, at=now)
-        return Settled(proposal, blocking)
+        return await settle_in(uow, proposal_id, now or utcnow())
+
+
+async def settle_in(uow: UnitOfWork, proposal_id: int, now: datetime) -> Settled:
+    """``settle_objection_period`` inside the caller's unit of work."""
+    proposal = await _elevator(uow, proposal_id)
+    if ProposalState(proposal.state) is not ProposalState.OBJECTION:
+        raise IllegalTransition(proposal.state, "settle_objections")
+    if proposal.objection_until is None or now < proposal.objection_until:
+        raise IllegalTransition("objection_period_running", "settle_objections")
+    rows = await uow.session.execute(
+        select(Objection.id).where(Objection.proposal_id == proposal_id,
+                                   Objection.status.in_(BLOCKING)))  # type: ignore[attr-defined]
+    blocking = len(rows.all())
+    action = ProposalAction.OBJECTIONS_BLOCKING if blocking else ProposalAction.OBJECTIONS_CLEARED
+    proposal.state = str(transition(ProposalState.OBJECTION, action))
+    proposal.state_changed_at = now
+    await uow.ledger.append("objection_period_ended", f"proposal:{proposal_id}",
+                            {"blocking": blocking, "proposal_state": proposal.state}, at=now)
+    return Settled(proposal, blocking)
 
 
 async def objection_periods_due(db: Database, now: datetime | None = None) -> list[int]:

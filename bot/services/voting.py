@@ -332,37 +332,42 @@ async def close_vote(db: Database, vote_id: int, actor: Actor | None = None, now
     """Close a vote (a moderator at any time, the system at its deadline) and freeze its result."""
     now = now or utcnow()
     async with db.uow() as uow:
-        vote = await _vote(uow, vote_id, lock=True)
-        proposal = await uow.get(Proposal, vote.proposal_id, what="proposal", lock=True)
-        by: int | None = None
-        if actor is not None:
-            by = (await directory.require_moderator(uow, actor, proposal.community_id)).id
-        elif now < vote.closes_at:
-            raise IllegalTransition("open", "close_before_deadline")
-        if vote.status != "open":
-            raise IllegalTransition("closed", "close")
-        kind = get_kind(vote.kind)
-        roll, ballots = await roll_and_ballots(uow, vote_id)
-        result = result_document(tally(kind, vote, roll, ballots), len(roll))
-        vote.status, vote.closed_at, vote.result = "closed", now, result
-        community = await directory.community_by_id(uow, proposal.community_id)
-        if result["passed"]:
-            action = after_passed_vote(Category(proposal.category))
-            if action is ProposalAction.OPEN_OBJECTIONS and community.elevator_rule == "vote_only":
-                action = ProposalAction.VOTE_PASSED
-        else:
-            action = ProposalAction.VOTE_FAILED
-        proposal.state = str(transition(ProposalState(proposal.state), action))
-        proposal.state_changed_at = now
-        if action is ProposalAction.OPEN_OBJECTIONS:
-            proposal.objection_until = now + timedelta(days=community.objection_days)
-        await uow.ledger.append(
-            "vote_closed", f"proposal:{proposal.id}",
-            {"vote": vote_id, "by": by, "result": result, "proposal_state": proposal.state,
-             "objection_until": proposal.objection_until.isoformat() if proposal.objection_until else None},
-            at=now,
-        )
-        return Closed(vote, proposal, result)
+        return await close_in(uow, vote_id, actor, now)
+
+
+async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: datetime) -> Closed:
+    """``close_vote`` inside the caller's unit of work, so the result is announced in the same transaction."""
+    vote = await _vote(uow, vote_id, lock=True)
+    proposal = await uow.get(Proposal, vote.proposal_id, what="proposal", lock=True)
+    by: int | None = None
+    if actor is not None:
+        by = (await directory.require_moderator(uow, actor, proposal.community_id)).id
+    elif now < vote.closes_at:
+        raise IllegalTransition("open", "close_before_deadline")
+    if vote.status != "open":
+        raise IllegalTransition("closed", "close")
+    kind = get_kind(vote.kind)
+    roll, ballots = await roll_and_ballots(uow, vote_id)
+    result = result_document(tally(kind, vote, roll, ballots), len(roll))
+    vote.status, vote.closed_at, vote.result = "closed", now, result
+    community = await directory.community_by_id(uow, proposal.community_id)
+    if result["passed"]:
+        action = after_passed_vote(Category(proposal.category))
+        if action is ProposalAction.OPEN_OBJECTIONS and community.elevator_rule == "vote_only":
+            action = ProposalAction.VOTE_PASSED
+    else:
+        action = ProposalAction.VOTE_FAILED
+    proposal.state = str(transition(ProposalState(proposal.state), action))
+    proposal.state_changed_at = now
+    if action is ProposalAction.OPEN_OBJECTIONS:
+        proposal.objection_until = now + timedelta(days=community.objection_days)
+    await uow.ledger.append(
+        "vote_closed", f"proposal:{proposal.id}",
+        {"vote": vote_id, "by": by, "result": result, "proposal_state": proposal.state,
+         "objection_until": proposal.objection_until.isoformat() if proposal.objection_until else None},
+        at=now,
+    )
+    return Closed(vote, proposal, result)
 
 
 async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
@@ -383,18 +388,22 @@ async def turnout(db: Database, vote_id: int) -> tuple[Vote, dict[str, Any]]:
 async def turnouts(db: Database, vote_ids: list[int]) -> dict[int, tuple[Vote, dict[str, Any]]]:
     """Turnout of several votes in one query (the ballot board refreshes them together)."""
     async with db.uow(readonly=True) as uow:
-        votes = {v.id: v for v in (await uow.session.execute(
-            select(Vote).where(Vote.id.in_(vote_ids)))).scalars()}  # type: ignore[union-attr]
-        voted = Ballot.id.is_not(None)  # type: ignore[union-attr]
-        rows = await uow.session.execute(
-            select(RollEntry.vote_id, func.count(RollEntry.id), func.coalesce(func.sum(RollEntry.area_centi), 0),
-                   func.count(Ballot.id), func.coalesce(func.sum(case((voted, RollEntry.area_centi), else_=0)), 0))
-            .select_from(RollEntry)
-            .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
-                       & (Ballot.elector_key == RollEntry.elector_key))
-            .where(RollEntry.vote_id.in_(vote_ids))  # type: ignore[attr-defined]
-            .group_by(RollEntry.vote_id))
-        sums = {vote_id: rest for vote_id, *rest in rows}
+        return await turnouts_in(uow, vote_ids)
+
+
+async def turnouts_in(uow: UnitOfWork, vote_ids: list[int]) -> dict[int, tuple[Vote, dict[str, Any]]]:
+    votes = {v.id: v for v in (await uow.session.execute(
+        select(Vote).where(Vote.id.in_(vote_ids)))).scalars()}  # type: ignore[union-attr]
+    voted = Ballot.id.is_not(None)  # type: ignore[union-attr]
+    rows = await uow.session.execute(
+        select(RollEntry.vote_id, func.count(RollEntry.id), func.coalesce(func.sum(RollEntry.area_centi), 0),
+               func.count(Ballot.id), func.coalesce(func.sum(case((voted, RollEntry.area_centi), else_=0)), 0))
+        .select_from(RollEntry)
+        .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
+                   & (Ballot.elector_key == RollEntry.elector_key))
+        .where(RollEntry.vote_id.in_(vote_ids))  # type: ignore[attr-defined]
+        .group_by(RollEntry.vote_id))
+    sums = {vote_id: rest for vote_id, *rest in rows}
     out = {}
     for vote_id, vote in votes.items():
         heads, area, took_heads, took_area = sums.get(vote_id, (0, 0, 0, 0))

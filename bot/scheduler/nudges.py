@@ -1,0 +1,171 @@
+"""Private nudges: one message a day to a member whose ballot is still missing on an open vote.
+
+Never in the community's quiet hours, never to a member who turned them off (``/nudges off``) or
+blocked the bot; at most one per community-local calendar day, decided by a guarded UPDATE of
+``Member.last_nudged_at`` in the same transaction as the enqueue.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+
+from sqlalchemy import or_, select, update
+
+from bot.deliberation.errors import InvalidInput
+from bot.deliberation.scope import Scope
+from bot.deliberation.vote_kinds import get_kind
+from bot.handlers import render
+from bot.handlers.context import member_locale
+from bot.handlers.types import Action, Sender
+from bot.i18n import Text, _
+from bot.outbox.queue import Priority, enqueue_text
+from bot.scheduler.context import current
+from bot.scheduler.plan import PlannedJob, planner
+from bot.services import directory
+from bot.services.community import QuietHours
+from bot.services.directory import Home, Link
+from bot.storage import Database
+from bot.storage.models import (
+    Ballot,
+    Building,
+    Community,
+    CouncilRole,
+    ExclusiveUnit,
+    Member,
+    MemberLink,
+    Proposal,
+    RollEntry,
+    Vote,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+NUDGE = "bot.scheduler.nudges:nudge_members"
+MAX_VOTES_LISTED = 10
+DEFAULT_QUIET = QuietHours(time(22, 0), time(8, 0))
+
+
+@planner
+async def plan_nudges(db: Database, now: datetime) -> list[PlannedJob]:
+    return [PlannedJob("nudges", NUDGE, cron={"minute": "*/15"}, misfire_grace_time=600)]
+
+
+def quiet_now(community: Community, local: datetime) -> bool:
+    try:
+        hours = QuietHours.parse(community.quiet_hours)
+    except InvalidInput:
+        log.warning("community %s has bad quiet hours %r; using %s", community.id, community.quiet_hours,
+                    DEFAULT_QUIET)
+        hours = DEFAULT_QUIET
+    return hours.contains(local.time())
+
+
+@dataclass
+class _Waiting:
+    member: Member
+    votes: list[tuple[Vote, Proposal]] = field(default_factory=list)
+
+
+async def waiting_members(db: Database, now: datetime, communities: set[int]) -> list[_Waiting]:
+    """Members who may be nudged today and the open votes (of these communities) still missing their ballot."""
+    tz = current().tz
+    day_start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
+    async with db.uow(readonly=True) as uow:
+        votes = (await uow.session.execute(
+            select(Vote, Proposal).join(Proposal, Proposal.id == Vote.proposal_id)  # type: ignore[arg-type]
+            .where(Vote.status == "open", Vote.closes_at > now,
+                   Proposal.community_id.in_(communities))  # type: ignore[attr-defined]
+            .order_by(Vote.closes_at))).all()
+        if not votes:
+            return []
+        vote_ids = [v.id for v, _p in votes]
+        missing: dict[int, set[str]] = defaultdict(set)
+        for vote_id, key in await uow.session.execute(
+            select(RollEntry.vote_id, RollEntry.elector_key)
+            .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
+                       & (Ballot.elector_key == RollEntry.elector_key))
+            .where(RollEntry.vote_id.in_(vote_ids), Ballot.id.is_(None))):  # type: ignore[attr-defined,union-attr]
+            missing[vote_id].add(key)
+        links: dict[int, list[tuple[int, Link]]] = defaultdict(list)
+        for *home, member_id, role, community_id in await uow.session.execute(
+            directory.homes_query(None)
+            .add_columns(MemberLink.member_id, MemberLink.role, Building.community_id)
+            .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
+            .where(MemberLink.status == "verified", Building.community_id.in_(communities))):  # type: ignore[attr-defined]
+            links[member_id].append((community_id, Link(Home(*home), role)))
+        councils = {(m, c) for m, c in await uow.session.execute(
+            select(CouncilRole.member_id, CouncilRole.community_id)
+            .where(CouncilRole.community_id.in_(communities)))}  # type: ignore[attr-defined]
+        candidates = set(links) | {m for m, _c in councils}
+        if not candidates:
+            return []
+        members = (await uow.session.execute(
+            select(Member).where(Member.id.in_(candidates), Member.reachable.is_(True),  # type: ignore[union-attr,attr-defined]
+                                 Member.nudges.is_(True),  # type: ignore[attr-defined]
+                                 or_(Member.last_nudged_at.is_(None),  # type: ignore[union-attr]
+                                     Member.last_nudged_at < day_start))  # type: ignore[operator]
+            .order_by(Member.id))).scalars().all()  # type: ignore[arg-type]
+    out = []
+    for member in members:
+        assert member.id is not None
+        waiting = _Waiting(member)
+        for vote, proposal in votes:
+            scope = Scope.parse(vote.scope)
+            in_scope = [link for cid, link in links.get(member.id, [])
+                        if cid == proposal.community_id and scope.contains(link.home.building, link.home.unit)]
+            keys = directory.keys_for(in_scope, get_kind(vote.kind).electorate, member.id,
+                                      (member.id, proposal.community_id) in councils)
+            if set(keys) & missing.get(vote.id or 0, set()):
+                waiting.votes.append((vote, proposal))
+        if waiting.votes:
+            out.append(waiting)
+    return out
+
+
+def nudge_text(votes: list[tuple[Vote, Proposal]]) -> Text:
+    tz = current().tz
+    lines: list[Text | str] = [_("Open votes still waiting for your ballot:")]
+    lines.extend(_("#{id} {title}, closes {deadline}", id=p.id, title=p.title, deadline=render.when(v.closes_at, tz))
+                 for v, p in votes[:MAX_VOTES_LISTED])
+    lines.append(_("At most one such reminder a day. Send /nudges off to stop them."))
+    return render.join(lines)
+
+
+async def nudge_members(now: datetime | None = None) -> int:
+    """Queue today's nudges; returns how many members were nudged."""
+    ctx = current()
+    now = now or utcnow()
+    local = now.astimezone(ctx.tz)
+    async with ctx.db.uow(readonly=True) as uow:
+        communities = (await uow.session.execute(select(Community))).scalars().all()
+    awake = {c.id for c in communities if c.id is not None and not quiet_now(c, local)}
+    if not awake:
+        return 0
+    day_start = datetime.combine(local.date(), time(0), tzinfo=ctx.tz).astimezone(UTC)
+    sent = 0
+    for waiting in await waiting_members(ctx.db, now, awake):
+        member = waiting.member
+        locale = member_locale(member, Sender(member.platform, member.external_id), ctx.i18n.default_locale)
+        text = ctx.i18n.render(nudge_text(waiting.votes), locale)
+        actions = [[Action(ctx.i18n.render(_("Vote on #{id}", id=p.id), locale), start=f"vote_{v.id}")]
+                   for v, p in waiting.votes[:MAX_VOTES_LISTED]]
+        async with ctx.db.uow() as uow:
+            claimed = await uow.session.execute(
+                update(Member).where(
+                    Member.id == member.id, Member.reachable.is_(True), Member.nudges.is_(True),  # type: ignore[arg-type,attr-defined]
+                    or_(Member.last_nudged_at.is_(None), Member.last_nudged_at < day_start),  # type: ignore[union-attr,operator]
+                ).values(last_nudged_at=now))
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                continue  # nudged today already (another run), or turned off meanwhile
+            await enqueue_text(uow, platform=member.platform, chat_id=member.external_id, text=text,
+                               dedupe_key=f"nudge:{member.id}:{local.date().isoformat()}", actions=actions,
+                               chat_kind="private", member_id=member.id, priority=Priority.BULK)
+        sent += 1
+    if sent:
+        log.info("nudged %d members about open votes", sent)
+        ctx.wake_outbox()
+    return sent
