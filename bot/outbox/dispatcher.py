@@ -216,7 +216,7 @@ class Dispatcher:
         inner = self.messengers[platform]
         await self._transmit(
             platform, chat_id, chat_kind_of(platform, chat_id), Priority.REPLY,
-            lambda: inner.edit(chat_id, message_id, message),
+            lambda: inner.edit(chat_id, message_id, message), new_message=False,
         )
         self.stats.edited += 1
 
@@ -362,7 +362,8 @@ class Dispatcher:
             return await inner.send(row.chat_id, message, reply_to=reply_to)
 
         try:
-            sent = await self._transmit(row.platform, row.chat_id, row.chat_kind, row.priority, call)
+            sent = await self._transmit(row.platform, row.chat_id, row.chat_kind, row.priority, call,
+                                        new_message=edit is None)
         except MessengerError as error:
             if error.not_modified:
                 sent = SentMessage(row.chat_id, str(edit or ""))
@@ -383,20 +384,28 @@ class Dispatcher:
         return "sent"
 
     async def _transmit(
-        self, platform: str, chat_id: str, kind: str, priority: int, call: Callable[[], Awaitable[T]]
+        self, platform: str, chat_id: str, kind: str, priority: int, call: Callable[[], Awaitable[T]],
+        *, new_message: bool = True,
     ) -> T:
+        """Make one call under the chat's and the global limits.
+
+        Edits count against the per-second limits but not the group's 20 new messages a minute, which
+        Telegram applies to messages posted; the ballot board already edits a vote's messages at most
+        once per interval.
+        """
         chat = self._chat(platform, chat_id, kind)
+        group_window = chat.group_window if new_message else None
         async with chat.lock:
             while True:
                 now = time.monotonic()
                 waits = [chat.paused_until - now, chat.window.wait(now)]
-                if chat.group_window is not None:
-                    waits.append(chat.group_window.wait(now))
+                if group_window is not None:
+                    waits.append(group_window.wait(now))
                 wait = max(waits)
                 if wait <= 0:
                     break
                 await asyncio.sleep(0.05 if wait == math.inf else wait)
-            windows = [w for w in (chat.window, chat.group_window) if w is not None]
+            windows = [w for w in (chat.window, group_window) if w is not None]
             for window in windows:
                 window.start()
             try:

@@ -44,8 +44,7 @@ from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-# The feature modules whose import registers their planners; a missing one is skipped, so a
-# feature still being written (digests, meetings) is one line here.
+# The feature modules whose import registers their planners.
 JOB_MODULES = (
     "bot.scheduler.deadlines",
     "bot.scheduler.nudges",
@@ -57,18 +56,10 @@ JOBS_TABLE = "apscheduler_jobs"
 
 
 def load_job_modules(modules: tuple[str, ...] = JOB_MODULES) -> list[str]:
-    """Import the job modules that exist; returns the ones loaded."""
-    loaded = []
+    """Import the job modules (their import registers their planners); returns their names."""
     for name in modules:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as missing:
-            if missing.name != name:
-                raise  # the module exists but something it imports does not: a real error
-            log.debug("job module %s is not there yet", name)
-            continue
-        loaded.append(name)
-    return loaded
+        importlib.import_module(name)
+    return list(modules)
 
 
 def sync_url(database_url: str) -> str:
