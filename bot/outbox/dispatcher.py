@@ -394,34 +394,40 @@ class Dispatcher:
         once per interval.
         """
         chat = self._chat(platform, chat_id, kind)
-        group_window = chat.group_window if new_message else None
-        async with chat.lock:
-            while True:
-                now = time.monotonic()
-                waits = [chat.paused_until - now, chat.window.wait(now)]
-                if group_window is not None:
-                    waits.append(group_window.wait(now))
-                wait = max(waits)
-                if wait <= 0:
-                    break
-                await asyncio.sleep(0.05 if wait == math.inf else wait)
-            windows = [w for w in (chat.window, group_window) if w is not None]
-            for window in windows:
-                window.start()
+        if not new_message:  # an edit need not wait behind the chat's queue, only for its windows
+            return await self._call_when_free(chat, None, priority, call)
+        async with chat.lock:  # new messages to one chat go one at a time, in order
+            return await self._call_when_free(chat, chat.group_window, priority, call)
+
+    async def _call_when_free(
+        self, chat: _Chat, group_window: SlidingWindow | None, priority: int, call: Callable[[], Awaitable[T]]
+    ) -> T:
+        while True:
+            now = time.monotonic()
+            waits = [chat.paused_until - now, chat.window.wait(now)]
+            if group_window is not None:
+                waits.append(group_window.wait(now))
+            wait = max(waits)
+            if wait <= 0:
+                break
+            await asyncio.sleep(0.05 if wait == math.inf else wait)
+        windows = [w for w in (chat.window, group_window) if w is not None]
+        for window in windows:  # taken with no await since the check: no other task got in between
+            window.start()
+        try:
+            await self.gate.acquire(priority)
             try:
-                await self.gate.acquire(priority)
-                try:
-                    return await call()
-                except MessengerError as error:
-                    if error.retry_after:
-                        chat.paused_until = time.monotonic() + error.retry_after
-                    raise
-                finally:
-                    self.gate.release()
+                return await call()
+            except MessengerError as error:
+                if error.retry_after:
+                    chat.paused_until = time.monotonic() + error.retry_after
+                raise
             finally:
-                finished = time.monotonic()
-                for window in windows:
-                    window.finish(finished)
+                self.gate.release()
+        finally:
+            finished = time.monotonic()
+            for window in windows:
+                window.finish(finished)
 
     def _chat(self, platform: str, chat_id: str, kind: str) -> _Chat:
         key = (platform, chat_id)

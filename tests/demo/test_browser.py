@@ -52,8 +52,10 @@ class Resident:
         """Press the newest matching button; returns the toast, or the alert's text after closing it."""
         ends = f'[data-callback$="{suffix}"]' if suffix else ""
         button = self.page.locator(f'[data-testid="button"][data-callback^="{callback_prefix}"]{ends}').last
-        await button.click()
         toast, alert = self.page.get_by_test_id("toast"), self.page.get_by_test_id("alert")
+        if await toast.is_visible():  # the previous press's toast must not be read as this one's
+            await toast.wait_for(state="hidden", timeout=15_000)
+        await button.click()
         await toast.or_(alert).filter(visible=True).first.wait_for(timeout=15_000)
         await self.page.wait_for_timeout(150)  # a toast and an alert can race; let the page settle
         if await alert.is_visible():
