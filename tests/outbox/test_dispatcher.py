@@ -39,6 +39,16 @@ class Line:
         dispatcher.attach(self.transport.messenger)
         return dispatcher
 
+    async def deliver_all(self, timeout: float = 10.0) -> Dispatcher:
+        """Run a dispatcher until the queue is empty; returns it for its stats."""
+        dispatcher = self.dispatcher()
+        await dispatcher.start()
+        try:
+            assert await dispatcher.drained(timeout=timeout)
+        finally:
+            await dispatcher.stop()
+        return dispatcher
+
     def texts(self, chat_id: int) -> list[str]:
         return [m.text or "" for m in self.fake.messages(chat_id) if m.from_bot]
 
@@ -151,12 +161,7 @@ async def test_a_member_who_blocked_the_bot_is_marked_unreachable_and_skipped(li
             for n in range(2):
                 await enqueue(uow, platform="telegram", chat_id=str(user), message=OutMessage(f"nudge {n}"),
                               dedupe_key=f"n:{user}:{n}", chat_kind="private", member_id=members[user])
-    dispatcher = line.dispatcher()
-    await dispatcher.start()
-    try:
-        assert await dispatcher.drained(timeout=10)
-    finally:
-        await dispatcher.stop()
+    await line.deliver_all()
     assert line.texts(302) == ["nudge 0", "nudge 1"]
     async with line.db.uow(readonly=True) as uow:
         assert (await uow.session.get(Member, members[301])).reachable is False  # type: ignore[union-attr]
@@ -177,12 +182,7 @@ async def test_a_group_upgraded_to_a_supergroup_is_rebound_and_its_queue_follows
         for n in range(3):
             await enqueue(uow, platform="telegram", chat_id="-401", message=OutMessage(f"notice {n}"),
                           dedupe_key=f"m:{n}")
-    dispatcher = line.dispatcher()
-    await dispatcher.start()
-    try:
-        assert await dispatcher.drained(timeout=10)
-    finally:
-        await dispatcher.stop()
+    dispatcher = await line.deliver_all()
     assert line.texts(-100401) == ["notice 0", "notice 1", "notice 2"]
     async with line.db.uow(readonly=True) as uow:
         room = (await uow.session.execute(select(ChatRoom))).scalar_one()
