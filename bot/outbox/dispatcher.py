@@ -259,6 +259,14 @@ class Dispatcher:
         now = time.monotonic()
         paused = {key for key, state in self._chats.items() if state.paused_until > now}
         async with self.db.uow() as uow:
+            # Members who blocked the bot since their message was queued: skipped, not tried.
+            unreachable = select(Member.id).where(Member.reachable.is_(False))  # type: ignore[attr-defined]
+            await uow.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.status == "pending", OutboxMessage.member_id.in_(unreachable))  # type: ignore[union-attr]
+                .values(status="skipped", last_error="the member blocked the bot")
+                .execution_options(synchronize_session=False)
+            )
             candidates = (
                 await uow.session.execute(
                     select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.chat_id)

@@ -150,12 +150,15 @@ async def test_a_429_pauses_only_its_chat_and_the_message_goes_later(line: Line)
 
 
 async def test_a_member_who_blocked_the_bot_is_marked_unreachable_and_skipped(line: Line) -> None:
-    users = [301, 302]
+    users = [301, 302, 303]
     for user in users:
         line.fake.add_user(user, f"User {user}")
         line.fake.add_private_chat(user)
     members = await _members(line.db, users)
-    line.fake.block_bot(301)
+    line.fake.block_bot(301)  # blocked, and Yishi does not know yet
+    line.fake.block_bot(303)
+    async with line.db.uow() as uow:  # 303's "kicked" update was handled: whatever is queued for them waits in vain
+        (await uow.session.get(Member, members[303])).reachable = False  # type: ignore[union-attr]
     async with line.db.uow() as uow:
         for user in users:
             for n in range(2):
@@ -166,7 +169,8 @@ async def test_a_member_who_blocked_the_bot_is_marked_unreachable_and_skipped(li
     async with line.db.uow(readonly=True) as uow:
         assert (await uow.session.get(Member, members[301])).reachable is False  # type: ignore[union-attr]
         assert (await uow.session.get(Member, members[302])).reachable is True  # type: ignore[union-attr]
-    assert await _statuses(line.db) == Counter({"sent": 2, "skipped": 2})
+    assert await _statuses(line.db) == Counter({"sent": 2, "skipped": 4})
+    assert line.fake.stats.errors[403] == 1  # 301's first message; 303 was not even tried
 
 
 async def test_a_group_upgraded_to_a_supergroup_is_rebound_and_its_queue_follows(line: Line) -> None:
