@@ -15,6 +15,15 @@ from bot.storage.engine import create_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# APScheduler's SQLAlchemyJobStore creates and owns this table in the same database.
+FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate leaves tables we do not own alone, with their indexes and constraints."""
+    table = name if type_ == "table" else getattr(getattr(obj, "table", None), "name", None)
+    return table not in FOREIGN_TABLES
+
 
 def alembic_config(url: str) -> Config:
     config = Config()

@@ -34,8 +34,10 @@ class Line:
     db: Database
     app: Yishi
 
-    def dispatcher(self, limits: Limits | None = None, boot_id: str = "test-boot") -> Dispatcher:
-        dispatcher = Dispatcher(self.db, limits or Limits(), boot_id=boot_id, poll_interval=0.2)
+    def dispatcher(self, limits: Limits | None = None, boot_id: str = "test-boot", stale_after: float = 30.0
+                   ) -> Dispatcher:
+        dispatcher = Dispatcher(self.db, limits or Limits(), boot_id=boot_id, poll_interval=0.2,
+                                stale_after=stale_after)
         dispatcher.attach(self.transport.messenger)
         return dispatcher
 
@@ -252,7 +254,9 @@ async def test_a_restart_resumes_without_resending_what_was_sent(line: Line) -> 
     assert before["sent"] >= 20 and before["sent"] + before["pending"] + before["sending"] == len(users)
     sent_before = {u for u in users if line.texts(u)}
 
-    second = line.dispatcher(boot_id="after")
+    # On PostgreSQL several processes may share the queue, so a claim is taken over only once it is
+    # older than stale_after; here the first process is known dead.
+    second = line.dispatcher(boot_id="after", stale_after=0)
     await second.start()
     try:
         assert await second.drained(timeout=20)

@@ -8,12 +8,13 @@ from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401
 from bot.storage import Database
-from bot.storage.migrate import head_revision
+from bot.storage.migrate import head_revision, include_object
 
 
 async def test_migrations_match_the_models(db: Database) -> None:
     async with db.engine.connect() as conn:
-        diff = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata))
+        diff = await conn.run_sync(lambda sync: compare_metadata(
+            MigrationContext.configure(sync, opts={"include_object": include_object}), SQLModel.metadata))
         revision = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
     assert diff == []
     assert revision == head_revision(db.url)

@@ -10,16 +10,10 @@ from sqlmodel import SQLModel
 
 import bot.storage.models  # noqa: F401  (registers the tables)
 from bot.storage.engine import create_engine
+from bot.storage.migrate import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
-
-# APScheduler's SQLAlchemyJobStore creates and owns this table in the same database.
-FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
-
-
-def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def _run(connection: Connection) -> None:
