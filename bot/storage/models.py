@@ -401,7 +401,8 @@ class DigestSubscription(SQLModel, table=True):
 
 
 class Meeting(SQLModel, table=True):
-    """A council meeting (议事会会议); accepted proposals go on its agenda."""
+    # 议事会会议
+    """A council meeting; accepted proposals go on its agenda."""
 
     __table_args__ = (sa.CheckConstraint("status IN ('scheduled', 'held', 'cancelled')", name="meeting_status"),)
     id: int | None = Field(default=None, primary_key=True)
