@@ -37,6 +37,7 @@ from bot.handlers.types import (
 from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
 from bot.outbox.queue import Priority, decode
 from bot.storage import Database
+from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import ChatRoom, Member, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,17 @@ class Dispatcher:
         *,
         boot_id: str,
         poll_interval: float = 1.0,
-        stale_after: float = 30.0,
+        stale_after: float = 600.0,
     ) -> None:
         self.db = db
         self.limits = limits or Limits()
         self.boot_id = boot_id
         self.poll_interval = poll_interval
-        # A claim older than this, by another process, is taken to be a dead process's.
-        self.stale_after = 0.0 if db.url.startswith("sqlite") else stale_after
+        # Whose claims may be taken over: on SQLite (one process) any other boot's; on PostgreSQL a
+        # process whose liveness lock is free (it died), or, failing that, a claim older than stale_after.
+        self.shared = not db.url.startswith("sqlite")
+        self.stale_after = stale_after if self.shared else 0.0
+        self._liveness: AdvisoryLock | None = None
         self.messengers: dict[str, Messenger] = {}
         self.gate = PriorityGate(SlidingWindow(self.limits.global_per_second, 1.0))
         self.stats = Stats()
@@ -126,6 +130,9 @@ class Dispatcher:
         self.wake()
 
     async def start(self) -> None:
+        if self.shared:  # held while we live: others can tell our claims from a dead process's
+            self._liveness = AdvisoryLock(self.db.url, liveness_key(self.boot_id))
+            await self._liveness.acquire()
         await self._recover()
         self._stopping = False
         self._loop = asyncio.create_task(self._run(), name="outbox")
@@ -153,6 +160,9 @@ class Dispatcher:
         for future in self._waiters.values():
             if not future.done():
                 future.set_exception(MessengerError("the outbox stopped before this message went out"))
+        if self._liveness is not None:
+            await self._liveness.dispose()
+            self._liveness = None
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -551,20 +561,32 @@ class Dispatcher:
 
     async def _recover(self) -> None:
         """Claims left by a process that died mid-send go back to the queue (sent again: at least once)."""
-        stale = utcnow() - timedelta(seconds=self.stale_after)
+        stale = OutboxMessage.claimed_at <= utcnow() - timedelta(seconds=self.stale_after)  # type: ignore[operator]
         async with self.db.uow() as uow:
+            others = OutboxMessage.claimed_by != self.boot_id
+            if self.shared:
+                claimers = (
+                    await uow.session.execute(
+                        select(OutboxMessage.claimed_by).where(OutboxMessage.status == "sending", others).distinct()
+                    )
+                ).scalars().all()
+                connection = await uow.session.connection()
+                dead = [c for c in claimers if c and await advisory_lock_free(connection, liveness_key(c))]
+                taken_over = stale | OutboxMessage.claimed_by.in_(dead)  # type: ignore[union-attr]
+            else:
+                taken_over = stale
             result = await uow.session.execute(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "sending",
-                    OutboxMessage.claimed_by != self.boot_id,
-                    OutboxMessage.claimed_at <= stale,  # type: ignore[operator]
-                )
+                .where(OutboxMessage.status == "sending", others, taken_over)
                 .values(status="pending", claimed_by=None)
                 .execution_options(synchronize_session=False)
             )
         if result.rowcount:  # type: ignore[attr-defined]
             log.info("outbox: %s message(s) left in flight by a stopped process queued again", result.rowcount)
+
+
+def liveness_key(boot_id: str) -> int:
+    return lock_key(f"outbox:{boot_id}")
 
 
 class OutboxMessenger:

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import importlib
 import logging
 import os
 import socket
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from apscheduler.executors.asyncio import AsyncIOExecutor
@@ -33,13 +31,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.pool import NullPool
 
 from bot.scheduler.context import JobContext, set_context
 from bot.scheduler.plan import PLANNERS, PlannedJob
+from bot.storage.locks import AdvisoryLock, process_lock
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -70,112 +66,6 @@ def sync_url(database_url: str) -> str:
     if url.drivername.startswith("postgresql"):
         return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     raise ValueError(f"no synchronous driver for {url.drivername}")
-
-
-# --- leader election --------------------------------------------------------------------------------
-
-
-class _Lock:
-    async def acquire(self) -> bool:
-        raise NotImplementedError
-
-    async def alive(self) -> bool:
-        return True
-
-    async def release(self) -> None:
-        pass
-
-
-class _AlwaysLock(_Lock):
-    """In-memory SQLite: only this process can see the database."""
-
-    async def acquire(self) -> bool:
-        return True
-
-
-class _FileLock(_Lock):
-    """SQLite file: an exclusive flock on ``<database>.scheduler.lock``, freed by the kernel when we die."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fd: int | None = None
-
-    async def acquire(self) -> bool:
-        if self._fd is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{socket.gethostname()} {os.getpid()}\n".encode())
-        self._fd = fd
-        return True
-
-    async def release(self) -> None:
-        if self._fd is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-class _AdvisoryLock(_Lock):
-    """PostgreSQL: a session advisory lock held by one dedicated connection for the process's life."""
-
-    def __init__(self, database_url: str) -> None:
-        self._engine = create_async_engine(database_url, poolclass=NullPool)
-        self._conn: AsyncConnection | None = None
-
-    async def acquire(self) -> bool:
-        if self._conn is not None:
-            return True
-        conn = await self._engine.connect()
-        try:
-            got = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}))
-            await conn.commit()  # the lock is the session's, not the transaction's
-        except Exception:
-            await conn.close()
-            raise
-        if not got:
-            await conn.close()
-            return False
-        self._conn = conn
-        return True
-
-    async def alive(self) -> bool:
-        if self._conn is None:
-            return False
-        try:
-            await self._conn.scalar(text("SELECT 1"))
-            await self._conn.commit()
-            return True
-        except Exception:  # noqa: BLE001 - a lost connection means a lost lock
-            log.warning("the scheduler's lock connection was lost")
-            await self.release()
-            return False
-
-    async def release(self) -> None:
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()  # ending the session frees the lock
-            self._conn = None
-
-    async def dispose(self) -> None:
-        await self.release()
-        await self._engine.dispose()
-
-
-def _lock_for(database_url: str) -> _Lock:
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
-        return _AdvisoryLock(database_url)
-    if not url.database or url.database == ":memory:":
-        return _AlwaysLock()
-    return _FileLock(Path(f"{url.database}.scheduler.lock"))
 
 
 # --- APScheduler with its synchronous job store kept off the event loop --------------------------------
@@ -249,7 +139,7 @@ class SchedulerService:
         self.replan_delay = replan_delay
         self.jobs_table = jobs_table
         self.scheduler: _Scheduler | None = None
-        self._lock = _lock_for(database_url)
+        self._lock = process_lock(database_url, ADVISORY_LOCK_KEY, suffix=".scheduler.lock")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._replan = asyncio.Event()
@@ -274,7 +164,7 @@ class SchedulerService:
                 await self._task
             self._task = None
         await self._step_down()
-        if isinstance(self._lock, _AdvisoryLock):
+        if isinstance(self._lock, AdvisoryLock):
             await self._lock.dispose()
         set_context(None)
 
