@@ -29,9 +29,10 @@ from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
 from bot.deliberation.proposal import ProposalState
 from bot.i18n import Text, Translator, _, normalize_locale
 from bot.outbox.queue import Priority, enqueue_text
+from bot.scheduler.notices import post_in_rooms
 from bot.services import directory
 from bot.services.directory import Actor
-from bot.storage.models import ChatRoom, Community, Meeting, MeetingItem, Member, Proposal, utcnow
+from bot.storage.models import Community, Meeting, MeetingItem, Member, Proposal, utcnow
 from bot.storage.uow import Database, UnitOfWork
 
 AGENDA_LEAD = timedelta(hours=24)
@@ -450,17 +451,8 @@ async def _post_agenda(uow: UnitOfWork, meeting: Meeting, notices: Notices, now:
 
 
 async def _post_rooms(uow: UnitOfWork, meeting: Meeting, notices: Notices, key: str, text: Text) -> int:
-    """Queue ``text`` in every bound room of the meeting's community (community default locale)."""
-    rooms = (
-        await uow.session.execute(
-            select(ChatRoom).where(ChatRoom.community_id == meeting.community_id).order_by(ChatRoom.id)
-        )
-    ).scalars().all()
-    body = notices.i18n.render(text, notices.i18n.default_locale)
-    for room in rooms:
-        await enqueue_text(uow, platform=room.platform, chat_id=room.chat_id, text=body,
-                           dedupe_key=f"{key}:room:{room.id}", chat_kind="group", priority=Priority.NOTICE)
-    return len(rooms)
+    """Queue ``text`` in every bound room of the meeting's community (every scope overlaps "all")."""
+    return len(await post_in_rooms(uow, notices.i18n, meeting.community_id, "all", text, key))
 
 
 async def _tell(uow: UnitOfWork, member: Member, notices: Notices, key: str, text: Text) -> None:
