@@ -29,8 +29,9 @@ from bot.handlers.types import (
 from bot.i18n import Translator, _
 from bot.outbox.dispatcher import Dispatcher, OutboxMessenger
 from bot.services.ballot_batch import BallotBatcher
+from bot.services.rooms import follow_migration
 from bot.storage import Database
-from bot.storage.models import ChatRoom, Member, ProcessedUpdate, utcnow
+from bot.storage.models import Member, ProcessedUpdate, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -261,18 +262,7 @@ class Yishi:
 
     async def _migrated(self, event: ChatMigrated) -> None:
         async with self.db.uow() as uow:
-            room = (
-                await uow.session.execute(
-                    select(ChatRoom).where(
-                        ChatRoom.platform == event.chat.platform, ChatRoom.chat_id == event.chat.chat_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if room is not None:
-                room.chat_id = event.new_chat_id
-                await uow.ledger.append(
-                    "room_migrated", f"room:{room.id}", {"from": event.chat.chat_id, "to": event.new_chat_id}
-                )
+            await follow_migration(uow, event.chat.platform, event.chat.chat_id, event.new_chat_id)
 
     async def _apologise(self, event: Event, messenger: Messenger) -> None:
         try:

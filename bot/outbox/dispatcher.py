@@ -36,9 +36,10 @@ from bot.handlers.types import (
 )
 from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
 from bot.outbox.queue import Priority, decode
+from bot.services.rooms import follow_migration
 from bot.storage import Database
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
-from bot.storage.models import ChatRoom, Member, OutboxMessage, utcnow
+from bot.storage.models import Member, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -529,14 +530,7 @@ class Dispatcher:
     async def _migrated(self, row: _Row, new_chat_id: str) -> None:
         """The group became a supergroup: re-bind its room and move its queue (this message included)."""
         async with self.db.uow() as uow:
-            room = (
-                await uow.session.execute(
-                    select(ChatRoom).where(ChatRoom.platform == row.platform, ChatRoom.chat_id == row.chat_id)
-                )
-            ).scalar_one_or_none()
-            if room is not None:
-                room.chat_id = new_chat_id
-                await uow.ledger.append("room_migrated", f"room:{room.id}", {"from": row.chat_id, "to": new_chat_id})
+            await follow_migration(uow, row.platform, row.chat_id, new_chat_id)
             await uow.session.execute(
                 update(OutboxMessage)
                 .where(

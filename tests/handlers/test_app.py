@@ -12,6 +12,7 @@ from bot.handlers.app import Yishi
 from bot.handlers.types import (
     ButtonPress,
     Chat,
+    ChatMigrated,
     CommandInfo,
     IncomingMessage,
     MembershipChange,
@@ -26,7 +27,7 @@ from bot.services.council import add_council_member
 from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
-from bot.storage.models import Ballot, Member, Proposal
+from bot.storage.models import Ballot, ChatRoom, Member, Proposal
 
 GROUP = Chat("telegram", "-100", "group", "3-2")
 
@@ -148,6 +149,17 @@ async def test_blocking_the_bot_marks_the_member_unreachable(yishi: Yishi, db: D
     async with db.uow() as uow:
         member = (await uow.session.execute(select(Member).where(Member.external_id == "5"))).scalar_one()
     assert member.reachable is False
+
+
+async def test_a_migrated_group_keeps_its_room_once(yishi: Yishi, db: Database, community: str) -> None:
+    await add_council_member(db, community, "telegram", "9")
+    await bind_room(db, "telegram", GROUP.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", "9"))
+    for update_id in (960, 961):  # the same migration seen twice (an update, then a send's error)
+        await yishi.feed(ChatMigrated(update_id, GROUP, "-100999"), Recorder())
+    async with db.uow(readonly=True) as uow:
+        room = (await uow.session.execute(select(ChatRoom))).scalar_one()
+        assert room.chat_id == "-100999"
+        assert await uow.ledger.count("room_migrated") == 1
 
 
 async def test_group_admin_of_an_unbound_room_cannot_bind(yishi: Yishi, db: Database, community: str) -> None:
