@@ -187,18 +187,9 @@ def _result(item: Item) -> list[Text | str]:
     verdict = _("PASSED") if result.get("passed") else _("NOT PASSED")
     lines: list[Text | str] = [_("#{id} {title}: {verdict}", id=p.id, title=p.title, verdict=verdict)]
     if "winners" in result:
-        winners = [result["options"][i] for i in result["winners"]]
-        lines.append(_("Winner: {names}", names=", ".join(winners)) if winners else _("No single winner."))
+        lines.append(render.winners_line(result))
     if "eligible" in result:
-        lines.append(
-            _(
-                "Eligible {heads} heads / {area} m²; took part {ph} heads / {pa} m²",
-                heads=result["eligible"]["heads"],
-                area=result["eligible"]["area_m2"],
-                ph=result["participated"]["heads"],
-                pa=result["participated"]["area_m2"],
-            )
-        )
+        lines.append(render.participation_line(result))
     return lines
 
 

@@ -142,6 +142,21 @@ def ballot_post(p: Proposal, vote: Vote, standing: dict[str, Any], tz: tzinfo) -
     return join(lines)
 
 
+def winners_line(result: dict[str, Any]) -> Text:
+    winners = [result["options"][i] for i in result.get("winners", [])]
+    return _("Winner: {names}", names=", ".join(winners)) if winners else _("No single winner.")
+
+
+def participation_line(result: dict[str, Any]) -> Text:
+    return _(
+        "Eligible {heads} heads / {area} m²; took part {ph} heads / {pa} m²",
+        heads=result["eligible"]["heads"],
+        area=result["eligible"]["area_m2"],
+        ph=result["participated"]["heads"],
+        pa=result["participated"]["area_m2"],
+    )
+
+
 def result_text(p: Proposal, vote: Vote, result: dict[str, Any]) -> Text:
     verdict = _("PASSED") if result["passed"] else _("NOT PASSED")
     lines: list[Text | str] = [
@@ -165,17 +180,8 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any]) -> Text:
     else:
         for i, option in enumerate(result.get("options", [])):
             lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
-        winners = [result["options"][i] for i in result.get("winners", [])]
-        lines.append(_("Winner: {names}", names=", ".join(winners)) if winners else _("No single winner."))
-    lines.append(
-        _(
-            "Eligible {heads} heads / {area} m²; took part {ph} heads / {pa} m²",
-            heads=result["eligible"]["heads"],
-            area=result["eligible"]["area_m2"],
-            ph=result["participated"]["heads"],
-            pa=result["participated"]["area_m2"],
-        )
-    )
+        lines.append(winners_line(result))
+    lines.append(participation_line(result))
     for criterion in result["criteria"]:
         lines.append(
             _(

@@ -35,7 +35,7 @@ from bot.handlers.types import (
     SentMessage,
 )
 from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
-from bot.outbox.queue import Priority, decode
+from bot.outbox.queue import Priority, decode, encode
 from bot.services.rooms import follow_migration
 from bot.storage import Database
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
@@ -190,8 +190,6 @@ class Dispatcher:
         The row is written first (already claimed by us), so a crash before delivery still gets
         it sent after the restart. If the chat is paused, the caller waits for the dispatcher.
         """
-        from bot.outbox.queue import encode
-
         now = utcnow()
         async with self.db.uow() as uow:
             row = OutboxMessage(

@@ -31,11 +31,7 @@ async def rooms_for_scope(uow: UnitOfWork, community_id: int, scope: str) -> lis
             select(ChatRoom).where(ChatRoom.community_id == community_id).order_by(ChatRoom.id)  # type: ignore[arg-type]
         )
     ).scalars()
-    return [room for room in rooms if _room_scope(room).overlaps(wanted)]
-
-
-def _room_scope(room: ChatRoom) -> Scope:
-    return Scope.parse(room.scope)
+    return [room for room in rooms if Scope.parse(room.scope).overlaps(wanted)]
 
 
 async def post_in_rooms(
