@@ -1,0 +1,1 @@
+"""Test doubles and harnesses shared by several test packages."""
