@@ -85,6 +85,8 @@ def _invalid(error: InvalidInput) -> Text:
         return _("An elevator is proposed for one building unit: use a scope like 3-2.")
     if params.get("reason") == "elevator_kind":
         return _("An elevator is voted as art278_major (or simply: elevator).")
+    if field == "title" and params.get("reason") == "blank":
+        return _("The title must not be empty or made only of invisible characters.")
     if field == "reason" and "choices" in params:
         return _("Reason is light, noise, access, cost or other.")
     messages = {
@@ -100,6 +102,7 @@ def _invalid(error: InvalidInput) -> Text:
         "options": _("Give 2-10 different options, one per line."),
         "choice": _("That is not a valid choice for this vote."),
         "reason": _("Please give a public reason."),
+        "note": _("Please say what was done."),
         "authority": _("Say on what authority you enter this ballot, e.g. signed paper ballot no. 12."),
         "code": _("That does not look like an invite code (8 letters and digits, e.g. ABCD-2345)."),
         "into": _("A proposal cannot be merged into itself."),
