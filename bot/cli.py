@@ -152,7 +152,7 @@ def census_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Census CSV file.")],
     community: Annotated[str, typer.Option("--community", help="Community name, as imported.")],
     max_area: Annotated[int | None, typer.Option(
-        min=1, max=1_000_000, help="Largest plausible area of one home in m² (default: CENSUS_MAX_AREA_M2).")] = None,
+        min=1, max=10_000_000, help="Largest plausible area of one home in m² (default: CENSUS_MAX_AREA_M2).")] = None,
     min_floor: Annotated[int | None, typer.Option(
         min=-999, max=999, help="Lowest floor (default: CENSUS_MIN_FLOOR).")] = None,
     max_floor: Annotated[int | None, typer.Option(

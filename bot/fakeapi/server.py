@@ -1061,9 +1061,19 @@ class FakeTelegram:
     # ----------------------------------------------------------------------- control: user side
 
     def send_text(
-        self, user_id: int, chat_id: int, text: str, reply_to: int | None = None, *, bot: BotRef = None
+        self,
+        user_id: int,
+        chat_id: int,
+        text: str,
+        reply_to: int | None = None,
+        *,
+        bot: BotRef = None,
+        unchecked: bool = False,
     ) -> StoredMessage:
-        """A user writes in a chat; bots there receive a ``message`` update. Returns the message."""
+        """A user writes in a chat; bots there receive a ``message`` update. Returns the message.
+
+        ``unchecked`` skips Telegram's length limit: a forged update, for security tests.
+        """
         user = self._user(user_id)
         chat = self.chats.get(chat_id)
         if chat is None and chat_id == user_id:
@@ -1071,7 +1081,7 @@ class FakeTelegram:
         chat = self._user_writable_chat(user, chat, chat_id)
         if not text.strip():
             raise ControlError("message text is empty")
-        if utf16_len(text) > MAX_TEXT_LENGTH:
+        if utf16_len(text) > MAX_TEXT_LENGTH and not unchecked:
             raise ControlError("message is too long")
         target = None
         if reply_to is not None:
@@ -1101,12 +1111,18 @@ class FakeTelegram:
         self._deliver(chat, "edited_message", message.to_api())
         return message
 
-    def press_button(self, user_id: int, chat_id: int, message_id: int, callback_data: str) -> str:
-        """A user taps an inline button; returns the callback query id to look up the bot's answer."""
+    def press_button(
+        self, user_id: int, chat_id: int, message_id: int, callback_data: str, *, unchecked: bool = False
+    ) -> str:
+        """A user taps an inline button; returns the callback query id to look up the bot's answer.
+
+        ``unchecked`` sends ``callback_data`` the message has no button for (any length): a forged
+        callback query, for security tests.
+        """
         user = self._user(user_id)
         chat = self._chat(chat_id)
         message = self._message(chat, message_id)
-        if callback_data not in message.callback_data:
+        if callback_data not in message.callback_data and not unchecked:
             raise ControlError(f"message {message_id} has no button with callback_data {callback_data!r}")
         if chat.members.get(user_id) not in ACTIVE_STATUSES:
             raise ControlError(f"user {user_id} is not in chat {chat_id}")

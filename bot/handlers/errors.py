@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.deliberation.errors import AlreadyDone, DomainError, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
 
 
@@ -40,7 +41,7 @@ def explain(error: DomainError) -> Text:
         if what == "home":
             return _(
                 "There is no home {name} in the census. Write it as building-unit-room, e.g. 3-2-501.",
-                name=params.get("name"),
+                name=clean_text(str(params.get("name", "")))[:40],  # typed by the member: shown cleaned
             )
         if what == "scope":
             return _("There are no homes in {name}.", name=params.get("name"))
