@@ -131,6 +131,13 @@ async def test_paper_authority_is_echoed_clean(world: World) -> None:
                           "would replace it.")
     invisible = await w.say(MODERATOR, GROUP, "/paper 1 3-2-502 yes \u200b\u202e\x07")
     assert invisible.text.startswith("Say on what authority you enter this ballot")
+    # Input that is only echoed, never stored, is shown clean too.
+    unknown = await w.say(MODERATOR, GROUP, "/paper 1 \u202e3-2-999\x1b[8m yes signed")
+    assert unknown.text.startswith("There is no home 3-2-999 in the census.")
+    day = await w.say(MODERATOR, GROUP, "/digest weekly \u202efunday\x07 20:00")
+    assert day.text == "Unknown day funday. Use mon, tue, wed, thu, fri, sat or sun."
+    community = await w.say(MODERATOR, GROUP, "/bind 3-2 \u202eNowhere\x00")
+    assert community.text == "There is no community named Nowhere."
 
 
 async def test_every_command_refuses_a_message_over_the_limit(world: World) -> None:
