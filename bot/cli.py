@@ -17,6 +17,7 @@ import typer
 
 from bot.config import Settings, SettingsError, load_settings
 from bot.deliberation.errors import DomainError
+from bot.deliberation.text import csv_row
 from bot.storage import Database
 from bot.storage.engine import is_sqlite
 from bot.storage.migrate import is_up_to_date, upgrade
@@ -150,16 +151,30 @@ def _logging() -> None:
 def census_import(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Census CSV file.")],
     community: Annotated[str, typer.Option("--community", help="Community name, as imported.")],
+    max_area: Annotated[int | None, typer.Option(
+        min=1, max=10_000_000, help="Largest plausible area of one home in m² (default: CENSUS_MAX_AREA_M2).")] = None,
+    min_floor: Annotated[int | None, typer.Option(
+        min=-999, max=999, help="Lowest floor (default: CENSUS_MIN_FLOOR).")] = None,
+    max_floor: Annotated[int | None, typer.Option(
+        min=-999, max=999, help="Highest floor (default: CENSUS_MAX_FLOOR).")] = None,
 ) -> None:
     """Import homes, areas and owners from a census CSV (all or nothing)."""
+    from bot.deliberation.census import CensusBounds
     from bot.services.census import import_census
 
     config = settings()
+    bounds = CensusBounds(
+        max_area_centi=(config.CENSUS_MAX_AREA_M2 if max_area is None else max_area) * 100,
+        min_floor=config.CENSUS_MIN_FLOOR if min_floor is None else min_floor,
+        max_floor=config.CENSUS_MAX_FLOOR if max_floor is None else max_floor,
+    )
+    if bounds.min_floor > bounds.max_floor:
+        raise fail(f"--min-floor {bounds.min_floor} is above --max-floor {bounds.max_floor}")
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise fail(f"{file}: not UTF-8 text") from None
-    report = with_db(config, lambda db: import_census(db, community, text))
+    report = with_db(config, lambda db: import_census(db, community, text, bounds))
     typer.echo(
         f"{report.community}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
     )
@@ -197,7 +212,7 @@ def census_codes(
     if format is CodeFormat.csv:
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["building", "unit", "room", "code"])
-        writer.writerows([c.building, c.unit, c.room, c.code] for c in codes)
+        writer.writerows(csv_row([c.building, c.unit, c.room, c.code]) for c in codes)
     else:
         for c in codes:
             buffer.write(f"{c.building}-{c.unit}-{c.room}\t{c.code}\n")
@@ -342,8 +357,8 @@ def elevator_shares(
     writer = csv.writer(sys.stdout, lineterminator="\n", delimiter="," if format is CodeFormat.csv else "\t")
     writer.writerow(["home", "floor", "area_m2", "coefficient", "share_yuan"])
     for share in shares:
-        writer.writerow([share.home, share.floor, share.area_m2, str(share.coefficient),
-                         format_hundredths(share.fen)])
+        writer.writerow(csv_row([share.home, share.floor, share.area_m2, str(share.coefficient),
+                                 format_hundredths(share.fen)]))
 
 
 def _fen(text: str, name: str) -> int:

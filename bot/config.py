@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/yishi.db"
@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # Run the scheduler in this process (deadlines, reminders, nudges, digests, meetings). With
     # several processes on one PostgreSQL database an advisory lock elects one of them anyway.
     SCHEDULER_ENABLED: bool = True
+    # Census import: plausible bounds per home (a row outside them rejects the file, like any bad row).
+    CENSUS_MAX_AREA_M2: int = Field(default=1000, ge=1, le=10_000_000)
+    CENSUS_MIN_FLOOR: int = Field(default=-3, ge=-999, le=999)
+    CENSUS_MAX_FLOOR: int = Field(default=100, ge=-999, le=999)
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -95,6 +99,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL, e.g. https://api.telegram.org")
         return value.rstrip("/")
+
+    @field_validator("CENSUS_MAX_FLOOR")
+    @classmethod
+    def _floors(cls, value: int, info: ValidationInfo) -> int:
+        lowest = info.data.get("CENSUS_MIN_FLOOR")
+        if lowest is not None and value < lowest:
+            raise ValueError(f"must not be below CENSUS_MIN_FLOOR ({lowest})")
+        return value
 
     @property
     def tz(self) -> ZoneInfo:

@@ -11,6 +11,8 @@ import io
 import re
 from dataclasses import dataclass
 
+from bot.deliberation.numbers import format_hundredths
+
 COLUMNS = ("building", "unit", "floor", "room", "area_m2", "area_source", "owner_id", "owner_kind")
 AREA_SOURCES = ("registry", "survey", "contract")
 OWNER_KINDS = ("person", "developer")
@@ -34,9 +36,21 @@ class CensusRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CensusBounds:
+    """Plausible values for one home: a typo (9,999,999.99 m², floor -999) would skew every tally.
+
+    Areas are compared in hundredths of m² (integers); floors below ground are negative.
+    """
+
+    max_area_centi: int = 1000 * 100
+    min_floor: int = -3
+    max_floor: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class CensusProblem:
     line: int
-    code: str  # unknown_column | missing_column | bad_area | bad_floor | duplicate_room | ...
+    code: str  # unknown_column | missing_column | bad_area | area_out_of_range | bad_floor | floor_out_of_range | ...
     detail: str
 
 
@@ -49,8 +63,9 @@ def parse_area(text: str) -> int | None:
     return centi if centi > 0 else None
 
 
-def parse_census(text: str) -> tuple[list[CensusRow], list[CensusProblem]]:
+def parse_census(text: str, bounds: CensusBounds | None = None) -> tuple[list[CensusRow], list[CensusProblem]]:
     """Parse a census CSV; every problem is listed with its line number (the header is line 1)."""
+    bounds = bounds or CensusBounds()
     problems: list[CensusProblem] = []
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     try:
@@ -86,9 +101,16 @@ def parse_census(text: str) -> tuple[list[CensusRow], list[CensusProblem]]:
         floor = int(floor_text) if re.fullmatch(r"-?[0-9]{1,3}", floor_text) else None
         if floor is None:
             line_problems.append(CensusProblem(index, "bad_floor", floor_text))
+        elif not bounds.min_floor <= floor <= bounds.max_floor:
+            line_problems.append(CensusProblem(
+                index, "floor_out_of_range", f"{floor} (allowed {bounds.min_floor} to {bounds.max_floor})"))
         area = parse_area(record["area_m2"])
         if area is None:
             line_problems.append(CensusProblem(index, "bad_area", record["area_m2"]))
+        elif area > bounds.max_area_centi:
+            line_problems.append(CensusProblem(
+                index, "area_out_of_range",
+                f"{record['area_m2']} m2 (at most {format_hundredths(bounds.max_area_centi)} m2)"))
         if record["area_source"] not in AREA_SOURCES:
             line_problems.append(CensusProblem(index, "bad_area_source", record["area_source"]))
         if not _OWNER_RE.match(record["owner_id"]):

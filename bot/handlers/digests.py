@@ -9,6 +9,7 @@ from importlib import resources
 from typing import Any
 
 from bot.deliberation.errors import InvalidInput, NotEligible
+from bot.deliberation.text import clean_text
 from bot.deliberation.thresholds import progress_bar
 from bot.handlers import render
 from bot.handlers.commands import UsageError, registry
@@ -34,7 +35,7 @@ def words() -> dict[str, dict[str, Any]]:
 def parse_weekday(text: str) -> int:
     day = words()["weekdays"].get(text.strip().lower())
     if day is None:
-        raise Refusal(_("Unknown day {day}. Use mon, tue, wed, thu, fri, sat or sun.", day=text))
+        raise Refusal(_("Unknown day {day}. Use mon, tue, wed, thu, fri, sat or sun.", day=clean_text(text)[:20]))
     return int(day)
 
 
@@ -42,7 +43,7 @@ def parse_time(text: str) -> str:
     try:
         return digests.parse_time(text)
     except InvalidInput:
-        raise Refusal(_("Unknown time {time}. Write it as HH:MM, e.g. 20:00.", time=text)) from None
+        raise Refusal(_("Unknown time {time}. Write it as HH:MM, e.g. 20:00.", time=clean_text(text)[:20])) from None
 
 
 def parse_schedule(tokens: list[str]) -> Schedule | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.deliberation.errors import AlreadyDone, DomainError, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
 
 
@@ -40,7 +41,7 @@ def explain(error: DomainError) -> Text:
         if what == "home":
             return _(
                 "There is no home {name} in the census. Write it as building-unit-room, e.g. 3-2-501.",
-                name=params.get("name"),
+                name=clean_text(str(params.get("name", "")))[:40],  # typed by the member: shown cleaned
             )
         if what == "scope":
             return _("There are no homes in {name}.", name=params.get("name"))
@@ -85,6 +86,8 @@ def _invalid(error: InvalidInput) -> Text:
         return _("An elevator is proposed for one building unit: use a scope like 3-2.")
     if params.get("reason") == "elevator_kind":
         return _("An elevator is voted as art278_major (or simply: elevator).")
+    if field == "title" and params.get("reason") == "blank":
+        return _("The title must not be empty or made only of invisible characters.")
     if field == "reason" and "choices" in params:
         return _("Reason is light, noise, access, cost or other.")
     messages = {
@@ -100,6 +103,7 @@ def _invalid(error: InvalidInput) -> Text:
         "options": _("Give 2-10 different options, one per line."),
         "choice": _("That is not a valid choice for this vote."),
         "reason": _("Please give a public reason."),
+        "note": _("Please say what was done."),
         "authority": _("Say on what authority you enter this ballot, e.g. signed paper ballot no. 12."),
         "code": _("That does not look like an invite code (8 letters and digits, e.g. ABCD-2345)."),
         "into": _("A proposal cannot be merged into itself."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.deliberation.scope import Scope
+from bot.deliberation.text import clean_text
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import _
@@ -50,7 +51,7 @@ async def _community_for(ctx: Context, name: str) -> int:
             for community in communities:
                 if community.name == name and community.id is not None:
                     return community.id
-            raise Refusal(_("There is no community named {name}.", name=name))
+            raise Refusal(_("There is no community named {name}.", name=clean_text(name)[:60]))
         if len(communities) == 1 and communities[0].id is not None:
             return communities[0].id
         member = await uow.member(ctx.sender.platform, ctx.sender.user_id, ctx.sender.display_name)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 
 from bot.deliberation.errors import NotFound
+from bot.deliberation.text import optional_text
 from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render
 from bot.handlers.agenda import parse_id
@@ -51,7 +52,7 @@ async def _vote_of(ctx: Context, proposal_id: int) -> tuple[Proposal, Vote]:
     where="group",
     moderator=True,
     summary=_("Open the vote on an agenda item"),
-    usage=_("/vote <id> <kind> [<days>d] (options on the next lines for choice, ranked, approval)"),
+    usage=_("/vote <id> <kind> [<days>d] [secret|open] (options on the next lines for choice, ranked, approval)"),
 )
 async def open_vote(ctx: Context, args: str) -> None:
     first, _sep, rest = args.partition("\n")
@@ -61,15 +62,17 @@ async def open_vote(ctx: Context, args: str) -> None:
     proposal_id, kind = parse_id(parts[0]), parts[1].lower()
     days = 7
     secret: bool | None = None
+    seen: set[str] = set()
     for extra in parts[2:]:
+        flag = "days" if DAYS_RE.match(extra.lower()) else "secrecy" if extra.lower() in ("secret", "open") else ""
+        # Each flag at most once: "secret open" or "5d 9d" is ambiguous, so it is refused, not guessed.
+        if not flag or flag in seen:
+            raise UsageError()
+        seen.add(flag)
         if match := DAYS_RE.match(extra.lower()):
             days = int(match.group(1))
-        elif extra.lower() == "secret":
-            secret = True
-        elif extra.lower() == "open":
-            secret = False
         else:
-            raise UsageError()
+            secret = extra.lower() == "secret"
     options = [line.strip() for line in rest.split("\n") if line.strip()] or None
     vote = await voting.open_vote(
         ctx.app.db, proposal_id, await ctx.actor(), kind, days, secret=secret, options=options, max_choices=1
@@ -332,7 +335,7 @@ async def paper(ctx: Context, args: str) -> None:
             "Paper ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
             home=parts[1],
             choice=render.POSITION_NAMES[parts[2].lower()],
-            authority=parts[3],
+            authority=optional_text(parts[3], max_length=500),
         )
         if cast.changed
         else _("That ballot was already recorded.")

@@ -12,6 +12,7 @@ from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition, withdraw
 from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.similarity import similar
+from bot.deliberation.text import clean_text, optional_text, require_text
 from bot.deliberation.thresholds import SupportPolicy, required_supports
 from bot.services import directory, meetings
 from bot.services.directory import Actor
@@ -93,9 +94,8 @@ async def propose(
 ) -> Submission:
     """Submit a matter. Unless ``force``, similar open matters in the scope are returned instead."""
     now = now or utcnow()
-    title, body = title.strip(), body.strip()
-    if not title or len(title) > TITLE_MAX:
-        raise InvalidInput("title must be 1-200 characters", field="title", max=TITLE_MAX)
+    title = require_text(title, field="title", max_length=TITLE_MAX)
+    body = clean_text(body, multiline=True)
     if len(body) > BODY_MAX:
         raise InvalidInput("body too long", field="body", max=BODY_MAX)
     try:
@@ -213,11 +213,7 @@ async def accept(
 async def decline(db: Database, proposal_id: int, actor: Actor, reason: str, now: datetime | None = None) -> Proposal:
     """Decline with a public reason (the reason is required and published)."""
     now = now or utcnow()
-    reason = reason.strip()
-    if not reason:
-        raise InvalidInput("a public reason is required", field="reason")
-    if len(reason) > 1000:
-        raise InvalidInput("reason too long", field="reason", max=1000)
+    reason = require_text(reason, field="reason", max_length=1000, multiline=True)
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)
         moderator = await directory.require_moderator(uow, actor, proposal.community_id)
@@ -243,7 +239,7 @@ async def merge(
             raise IllegalTransition(target.state, "merge_into")
         before = _move(proposal, ProposalAction.MERGE, now)
         proposal.merged_into_id = into_id
-        proposal.reason = reason.strip()[:1000] or None
+        proposal.reason = optional_text(reason, max_length=1000, multiline=True) or None
         supporters = await uow.session.execute(
             select(Support.household_key, Support.member_id).where(Support.proposal_id == proposal_id))
         carried = 0

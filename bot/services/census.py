@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 
-from bot.deliberation.census import CensusProblem, CensusRow, parse_census
+from bot.deliberation.census import CensusBounds, CensusProblem, CensusRow, parse_census
 from bot.deliberation.errors import DomainError, InvalidInput, NotFound
 from bot.storage.models import (
     Building,
@@ -54,9 +54,11 @@ async def get_community(uow: UnitOfWork, name: str) -> Community:
     return community
 
 
-async def import_census(db: Database, community_name: str, text: str) -> ImportReport:
+async def import_census(
+    db: Database, community_name: str, text: str, bounds: CensusBounds | None = None
+) -> ImportReport:
     """All or nothing: a file with any bad line writes nothing. Re-importing changes nothing."""
-    rows, problems = parse_census(text)
+    rows, problems = parse_census(text, bounds)
     if problems:
         raise CensusRejected(problems)
     digest = hashlib.sha256(text.encode()).hexdigest()

@@ -15,6 +15,7 @@ from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
 from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition
 from bot.deliberation.scope import Scope
+from bot.deliberation.text import optional_text
 from bot.services import directory
 from bot.services.directory import Actor
 from bot.storage.models import Objection, Proposal, utcnow
@@ -56,7 +57,8 @@ async def record_objection(
             raise IllegalTransition(proposal.state, "record_objection")
         home = await directory.home_by_label(uow, proposal.community_id, home_label)
         objection = Objection(proposal_id=proposal_id, owner_id=home.owner_id, floor=home.floor, reason=reason,
-                              detail=detail.strip()[:2000], recorded_by_member_id=moderator.id, created_at=now,
+                              detail=optional_text(detail, max_length=2000, multiline=True),
+                              recorded_by_member_id=moderator.id, created_at=now,
                               updated_at=now)
         uow.session.add(objection)
         await uow.session.flush()
@@ -85,7 +87,8 @@ async def update_objection(
         before = objection.status
         objection.status, objection.updated_at = status, now
         await uow.ledger.append("objection_updated", f"proposal:{proposal.id}",
-                                {"objection": objection_id, "from": before, "to": status, "note": note.strip()[:1000],
+                                {"objection": objection_id, "from": before, "to": status,
+                                 "note": optional_text(note, max_length=1000, multiline=True),
                                  "by": moderator.id}, at=now)
         return objection
 

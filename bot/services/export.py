@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.deliberation.text import csv_cell
 from bot.deliberation.vote_kinds import get_kind
 from bot.services.voting import result_document, roll_and_ballots, tally
 from bot.storage.models import Ballot, Proposal, RollEntry, Support, Vote
@@ -87,11 +88,21 @@ def to_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
+class _SafeWriter:
+    """A DictWriter whose text cells cannot start a spreadsheet formula (see ``csv_cell``)."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        self._writer.writeheader()
+
+    def writerow(self, row: dict[str, Any]) -> None:
+        self._writer.writerow({key: csv_cell(value) for key, value in row.items()})
+
+
 def to_csv(data: dict[str, Any]) -> str:
     """One row per vote (a proposal without a vote has one row with empty vote columns)."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
-    writer.writeheader()
+    writer = _SafeWriter(buffer)
     for proposal in data["proposals"]:
         base = {"proposal_id": proposal["id"], "title": proposal["title"], "category": proposal["category"],
                 "scope": proposal["scope"], "state": proposal["state"], "supports": proposal["supports"],

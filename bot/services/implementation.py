@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput
 from bot.deliberation.proposal import ProposalAction, ProposalState, transition
+from bot.deliberation.text import clean_text, has_visible
 from bot.services import directory
 from bot.services.directory import Actor
 from bot.storage.models import Proposal, utcnow
@@ -26,7 +27,9 @@ class Progress:
 
 
 def _clean(note: str, *, required: bool) -> str:
-    note = note.strip()
+    note = clean_text(note, multiline=True)
+    if not has_visible(note):
+        note = ""
     if required and not note:
         raise InvalidInput("say what was done", field="note")
     if len(note) > NOTE_MAX:

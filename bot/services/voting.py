@@ -22,6 +22,7 @@ from bot.deliberation.tally import (
     tally_choice,
     tally_ranked,
 )
+from bot.deliberation.text import optional_text
 from bot.deliberation.vote_kinds import BallotType, Electorate, VoteKind, get_kind
 from bot.services import directory
 from bot.services.directory import Actor
@@ -104,7 +105,7 @@ def _check_options(kind: VoteKind, options: list[str] | None, max_choices: int) 
         if options:
             raise InvalidInput("a yes/no vote takes no options", field="options")
         return None
-    cleaned = [o.strip() for o in options or [] if o.strip()]
+    cleaned = [text for text in (optional_text(o, max_length=1000) for o in options or []) if text]
     if not 2 <= len(cleaned) <= MAX_OPTIONS or len(set(cleaned)) != len(cleaned):
         raise InvalidInput(f"give 2-{MAX_OPTIONS} different options", field="options", max=MAX_OPTIONS)
     if any(len(o) > 100 for o in cleaned):
@@ -250,7 +251,7 @@ async def paper_ballot(
 ) -> Cast:
     """A moderator enters a paper or proxy ballot for the elector of a home, citing the authority."""
     now = now or utcnow()
-    authority = authority.strip()
+    authority = optional_text(authority, max_length=500)
     if not authority:
         raise InvalidInput("say on what authority (e.g. signed paper ballot no. 12)", field="authority")
     if source not in ("paper", "proxy"):

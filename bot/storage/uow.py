@@ -15,6 +15,7 @@ from sqlmodel import SQLModel
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.ledger import ChainLink, canonical_json, entry_hash
+from bot.deliberation.text import optional_text
 from bot.storage.engine import READONLY, create_engine
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
 
@@ -95,6 +96,8 @@ class UnitOfWork:
 
     async def member(self, platform: str, external_id: str, display_name: str = "") -> Member:
         """The chat member with this identity, created on first sight."""
+        # Shown to moderators (/pending): no control, bidi or zero-width characters.
+        display_name = optional_text(display_name, max_length=200)
         await self.insert_ignore(
             Member,
             {"platform": platform, "external_id": external_id, "display_name": display_name[:200],
