@@ -232,6 +232,9 @@ class Yishi:
         )
         if outcome.duplicate:
             return
+        if outcome.failed:
+            await self._apologise(event, messenger)
+            return
         if outcome.member_locale:
             locale = outcome.member_locale
         elif not event.sender.language_code and outcome.member_language:

@@ -7,9 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, insert, select, tuple_, update
 
-from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.errors import (
+    AlreadyDone,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotEligible,
+    NotFound,
+)
 from bot.deliberation.ledger import commitment
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, after_passed_vote, transition
 from bot.deliberation.scope import Scope
@@ -25,7 +32,7 @@ from bot.deliberation.tally import (
 from bot.deliberation.vote_kinds import BallotType, Electorate, VoteKind, get_kind
 from bot.services import directory
 from bot.services.directory import Actor
-from bot.storage.models import Ballot, Proposal, RollEntry, Vote, utcnow
+from bot.storage.models import Ballot, Member, Proposal, RollEntry, Vote, utcnow
 from bot.storage.uow import Database, UnitOfWork
 
 POSITIONS = ("yes", "no", "abstain")
@@ -151,15 +158,6 @@ def _ensure_open(vote: Vote, now: datetime) -> None:
         raise IllegalTransition("past_deadline", "cast")
 
 
-async def _roll_keys(uow: UnitOfWork, vote_id: int, keys: list[str]) -> list[str]:
-    if not keys:
-        return []
-    found = await uow.session.execute(
-        select(RollEntry.elector_key).where(RollEntry.vote_id == vote_id,
-                                            RollEntry.elector_key.in_(keys)))  # type: ignore[attr-defined]
-    return sorted(found.scalars())
-
-
 @dataclass(frozen=True, slots=True)
 class BallotWrite:
     """One ballot as stored, and the ledger entry that records it."""
@@ -187,61 +185,156 @@ def ballot_write(
     return BallotWrite(row, "ballot_cast" if revision == 1 else "ballot_changed", payload)
 
 
-async def _record(
-    uow: UnitOfWork, vote: Vote, elector: str, choice: Any, *, source: str, member_id: int | None,
-    authority: str | None, now: datetime,
-) -> bool:
-    """Insert or change one elector's ballot; the last one counts. True if anything changed."""
-    assert vote.id is not None
-    write = ballot_write(vote, elector, choice, source=source, member_id=member_id, authority=authority,
-                         revision=1, now=now)
-    if not await uow.insert_ignore(Ballot, write.row, ("vote_id", "elector_key")):
-        ballot = (
-            await uow.session.execute(
-                select(Ballot).where(Ballot.vote_id == vote.id, Ballot.elector_key == elector).with_for_update()
-            )
-        ).scalar_one()
-        if source != "self" and ballot.source == "self":
-            # A moderator's paper or proxy entry never overrides the owner's own ballot.
-            raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
-        if ballot.choice == choice and ballot.source == source:
-            return False
-        write = ballot_write(vote, elector, choice, source=source, member_id=member_id, authority=authority,
-                             revision=ballot.revision + 1, now=now)
-        for key, value in write.row.items():
-            setattr(ballot, key, value)
-    await uow.ledger.append(write.event, f"vote:{vote.id}", write.payload, at=now)
-    return True
+@dataclass(slots=True)
+class BallotRequest:
+    """One ballot to record: an owner's press (``source="self"``) or a moderator's paper/proxy entry.
+
+    ``keys`` are the electors the caster may vote for (from their verified homes, or the one home a
+    paper ballot is for); only those on the vote's frozen roll are recorded.
+    """
+
+    vote_id: int
+    choice: Any
+    member_id: int | None
+    keys: list[str]
+    source: str = "self"
+    authority: str | None = None
 
 
-async def _ballot_for(
-    uow: UnitOfWork, vote_id: int, choice: Any, now: datetime
-) -> tuple[Vote, VoteKind, Any, Proposal]:
-    """The open vote a ballot is for, its kind, the ballot in canonical form, and the proposal."""
-    vote = await _vote(uow, vote_id)
+async def votes_for_ballots(uow: UnitOfWork, vote_ids: set[int]) -> dict[int, tuple[Vote, int]]:
+    """The votes ballots are for, with their community; shared-locked so a concurrent close waits."""
+    query = (select(Vote, Proposal.community_id).join(Proposal, Proposal.id == Vote.proposal_id)  # type: ignore[arg-type]
+             .where(Vote.id.in_(vote_ids)))  # type: ignore[union-attr]
+    if uow.dialect == "postgresql":
+        query = query.with_for_update(read=True, of=Vote)  # type: ignore[arg-type]
+    return {vote.id: (vote, community_id) for vote, community_id in await uow.session.execute(query)}
+
+
+async def record_ballots(
+    uow: UnitOfWork, requests: list[BallotRequest], now: datetime,
+    votes: dict[int, tuple[Vote, int]] | None = None,
+) -> list[Cast | DomainError]:
+    """The one ballot rule: open-check, canonical choice, roll check and recording, for any number of ballots.
+
+    Every press (alone or batched) and every paper or proxy ballot goes through here: set-based reads,
+    one insert, the changed rows updated, the ledger entries appended in order. The last ballot of an
+    elector counts; a moderator's entry never replaces the owner's own. A refused ballot is returned as
+    its error and changes nothing; the others are recorded.
+    """
+    if votes is None:
+        votes = await votes_for_ballots(uow, {r.vote_id for r in requests})
+    on_roll = await _on_roll(uow, {(r.vote_id, key) for r in requests for key in r.keys})
+    current = await _current_ballots(uow, on_roll)
+    inserts: dict[tuple[int, str], dict[str, Any]] = {}
+    dirty: set[tuple[int, str]] = set()
+    events: list[tuple[str, str, dict[str, Any], datetime]] = []
+    out: list[Cast | DomainError] = []
+    for request in requests:
+        try:
+            out.append(_apply(request, votes, on_roll, current, inserts, dirty, events, now))
+        except DomainError as error:
+            out.append(error)
+    if inserts:
+        await uow.session.execute(insert(Ballot), list(inserts.values()))
+    for vote_id, key in dirty - inserts.keys():
+        row = {k: v for k, v in current[(vote_id, key)].items() if not k.startswith("_")}
+        await uow.session.execute(
+            update(Ballot).where(Ballot.vote_id == vote_id, Ballot.elector_key == key).values(row))  # type: ignore[arg-type]
+    await uow.ledger.append_many(events)
+    return out
+
+
+def _apply(
+    request: BallotRequest, votes: dict[int, tuple[Vote, int]], on_roll: set[tuple[int, str]],
+    current: dict[tuple[int, str], dict[str, Any]], inserts: dict[tuple[int, str], dict[str, Any]],
+    dirty: set[tuple[int, str]], events: list[tuple[str, str, dict[str, Any], datetime]], now: datetime,
+) -> Cast:
+    entry = votes.get(request.vote_id)
+    if entry is None:
+        raise NotFound(f"no vote #{request.vote_id}", what="vote", id=request.vote_id)
+    vote = entry[0]
     _ensure_open(vote, now)
-    kind = get_kind(vote.kind)
-    proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
-    return vote, kind, normalize_choice(kind, vote, choice), proposal
+    choice = normalize_choice(get_kind(vote.kind), vote, request.choice)
+    electors = sorted({key for key in request.keys if (request.vote_id, key) in on_roll})
+    if not electors:
+        raise NotEligible("not on this vote's roll", reason="not_on_roll", vote=request.vote_id)
+    if request.source != "self" and any(
+            current.get((request.vote_id, key), {}).get("source") == "self" for key in electors):
+        # A moderator's paper or proxy entry never overrides the owner's own ballot.
+        raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
+    changed = False
+    for key in electors:
+        pair = (request.vote_id, key)
+        before = current.get(pair)
+        if before is not None and before["choice"] == choice and before["source"] == request.source:
+            continue  # a repeated press
+        revision = 1 if before is None else before["revision"] + 1
+        write = ballot_write(vote, key, choice, source=request.source, member_id=request.member_id,
+                             authority=request.authority, revision=revision, now=now)
+        current[pair] = dict(write.row)
+        if before is None or pair in inserts:
+            inserts[pair] = write.row
+        dirty.add(pair)
+        events.append((write.event, f"vote:{request.vote_id}", write.payload, now))
+        changed = True
+    return Cast(vote, electors, changed, choice)
+
+
+async def _on_roll(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    if not pairs:
+        return set()
+    rows = await uow.session.execute(select(RollEntry.vote_id, RollEntry.elector_key).where(
+        tuple_(RollEntry.vote_id, RollEntry.elector_key).in_(pairs)))
+    return {(v, k) for v, k in rows}
+
+
+async def _current_ballots(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+    if not pairs:
+        return {}
+    query = select(Ballot).where(tuple_(Ballot.vote_id, Ballot.elector_key).in_(pairs))
+    if uow.dialect == "postgresql":
+        query = query.with_for_update()  # a concurrent change of the same ballot waits for this one
+    rows = await uow.session.execute(query)
+    return {(b.vote_id, b.elector_key): {"choice": b.choice, "source": b.source, "revision": b.revision}
+            for b in rows.scalars()}
+
+
+def _one(result: Cast | DomainError) -> Cast:
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
 
 async def cast_ballot(db: Database, vote_id: int, actor: Actor, choice: Any, now: datetime | None = None) -> Cast:
-    """Cast or change the actor's ballot, for every elector they represent on the roll."""
+    """Cast or change the actor's ballot, for every elector they represent on the roll (a batch of one)."""
     now = now or utcnow()
     async with db.uow() as uow:
-        vote, kind, choice, proposal = await _ballot_for(uow, vote_id, choice, now)
         member = await directory.member_of(uow, actor)
         assert member.id is not None
-        keys = await directory.elector_keys(uow, member.id, proposal.community_id, Scope.parse(vote.scope),
-                                            kind.electorate)
-        electors = await _roll_keys(uow, vote_id, keys)
-        if not electors:
-            raise NotEligible("not on this vote's roll", reason="not_on_roll", vote=vote_id)
-        changed = False
-        for elector in electors:
-            changed |= await _record(uow, vote, elector, choice, source="self", member_id=member.id,
-                                     authority=None, now=now)
-        return Cast(vote, electors, changed, choice)
+        return _one((await press_ballots(uow, [(member, vote_id, choice)], now))[0])
+
+
+async def press_ballots(
+    uow: UnitOfWork, presses: list[tuple[Member | None, int, Any]], now: datetime
+) -> list[Cast | DomainError]:
+    """Owners' own ballots: each presser's electors from their verified homes, then ``record_ballots``."""
+    votes = await votes_for_ballots(uow, {vote_id for _m, vote_id, _c in presses})
+    members = [m.id for m, _v, _c in presses if m is not None and m.id is not None]
+    links = await directory.verified_links_of(uow, members)
+    councils = await directory.council_pairs(uow, members)
+    requests = []
+    for member, vote_id, choice in presses:
+        keys: list[str] = []
+        entry = votes.get(vote_id)
+        if member is not None and member.id is not None and entry is not None:
+            vote, community_id = entry
+            scope = Scope.parse(vote.scope)
+            in_scope = [link for cid, link in links.get(member.id, [])
+                        if cid == community_id and scope.contains(link.home.building, link.home.unit)]
+            keys = directory.keys_for(in_scope, get_kind(vote.kind).electorate, member.id,
+                                      (member.id, community_id) in councils)
+        requests.append(BallotRequest(vote_id, choice, member.id if member else None, keys))
+    return await record_ballots(uow, requests, now, votes)
 
 
 async def paper_ballot(
@@ -256,15 +349,18 @@ async def paper_ballot(
     if source not in ("paper", "proxy"):
         raise InvalidInput("source is paper or proxy", field="source")
     async with db.uow() as uow:
-        vote, kind, choice, proposal = await _ballot_for(uow, vote_id, choice, now)
+        vote = await _vote(uow, vote_id)
+        _ensure_open(vote, now)
+        kind = get_kind(vote.kind)
+        normalize_choice(kind, vote, choice)
+        proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
         moderator = await directory.require_moderator(uow, actor, proposal.community_id)
         home = await directory.home_by_label(uow, proposal.community_id, home_label)
         key = home.owner_key if kind.electorate is Electorate.OWNERS else f"unit:{home.id}"
-        if kind.electorate is Electorate.COUNCIL or not await _roll_keys(uow, vote_id, [key]):
+        if kind.electorate is Electorate.COUNCIL:
             raise NotEligible("that home is not on this vote's roll", reason="not_on_roll", vote=vote_id)
-        changed = await _record(uow, vote, key, choice, source=source, member_id=moderator.id,
-                                authority=authority[:500], now=now)
-        return Cast(vote, [key], changed, choice)
+        request = BallotRequest(vote_id, choice, moderator.id, [key], source, authority[:500])
+        return _one((await record_ballots(uow, [request], now))[0])
 
 
 # --- closing ----------------------------------------------------------------------------------------
