@@ -19,6 +19,7 @@ from bot.config import Settings, SettingsError, load_settings
 from bot.deliberation.errors import DomainError
 from bot.storage import Database
 from bot.storage.engine import is_sqlite
+from bot.storage.keys import resolve_keys
 from bot.storage.migrate import is_up_to_date, upgrade
 
 app = typer.Typer(help="Yishi: residents' agenda and votes in their group chats.", no_args_is_help=True,
@@ -66,7 +67,8 @@ def with_db(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     prepare_database(config)
 
     async def _run() -> T:
-        db = Database(config.DATABASE_URL)
+        db = Database(config.DATABASE_URL, keys=resolve_keys(config.DATABASE_URL, config.LEDGER_KEY,
+                                                              config.BALLOT_SECRET_KEY))
         try:
             return await work(db)
         finally:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     # Run the scheduler in this process (deadlines, reminders, nudges, digests, meetings). With
     # several processes on one PostgreSQL database an advisory lock elects one of them anyway.
     SCHEDULER_ENABLED: bool = True
+    # Kept outside the database (see bot/storage/keys.py): the ledger's HMAC key and the key secret
+    # ballots are sealed under. Unset: generated once into keys.env beside the SQLite file.
+    LEDGER_KEY: str | None = None
+    BALLOT_SECRET_KEY: str | None = None
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -48,6 +52,15 @@ class Settings(BaseSettings):
         if not sep or not bot_id.isdigit() or not secret:
             raise ValueError("expected the form <digits>:<secret> given by @BotFather")
         return token
+
+    @field_validator("LEDGER_KEY", "BALLOT_SECRET_KEY")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if len(value.strip()) < 32:
+            raise ValueError("at least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        return value.strip()
 
     @field_validator("WEBHOOK_SECRET")
     @classmethod

@@ -25,4 +25,4 @@ async def verify_ledger(db: Database, batch: int = 2000) -> tuple[int, Break | N
     links = [link async for link in _walk(db, batch)]
     async with db.uow(readonly=True) as uow:
         head = await uow.ledger.head()
-    return len(links), find_first_break(links, head)
+    return len(links), find_first_break(links, head, db.keys.ledger)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import case, func, insert, select, tuple_, update
 
+from bot.deliberation import secrecy
 from bot.deliberation.errors import (
     AlreadyDone,
     DomainError,
     IllegalTransition,
     InvalidInput,
+    LedgerMismatch,
     NotEligible,
     NotFound,
 )
@@ -30,11 +33,12 @@ from bot.deliberation.tally import (
     tally_ranked,
 )
 from bot.deliberation.vote_kinds import BallotType, Electorate, VoteKind, get_kind
-from bot.services import directory
+from bot.services import audit, directory
 from bot.services.directory import Actor
 from bot.storage.models import Ballot, Member, Proposal, RollEntry, Vote, utcnow
 from bot.storage.uow import Database, UnitOfWork
 
+log = logging.getLogger(__name__)
 POSITIONS = ("yes", "no", "abstain")
 MAX_OPTIONS = 10
 # E-vote windows of 5-60 days for owners' meetings (Hangzhou); other kinds may be shorter.
@@ -149,6 +153,9 @@ class Cast:
     electors: list[str]
     changed: bool  # False when the same position was already recorded (a repeated press)
     choice: Any
+    receipt: str | None = None  # secret votes: the voter's receipt code (see secrecy.receipt)
+    # (earlier voter's member id, elector, new revision) for each home whose ballot another account replaced
+    replaced: tuple[tuple[int, str, int], ...] = ()
 
 
 def _ensure_open(vote: Vote, now: datetime) -> None:
@@ -169,20 +176,40 @@ class BallotWrite:
 
 def ballot_write(
     vote: Vote, elector: str, choice: Any, *, source: str, member_id: int | None, authority: str | None,
-    revision: int, now: datetime,
+    revision: int, now: datetime, secret_key: bytes | None = None,
 ) -> BallotWrite:
-    nonce = secrets.token_hex(16)
-    digest = commitment(nonce, choice)
-    row = {"vote_id": vote.id, "elector_key": elector, "choice": choice, "commitment": digest, "nonce": nonce,
-           "source": source, "authority": authority, "cast_by_member_id": member_id, "revision": revision,
-           "cast_at": now}
+    """The row and ledger entry of one ballot. A secret ballot's choice is sealed under ``secret_key``
+    and committed with a keyed HMAC; no opening is stored (nor anything testable without the key)."""
+    assert vote.id is not None
     payload: dict[str, Any] = {"vote": vote.id, "elector": elector, "source": source, "revision": revision,
-                               "by": member_id, "commitment": digest}
+                               "by": member_id}
+    if vote.secret:
+        if secret_key is None:
+            raise ValueError("a secret ballot needs BALLOT_SECRET_KEY")
+        digest = secrecy.keyed_commitment(secret_key, vote.id, elector, revision, choice)
+        row = {"vote_id": vote.id, "elector_key": elector, "choice": None,
+               "sealed": secrecy.seal(secret_key, vote.id, elector, revision, choice), "commitment": digest,
+               "nonce": "", "source": source, "authority": authority, "cast_by_member_id": member_id,
+               "revision": revision, "cast_at": now}
+    else:
+        nonce = secrets.token_hex(16)
+        digest = commitment(nonce, choice)
+        row = {"vote_id": vote.id, "elector_key": elector, "choice": choice, "sealed": None, "commitment": digest,
+               "nonce": nonce, "source": source, "authority": authority, "cast_by_member_id": member_id,
+               "revision": revision, "cast_at": now}
+        payload["choice"] = choice  # open ballots can be inspected by owners (Interpretation Art. 13)
+    payload["commitment"] = digest
     if authority:
         payload["authority"] = authority
-    if not vote.secret:
-        payload["choice"] = choice  # open ballots can be inspected by owners (Interpretation Art. 13)
     return BallotWrite(row, "ballot_cast" if revision == 1 else "ballot_changed", payload)
+
+
+def stored_choice(vote: Vote, row: dict[str, Any], secret_key: bytes) -> Any:
+    """A stored ballot's choice: as is for an open vote, unsealed for a secret one."""
+    if not vote.secret:
+        return row["choice"]
+    assert vote.id is not None
+    return secrecy.unseal(secret_key, vote.id, row["elector_key"], row["revision"], row["sealed"])
 
 
 @dataclass(slots=True)
@@ -231,7 +258,7 @@ async def record_ballots(
     out: list[Cast | DomainError] = []
     for request in requests:
         try:
-            out.append(_apply(request, votes, on_roll, current, inserts, dirty, events, now))
+            out.append(_apply(request, votes, on_roll, current, inserts, dirty, events, now, uow.keys.ballots))
         except DomainError as error:
             out.append(error)
     if inserts:
@@ -248,6 +275,7 @@ def _apply(
     request: BallotRequest, votes: dict[int, tuple[Vote, int]], on_roll: set[tuple[int, str]],
     current: dict[tuple[int, str], dict[str, Any]], inserts: dict[tuple[int, str], dict[str, Any]],
     dirty: set[tuple[int, str]], events: list[tuple[str, str, dict[str, Any], datetime]], now: datetime,
+    secret_key: bytes,
 ) -> Cast:
     entry = votes.get(request.vote_id)
     if entry is None:
@@ -262,22 +290,28 @@ def _apply(
             current.get((request.vote_id, key), {}).get("source") == "self" for key in electors):
         # A moderator's paper or proxy entry never overrides the owner's own ballot.
         raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
-    changed = False
+    changed, receipt, replaced = False, None, []
     for key in electors:
         pair = (request.vote_id, key)
         before = current.get(pair)
-        if before is not None and before["choice"] == choice and before["source"] == request.source:
+        if before is not None and before["source"] == request.source \
+                and stored_choice(vote, before, secret_key) == choice:
+            receipt = secrecy.receipt(before["commitment"]) if vote.secret else None
             continue  # a repeated press
         revision = 1 if before is None else before["revision"] + 1
         write = ballot_write(vote, key, choice, source=request.source, member_id=request.member_id,
-                             authority=request.authority, revision=revision, now=now)
+                             authority=request.authority, revision=revision, now=now, secret_key=secret_key)
+        if before is not None and before.get("cast_by_member_id") not in (None, request.member_id) \
+                and before["source"] == "self":
+            replaced.append((before["cast_by_member_id"], key, revision))  # another account replaced it
         current[pair] = dict(write.row)
         if before is None or pair in inserts:
             inserts[pair] = write.row
         dirty.add(pair)
         events.append((write.event, f"vote:{request.vote_id}", write.payload, now))
         changed = True
-    return Cast(vote, electors, changed, choice)
+        receipt = secrecy.receipt(write.row["commitment"]) if vote.secret else None
+    return Cast(vote, electors, changed, choice, receipt, tuple(replaced))
 
 
 async def _on_roll(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
@@ -295,7 +329,9 @@ async def _current_ballots(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> dict
     if uow.dialect == "postgresql":
         query = query.with_for_update()  # a concurrent change of the same ballot waits for this one
     rows = await uow.session.execute(query)
-    return {(b.vote_id, b.elector_key): {"choice": b.choice, "source": b.source, "revision": b.revision}
+    return {(b.vote_id, b.elector_key): {"elector_key": b.elector_key, "choice": b.choice, "sealed": b.sealed,
+                                         "source": b.source, "revision": b.revision, "commitment": b.commitment,
+                                         "cast_by_member_id": b.cast_by_member_id}
             for b in rows.scalars()}
 
 
@@ -367,11 +403,52 @@ async def paper_ballot(
 
 
 async def roll_and_ballots(uow: UnitOfWork, vote_id: int) -> tuple[list[Elector], dict[str, Any]]:
+    """The frozen roll and each elector's choice (a secret vote's unsealed: only to tally it)."""
     roll = [Elector(key, area) for key, area in await uow.session.execute(
         select(RollEntry.elector_key, RollEntry.area_centi).where(RollEntry.vote_id == vote_id))]
-    ballots = {key: choice for key, choice in await uow.session.execute(
-        select(Ballot.elector_key, Ballot.choice).where(Ballot.vote_id == vote_id))}
+    rows = await uow.session.execute(
+        select(Ballot.elector_key, Ballot.choice, Ballot.sealed, Ballot.revision).where(Ballot.vote_id == vote_id))
+    ballots = {key: choice if sealed is None else secrecy.unseal(uow.keys.ballots, vote_id, key, revision, sealed)
+               for key, choice, sealed, revision in rows}
     return roll, ballots
+
+
+def secret_result(secret_key: bytes, vote: Vote, kind: VoteKind, roll: list[Elector], ballots: dict[str, Any],
+                  exact: dict[str, Any]) -> dict[str, Any]:
+    """What a secret vote publishes: exact figures only if they cannot single out a voter.
+
+    Otherwise whole-percent shares, or only each criterion met or not; the exact document is kept
+    sealed under BALLOT_SECRET_KEY for the council's record, and the result says which was done and why.
+    """
+    assert vote.id is not None
+    area = {e.key: e.area for e in roll}
+    voters = [k for k in ballots if k in area]
+    areas = [area[k] for k in voters]
+    if kind.ballot is BallotType.YES_NO:
+        names = list(POSITIONS)
+        members = {name: [k for k in voters if ballots[k] == name] for name in names}
+    else:
+        names = [str(i) for i in range(len(vote.options or []))]
+        members = {name: [k for k in voters if int(name) in ballots[k]] for name in names}
+    groups = [(len(members[n]), sum(area[k] for k in members[n])) for n in names]
+    whole_heads, whole_area = len(voters), sum(areas)
+    mode, reason = secrecy.disclosure(areas, groups, whole_heads, whole_area)
+    if mode == "exact":
+        return {**exact, "secrecy": {"published": "exact"}}
+    public: dict[str, Any] = {key: exact[key] for key in ("kind", "passed", "roll_size", "eligible", "participated")}
+    if "options" in exact:
+        public.update(options=exact["options"], winners=exact["winners"])
+    public["criteria"] = [
+        {"name": c["name"], "measure": c["measure"], "op": c["op"], "required": c["required"], "met": c["met"],
+         "actual": f"≈{secrecy.whole_percent(c['numerator'], c['denominator'])}%" if mode == "rounded" else "-"}
+        for c in exact["criteria"]]
+    if mode == "rounded":
+        public["shares"] = {name: {"heads_pct": secrecy.whole_percent(h, whole_heads),
+                                   "area_pct": secrecy.whole_percent(a, whole_area)}
+                            for name, (h, a) in zip(names, groups, strict=True)}
+    sealed = secrecy.seal(secret_key, vote.id, "result", 0, exact, pad=8192)
+    public["secrecy"] = {"published": mode, "reason": reason, "sealed_exact": sealed}
+    return public
 
 
 def tally(kind: VoteKind, vote: Vote, roll: list[Elector], ballots: dict[str, Any]) -> BinaryResult | ChoiceResult:
@@ -422,6 +499,7 @@ class Closed:
     vote: Vote
     proposal: Proposal
     result: dict[str, Any]
+    head: str | None = None  # the ledger's head after the result: printed with it, for the council to keep
 
 
 async def close_vote(db: Database, vote_id: int, actor: Actor | None = None, now: datetime | None = None) -> Closed:
@@ -443,8 +521,15 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
     if vote.status != "open":
         raise IllegalTransition("closed", "close")
     kind = get_kind(vote.kind)
+    # The count is cross-checked against the keyed ledger: a ballot row edited in the database stops it.
+    problems = await audit.ballot_problems(uow, vote)
+    if problems:
+        log.error("vote %s NOT closed, its ballots differ from the ledger: %s", vote_id, "; ".join(problems))
+        raise LedgerMismatch("ballots differ from the ledger", vote=vote_id, count=len(problems))
     roll, ballots = await roll_and_ballots(uow, vote_id)
     result = result_document(tally(kind, vote, roll, ballots), len(roll))
+    if vote.secret:
+        result = secret_result(uow.keys.ballots, vote, kind, roll, ballots, result)
     vote.status, vote.closed_at, vote.result = "closed", now, result
     community = await directory.community_by_id(uow, proposal.community_id)
     if result["passed"]:
@@ -457,13 +542,13 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
     proposal.state_changed_at = now
     if action is ProposalAction.OPEN_OBJECTIONS:
         proposal.objection_until = now + timedelta(days=community.objection_days)
-    await uow.ledger.append(
+    head = await uow.ledger.append(
         "vote_closed", f"proposal:{proposal.id}",
         {"vote": vote_id, "by": by, "result": result, "proposal_state": proposal.state,
          "objection_until": proposal.objection_until.isoformat() if proposal.objection_until else None},
         at=now,
     )
-    return Closed(vote, proposal, result)
+    return Closed(vote, proposal, result, head.hash)
 
 
 async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
@@ -503,9 +588,10 @@ async def turnouts_in(uow: UnitOfWork, vote_ids: list[int]) -> dict[int, tuple[V
     out = {}
     for vote_id, vote in votes.items():
         heads, area, took_heads, took_area = sums.get(vote_id, (0, 0, 0, 0))
+        # A secret vote shows turnout by heads only: the area taking part would tell which homes voted when.
         out[vote_id] = (vote, {
             "eligible": {"heads": int(heads), "area_centi": int(area)},
-            "participated": {"heads": int(took_heads), "area_centi": int(took_area)},
-            "measures_area": get_kind(vote.kind).measures_area(),
+            "participated": {"heads": int(took_heads), "area_centi": None if vote.secret else int(took_area)},
+            "measures_area": get_kind(vote.kind).measures_area() and not vote.secret,
         })
     return out
