@@ -22,7 +22,7 @@ from bot.deliberation.vote_kinds import get_kind
 from bot.services import voting
 from bot.services.export import export_data, to_csv, to_json
 from bot.storage.models import Ballot, RollEntry, Vote
-from tests.e2e.conftest import GROUP, MODERATOR, OWNERS, World, world  # noqa: F401 - the fixture, on both runtimes
+from tests.e2e.conftest import GROUP, MODERATOR, OWNERS, World
 
 ROOMS = ["101", "102", "201", "202", "301", "302", "401", "402"]
 CHOICES = dict(zip(ROOMS, ["yes", "yes", "no", "yes", "abstain", "yes", "no", "yes"], strict=True))
