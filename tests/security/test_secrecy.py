@@ -22,7 +22,7 @@ from bot.deliberation.vote_kinds import get_kind
 from bot.services import voting
 from bot.services.export import export_data, to_csv, to_json
 from bot.storage.models import Ballot, RollEntry, Vote
-from tests.e2e.conftest import GROUP, MODERATOR, OWNERS, World
+from tests.e2e.conftest import GROUP, MODERATOR, OWNERS, TENANT, World
 
 ROOMS = ["101", "102", "201", "202", "301", "302", "401", "402"]
 CHOICES = dict(zip(ROOMS, ["yes", "yes", "no", "yes", "abstain", "yes", "no", "yes"], strict=True))
@@ -182,3 +182,31 @@ def test_sealed_ballots_are_bound_to_their_vote_elector_and_revision() -> None:
     commitment = secrecy.keyed_commitment(key, 1, "owner:3", 2, "no")
     assert commitment != secrecy.keyed_commitment(b"x" * 32, 1, "owner:3", 2, "no")
     assert secrecy.receipt(commitment) == f"{commitment[:4]}-{commitment[4:8]}-{commitment[8:12]}"
+
+
+async def test_the_earlier_voter_is_told_when_another_account_replaces_the_homes_ballot(world: World) -> None:
+    w = world
+    await w.say(OWNERS["101"], OWNERS["101"], f"/register {w.codes['3-2-101']}")
+    for room in ("102", "201", "202", "301"):
+        await w.say(OWNERS[room], OWNERS[room], f"/register {w.codes['3-2-' + room]}")
+    # A second account asks to be owner of 3-2-101 too, and a council member approves it.
+    question = await w.say(TENANT, TENANT, "/register 3-2-101")
+    await w.press(TENANT, TENANT, question, w.button(question, "v1:rg:"))
+    pending = await w.say(MODERATOR, MODERATOR, "/pending")
+    await w.press(MODERATOR, MODERATOR, pending, w.button(pending, "v1:ap:").replace(":d", ":a"))
+    await w.say(MODERATOR, GROUP, "/bind 3-2")
+    card = await w.say(OWNERS["101"], GROUP, "/propose Repaint the stairwell\nGrey walls.")
+    for room in ("102", "201", "202", "301"):
+        await w.press(OWNERS[room], GROUP, card, w.button(card, "v1:s:"))
+    await w.say(MODERATOR, GROUP, "/accept 1")
+    ballot = await w.say(MODERATOR, GROUP, "/vote 1 art278 5d secret")
+    assert "Recorded: Yes" in await w.press(OWNERS["101"], GROUP, ballot, w.button(ballot, "v1:b:1:y"))
+    before = len([m for m in w.fake.messages(OWNERS["101"]) if m.from_bot])
+    assert "Recorded: No" in await w.press(TENANT, GROUP, ballot, w.button(ballot, "v1:b:1:n"))
+    notice = await w.fake.wait_for_message(OWNERS["101"], lambda m: m.from_bot and "replaced" in (m.text or ""))
+    assert notice.text == ("Your ballot on vote #1 was replaced by another account linked to the same home. "
+                           "If you did not agree to this, tell the council.")
+    # The owner's own press again replaces the other account's: now the other account is told, once.
+    assert "Recorded: Yes" in await w.press(OWNERS["101"], GROUP, ballot, w.button(ballot, "v1:b:1:y"))
+    await w.fake.wait_for_message(TENANT, lambda m: m.from_bot and "replaced" in (m.text or ""))
+    assert len([m for m in w.fake.messages(OWNERS["101"]) if m.from_bot]) == before + 1
