@@ -26,7 +26,7 @@ SEAL_VERSION = "s1"
 # Plaintexts are padded to a multiple of this, so the ciphertext's length does not tell "no" from "abstain".
 PAD = 256
 # The subset-sum check gives up beyond this many (count, sum) states and then assumes the worst.
-MAX_STATES = 200_000
+MAX_STATES = 50_000
 MAX_VOTERS = 60
 # With this many voters or more, whole-percent shares are published even when the check cannot finish:
 # a one-percent band of a crowd this size is met by many subsets.
@@ -121,36 +121,48 @@ def singles_out(areas: Sequence[int], published: Published) -> bool | None:
     """Whether these figures fix any one voter's membership in the group (their choice), or None if unknown.
 
     ``areas`` are the voters who took part (one head each, with all their area). A voter is singled out
-    when every subset of voters matching the figures contains them (a group nobody could be left out of). Exact integer
-    subset-sum reachability over (heads, area); beyond ``MAX_STATES`` states the answer is None.
+    when every subset of voters matching the figures contains them (a group nobody could be left out of).
+    Exact integer counting: the number of subsets reaching each (heads, area) state, then for each voter
+    the number of fitting subsets without them (their item removed from the counts). Beyond
+    ``MAX_VOTERS`` voters or ``MAX_STATES`` states the answer is None.
     """
     items = list(areas)
-    if len(items) > MAX_VOTERS or _reachable(items, published.heads_low, published.heads_high,
-                                              published.area_low, published.area_high) is None:
+    if len(items) > MAX_VOTERS:
         return None
-    for i in range(len(items)):
-        rest = items[:i] + items[i + 1:]
-        with_i = _reachable(rest, published.heads_low - 1, published.heads_high - 1,
-                            published.area_low - items[i], published.area_high - items[i])
-        without_i = _reachable(rest, published.heads_low, published.heads_high,
-                               published.area_low, published.area_high)
-        if with_i is None or without_i is None:
-            return None
-        if not without_i:
+    counts = _counts(items, published.heads_high, published.area_high)
+    if counts is None:
+        return None
+    targets = [(h, a) for (h, a) in counts if published.heads_low <= h <= published.heads_high
+               and published.area_low <= a <= published.area_high]
+    if not sum(counts[t] for t in targets):
+        return True  # nothing fits: figures that cannot be (treated as revealing)
+    for area in items:
+        # Subsets without this voter: f'(h, a) = f(h, a) - f'(h - 1, a - area), unrolled.
+        without = 0
+        for h, a in targets:
+            sign, k = 1, 0
+            while h - k >= 0 and a - k * area >= 0:
+                without += sign * counts.get((h - k, a - k * area), 0)
+                sign, k = -sign, k + 1
+        if not without:
             return True  # every subset that fits holds this voter: their choice is known
     return False
 
 
-def _reachable(items: Sequence[int], heads_low: int, heads_high: int, area_low: int, area_high: int) -> bool | None:
+def _counts(items: Sequence[int], heads_high: int, area_high: int) -> dict[tuple[int, int], int] | None:
+    """How many subsets of ``items`` reach each (heads, area), up to the bounds; None past MAX_STATES."""
     if heads_high < 0 or area_high < 0:
-        return False
-    states: set[tuple[int, int]] = {(0, 0)}
+        return {}
+    counts: dict[tuple[int, int], int] = {(0, 0): 1}
     for area in items:
-        grown = {(h + 1, a + area) for h, a in states if h + 1 <= heads_high and a + area <= area_high}
-        states |= grown
-        if len(states) > MAX_STATES:
+        grown = dict(counts)
+        for (h, a), c in counts.items():
+            if h + 1 <= heads_high and a + area <= area_high:
+                grown[(h + 1, a + area)] = grown.get((h + 1, a + area), 0) + c
+        counts = grown
+        if len(counts) > MAX_STATES:
             return None
-    return any(heads_low <= h <= heads_high and area_low <= a <= area_high for h, a in states)
+    return counts
 
 
 def disclosure(areas: Sequence[int], groups: Sequence[tuple[int, int]], heads_whole: int,
@@ -162,14 +174,13 @@ def disclosure(areas: Sequence[int], groups: Sequence[tuple[int, int]], heads_wh
     else only the decision. When the check cannot finish (a large roll), the figures are rounded or
     withheld as if they did.
     """
-    def risky(shape: list[Published]) -> bool:
-        return any(singles_out(areas, p) is not False for p in shape)
-
-    if not risky([exact(h, a) for h, a in groups]):
+    checks = [singles_out(areas, exact(h, a)) for h, a in groups]
+    if all(check is False for check in checks):
         return "exact", None
-    reason = "too_large_to_check" if any(singles_out(areas, exact(h, a)) is None for h, a in groups) \
-        else "identifying_sums"
-    shares = [rounded(h, a, heads_whole, area_whole) for h, a in groups]
-    if len(areas) >= CROWD or not risky(shares):
+    reason = "too_large_to_check" if any(check is None for check in checks) else "identifying_sums"
+    if len(areas) >= CROWD:
         return "rounded", reason
-    return "decision", reason
+    for h, a in groups:
+        if singles_out(areas, rounded(h, a, heads_whole, area_whole)) is not False:
+            return "decision", reason
+    return "rounded", reason
