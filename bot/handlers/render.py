@@ -211,8 +211,11 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | Non
             )
         )
     elif "options" in result:
-        for i, option in enumerate(result["options"] if "scores" in result else []):
-            lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
+        for i, option in enumerate(result["options"]):
+            if "scores" in result:
+                lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
+            else:  # a secret result without counts still lists what was voted on
+                lines.append(f"{i + 1}. {option}")
         lines.append(winners_line(result))
     lines.extend(secrecy_lines(result))
     lines.append(participation_line(result))
