@@ -20,6 +20,7 @@ from bot.deliberation.errors import DomainError
 from bot.deliberation.text import csv_row
 from bot.storage import Database
 from bot.storage.engine import is_sqlite
+from bot.storage.keys import resolve_keys
 from bot.storage.migrate import is_up_to_date, upgrade
 
 app = typer.Typer(help="Yishi: residents' agenda and votes in their group chats.", no_args_is_help=True,
@@ -67,7 +68,8 @@ def with_db(config: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     prepare_database(config)
 
     async def _run() -> T:
-        db = Database(config.DATABASE_URL)
+        db = Database(config.DATABASE_URL, keys=resolve_keys(config.DATABASE_URL, config.LEDGER_KEY,
+                                                              config.BALLOT_SECRET_KEY))
         try:
             return await work(db)
         finally:
@@ -227,15 +229,33 @@ def census_codes(
 
 
 @ledger_app.command("verify")
-def ledger_verify() -> None:
-    """Walk the hash chain and report the first broken entry."""
-    from bot.services.ledger import verify_ledger
+def ledger_verify(
+    head: str | None = typer.Option(None, "--head", help="a head the council kept (HASH or SEQ:HASH)"),
+) -> None:
+    """Walk the keyed hash chain, check every ballot, result and registration row against it, and a kept head."""
+    from bot.services.ledger import verify_all
 
     config = settings()
-    checked, broken = with_db(config, verify_ledger)
-    if broken is not None:
-        raise fail(f"Ledger BROKEN at entry {broken.seq} ({broken.reason}); {checked} entries read.")
-    typer.echo(f"Ledger OK: {checked} entries verified.")
+    report = with_db(config, lambda db: verify_all(db, head))
+    for problem in report.problems:
+        typer.echo(f"MISMATCH {problem}", err=True)
+    if report.broken is not None:
+        raise fail(f"Ledger BROKEN at entry {report.broken.seq} ({report.broken.reason}); "
+                   f"{report.checked} entries read.")
+    if report.problems:
+        raise fail(f"Ledger chain intact ({report.checked} entries) but {len(report.problems)} problems found.")
+    typer.echo(f"Ledger OK: {report.checked} entries verified, rows match"
+               + (f", kept head {head} found." if head else "."))
+
+
+@ledger_app.command("rekey")
+def ledger_rekey() -> None:
+    """Re-chain a ledger from before LEDGER_KEY under the key (once; the first write does it too)."""
+    async def work(db: Database) -> str:
+        async with db.uow() as uow:
+            return await uow.ledger.rekey()
+
+    typer.echo(f"Ledger keyed; head {with_db(settings(), work)}")
 
 
 @ledger_app.callback()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     CENSUS_MAX_AREA_M2: int = Field(default=1000, ge=1, le=10_000_000)
     CENSUS_MIN_FLOOR: int = Field(default=-3, ge=-999, le=999)
     CENSUS_MAX_FLOOR: int = Field(default=100, ge=-999, le=999)
+    # Kept outside the database (see bot/storage/keys.py): the ledger's HMAC key and the key secret
+    # ballots are sealed under. Unset: generated once into keys.env beside the SQLite file.
+    LEDGER_KEY: str | None = None
+    BALLOT_SECRET_KEY: str | None = None
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -52,6 +56,15 @@ class Settings(BaseSettings):
         if not sep or not bot_id.isdigit() or not secret:
             raise ValueError("expected the form <digits>:<secret> given by @BotFather")
         return token
+
+    @field_validator("LEDGER_KEY", "BALLOT_SECRET_KEY")
+    @classmethod
+    def _key(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if len(value.strip()) < 32:
+            raise ValueError("at least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`)")
+        return value.strip()
 
     @field_validator("WEBHOOK_SECRET")
     @classmethod

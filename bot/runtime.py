@@ -15,6 +15,7 @@ from bot.outbox.limits import Limits
 from bot.scheduler.context import JobContext
 from bot.scheduler.service import SchedulerService
 from bot.storage import Database
+from bot.storage.keys import resolve_keys
 from bot.transports import Transport, create_transport
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
                 ready: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM when none is given)."""
     stop = stop or _stop_on_signals()
-    db = Database(settings.DATABASE_URL)
+    db = Database(settings.DATABASE_URL, keys=resolve_keys(settings.DATABASE_URL, settings.LEDGER_KEY,
+                                                           settings.BALLOT_SECRET_KEY))
     app = build_app(settings, db)
     transport: Transport = create_transport(settings, app)
     outbox = build_outbox(settings, db, app)

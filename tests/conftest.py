@@ -18,6 +18,10 @@ from sqlalchemy import text
 from bot.storage import Database
 from bot.storage.migrate import upgrade
 
+# Fixed keys for every test database (a real run generates them into keys.env or reads the settings).
+os.environ.setdefault("LEDGER_KEY", "test-ledger-key-" + "0" * 32)
+os.environ.setdefault("BALLOT_SECRET_KEY", "test-ballot-key-" + "1" * 32)
+
 SAMPLE_CENSUS = Path(__file__).resolve().parent.parent / "data" / "sample" / "census-sample.csv"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 

@@ -45,3 +45,9 @@ class NotEligible(DomainError):
 
 class AlreadyDone(DomainError):
     code = "already_done"
+
+
+class LedgerMismatch(DomainError):
+    """Stored rows disagree with the ledger: the count is refused until the council has looked."""
+
+    code = "ledger_mismatch"

@@ -8,6 +8,7 @@ which editing any earlier entry breaks every later link.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ from datetime import datetime
 from typing import Any
 
 GENESIS_HASH = "0" * 64
+# The chain's hash: HMAC-SHA256 under LEDGER_KEY (kept outside the database), so an edited ledger
+# cannot be re-chained without the key. Ledgers from before the key were plain SHA-256 ("sha256");
+# they are re-chained once under the key (see LedgerRepository.rekey).
+KEYED, PLAIN = "hmac-sha256", "sha256"
 
 
 def canonical_json(value: Any) -> str:
@@ -22,11 +27,16 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def entry_hash(prev_hash: str, seq: int, at: datetime, event: str, subject: str, payload_json: str) -> str:
+def entry_hash(prev_hash: str, seq: int, at: datetime, event: str, subject: str, payload_json: str,
+               key: bytes | None = None) -> str:
+    """HMAC-SHA256 under ``key``; plain SHA-256 without one (only to read a ledger from before the key)."""
     envelope = canonical_json(
         {"seq": seq, "at": at.isoformat(), "event": event, "subject": subject, "payload": payload_json}
     )
-    return hashlib.sha256(f"{prev_hash}\n{envelope}".encode()).hexdigest()
+    message = f"{prev_hash}\n{envelope}".encode()
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def commitment(salt: str, choice: Any) -> str:
@@ -48,18 +58,21 @@ class ChainLink:
 @dataclass(frozen=True, slots=True)
 class Break:
     seq: int
-    reason: str  # "prev_hash" | "hash" | "sequence"
+    reason: str  # "prev_hash" | "hash" | "sequence" | "truncated" | "unkeyed" | "anchor" | a row check
 
 
-def find_first_break(links: Iterable[ChainLink], head: Mapping[str, Any] | None = None) -> Break | None:
+def find_first_break(links: Iterable[ChainLink], head: Mapping[str, Any] | None = None,
+                     key: bytes | None = None) -> Break | None:
     """Walk the chain in order; return the first entry that does not follow from its predecessor."""
+    if head is not None and head.get("scheme", KEYED) != KEYED and key is not None:
+        return Break(1, "unkeyed")
     expected_prev, expected_seq = GENESIS_HASH, 1
     for link in links:
         if link.seq != expected_seq:
             return Break(expected_seq, "sequence")
         if link.prev_hash != expected_prev:
             return Break(link.seq, "prev_hash")
-        recomputed = entry_hash(link.prev_hash, link.seq, link.at, link.event, link.subject, link.payload)
+        recomputed = entry_hash(link.prev_hash, link.seq, link.at, link.event, link.subject, link.payload, key)
         if recomputed != link.hash:
             return Break(link.seq, "hash")
         expected_prev, expected_seq = link.hash, link.seq + 1

@@ -15,6 +15,8 @@ from bot.handlers.board import BallotBoard
 from bot.handlers.callbacks import POSITION_CODES, decode
 from bot.handlers.commands import UsageError, parse_command, registry
 from bot.handlers.context import Context, Refusal, member_locale
+from bot.handlers.render import receipt_line
+from bot.handlers.replaced import tell_replaced
 from bot.handlers.types import (
     ButtonPress,
     ChatMigrated,
@@ -232,6 +234,9 @@ class Yishi:
         )
         if outcome.duplicate:
             return
+        if outcome.failed:
+            await self._apologise(event, messenger)
+            return
         if outcome.member_locale:
             locale = outcome.member_locale
         elif not event.sender.language_code and outcome.member_language:
@@ -249,9 +254,10 @@ class Yishi:
             if cast.changed
             else _("Already recorded: {choice}.", choice=POSITION_NAMES[position])
         )
-        await messenger.toast(event, self.i18n.render(join([headline, deadline]), locale)[:200])
+        await messenger.toast(event, self.i18n.render(join([headline, *receipt_line(cast), deadline]), locale)[:200])
         if cast.changed:
             self.board.touch(action.int(0), messenger)
+            await tell_replaced(self, cast)
 
     async def _membership(self, event: MembershipChange) -> None:
         if event.chat.kind != "private":

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bot.deliberation.errors import AlreadyDone, DomainError, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.errors import (
+    AlreadyDone,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    LedgerMismatch,
+    NotEligible,
+    NotFound,
+)
 from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
 
@@ -32,6 +40,10 @@ def state_name(state: str) -> Text:
 
 def explain(error: DomainError) -> Text:
     params = error.params
+    if isinstance(error, LedgerMismatch):
+        return _(
+            "Vote #{id} was not closed: {count} stored ballots differ from the ledger. The council must check the "
+            "database with `yishi ledger verify` before the count.", id=params.get("vote"), count=params.get("count"))
     if isinstance(error, NotFound):
         what = params.get("what")
         if what == "proposal":

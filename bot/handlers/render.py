@@ -157,7 +157,40 @@ def participation_line(result: dict[str, Any]) -> Text:
     )
 
 
-def result_text(p: Proposal, vote: Vote, result: dict[str, Any]) -> Text:
+def secrecy_lines(result: dict[str, Any]) -> list[Text | str]:
+    """What a secret result withheld and why (see voting.secret_result)."""
+    published = result.get("secrecy", {}).get("published", "exact")
+    if published == "exact":
+        return []
+    lines: list[Text | str] = []
+    names = {**POSITION_NAMES, **{str(i): Text(o) for i, o in enumerate(result.get("options") or [])}}
+    for name, share in result.get("shares", {}).items():
+        lines.append(_("{option}: about {heads} of heads, {area} of area", option=names.get(name, name),
+                       heads=f"{share['heads_pct']}%", area=f"{share['area_pct']}%"))
+    if result["secrecy"].get("reason") == "too_large_to_check":
+        lines.append(_("Secret vote: exact sums by option are never published for this many voters; the shares "
+                       "are rounded to whole percent and the exact figures are sealed for the council's record."))
+    elif published == "rounded":
+        lines.append(_("Secret vote: the exact sums would show how some owners voted, so the shares are rounded "
+                       "to whole percent; the exact figures are sealed for the council's record."))
+    else:
+        lines.append(_("Secret vote: even rounded shares would show how some owners voted, so only the decision "
+                       "and whether each criterion was met are published; the exact figures are sealed for the "
+                       "council's record."))
+    return lines
+
+
+def receipt_line(cast: Any) -> list[Text | str]:
+    """A secret ballot's receipt code, to find later among the vote's commitments (export, ledger)."""
+    return [_("Receipt: {code}", code=cast.receipt)] if getattr(cast, "receipt", None) else []
+
+
+def head_line(head: str | None) -> list[Text | str]:
+    """The ledger's head after a result: councils keep it to check the ledger later (ledger verify --head)."""
+    return [_("Ledger head: {head}", head=head)] if head else []
+
+
+def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | None = None) -> Text:
     verdict = _("PASSED") if result["passed"] else _("NOT PASSED")
     lines: list[Text | str] = [
         _("Result of #{id} {title}: {verdict}", id=p.id, title=p.title, verdict=verdict),
@@ -177,12 +210,21 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any]) -> Text:
                 aa=result["abstain"]["area_m2"],
             )
         )
-    else:
-        for i, option in enumerate(result.get("options", [])):
-            lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
+    elif "options" in result:
+        for i, option in enumerate(result["options"]):
+            if "scores" in result:
+                lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
+            else:  # a secret result without counts still lists what was voted on
+                lines.append(f"{i + 1}. {option}")
         lines.append(winners_line(result))
+    lines.extend(secrecy_lines(result))
     lines.append(participation_line(result))
     for criterion in result["criteria"]:
+        if criterion["actual"] == "-":  # a secret result that publishes only the outcome
+            lines.append(_("{mark} {name} (required {op} {required})", mark="✓" if criterion["met"] else "✗",
+                           name=CRITERION_NAMES.get(criterion["name"], criterion["name"]),
+                           op=criterion["op"].replace(">=", "≥").replace("<=", "≤"), required=criterion["required"]))
+            continue
         lines.append(
             _(
                 "{mark} {name}: {actual} {op} {required}",
@@ -204,4 +246,4 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any]) -> Text:
                 side=POSITION_NAMES[covenant["side"]],
             )
         )
-    return join(lines)
+    return join(lines + head_line(head))

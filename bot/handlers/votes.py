@@ -13,6 +13,7 @@ from bot.handlers.agenda import parse_id
 from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
+from bot.handlers.replaced import tell_replaced
 from bot.handlers.types import Action
 from bot.i18n import Text, _
 from bot.scheduler.notices import close_and_announce
@@ -120,7 +121,8 @@ async def press_ballot(ctx: Context, vote_id: int, code: str) -> None:
     cast = await voting.cast_ballot(ctx.app.db, vote_id, await ctx.actor(), position)
     name = render.POSITION_NAMES[position]
     if cast.changed:
-        await ctx.toast(render.join([_("Recorded: {choice}.", choice=name), _deadline_note(ctx, cast.vote)]))
+        await ctx.toast(render.join([_("Recorded: {choice}.", choice=name), *render.receipt_line(cast),
+                                     _deadline_note(ctx, cast.vote)]))
         ctx.app.board.touch(vote_id, ctx.messenger)
     else:
         await ctx.toast(render.join([_("Already recorded: {choice}.", choice=name), _deadline_note(ctx, cast.vote)]))
@@ -217,7 +219,8 @@ async def submit_options(ctx: Context, vote_id: int, choice: list[int]) -> None:
     cast = await voting.cast_ballot(ctx.app.db, vote_id, await ctx.actor(), choice)
     proposal, vote = await _open_vote_for_press(ctx, vote_id)
     names = ", ".join((vote.options or [])[i] for i in choice)
-    await ctx.toast(render.join([_("Recorded: {choice}.", choice=names), _deadline_note(ctx, vote)]))
+    await ctx.toast(render.join([_("Recorded: {choice}.", choice=names), *render.receipt_line(cast),
+                                 _deadline_note(ctx, vote)]))
     if ctx.event.message_id:
         await ctx.messenger.edit(
             ctx.chat.chat_id,
@@ -227,6 +230,7 @@ async def submit_options(ctx: Context, vote_id: int, choice: list[int]) -> None:
                     [
                         _("Vote on #{id} {title}", id=proposal.id, title=proposal.title),
                         _("Recorded: {choice}.", choice=names),
+                        *render.receipt_line(cast),
                         _deadline_note(ctx, vote),
                     ]
                 ),
@@ -235,6 +239,7 @@ async def submit_options(ctx: Context, vote_id: int, choice: list[int]) -> None:
         )
     if cast.changed:
         ctx.app.board.touch(vote_id, ctx.messenger)
+        await tell_replaced(ctx.app, cast)
 
 
 async def press_rank(ctx: Context, vote_id: int, sequence: str, index: int) -> None:
@@ -276,14 +281,15 @@ async def close(ctx: Context, args: str) -> None:
         skip_chat=(ctx.chat.platform, ctx.chat.chat_id), edit_posts=False,
     )
     ctx.app.replan()
-    await announce_result(ctx, closed.proposal, closed.vote, closed.result)
+    await announce_result(ctx, closed.proposal, closed.vote, closed.result, closed.head)
 
 
-async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: dict[str, object]) -> None:
+async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: dict[str, object],
+                          head: str | None = None) -> None:
     """The result here, at once, and the ballot messages frozen (the scope's other rooms: see /close)."""
     assert vote.id is not None
     await ctx.app.board.refresh(vote.id, ctx.messenger)
-    await ctx.reply(render.result_text(proposal, vote, result))
+    await ctx.reply(render.result_text(proposal, vote, result, head))
 
 
 @registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))

@@ -62,7 +62,7 @@ async def announce_closed(
     """
     vote, proposal = closed.vote, closed.proposal
     assert vote.id is not None
-    text = render.result_text(proposal, vote, closed.result)
+    text = render.result_text(proposal, vote, closed.result, closed.head)
     rooms = await post_in_rooms(uow, i18n, proposal.community_id, vote.scope, text, f"vote-result:{vote.id}",
                                 skip_chat=skip_chat)
     if edit_posts:

@@ -46,6 +46,7 @@ JOB_MODULES = (
     "bot.scheduler.nudges",
     "bot.scheduler.digests",
     "bot.scheduler.meetings",
+    "bot.scheduler.anchor",
 )
 ADVISORY_LOCK_KEY = 0x59_49_53_48  # "YISH": the scheduler leader's PostgreSQL advisory lock
 JOBS_TABLE = "apscheduler_jobs"

@@ -150,6 +150,31 @@ async def is_council_member(uow: UnitOfWork, member_id: int, community_id: int) 
     return found.first() is not None
 
 
+async def verified_links_of(uow: UnitOfWork, member_ids: list[int]) -> dict[int, list[tuple[int, Link]]]:
+    """Verified links of several members at once, each with its home's community id."""
+    if not member_ids:
+        return {}
+    rows = await uow.session.execute(
+        homes_query(None)
+        .add_columns(MemberLink.member_id, MemberLink.role, Building.community_id)
+        .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
+        .where(MemberLink.member_id.in_(member_ids), MemberLink.status == "verified")  # type: ignore[attr-defined]
+        .order_by(ExclusiveUnit.id))
+    out: dict[int, list[tuple[int, Link]]] = {}
+    for *home, member_id, role, community_id in rows:
+        out.setdefault(member_id, []).append((community_id, Link(Home(*home), role)))
+    return out
+
+
+async def council_pairs(uow: UnitOfWork, member_ids: list[int]) -> set[tuple[int, int]]:
+    """(member id, community id) for every council role of these members."""
+    if not member_ids:
+        return set()
+    rows = await uow.session.execute(select(CouncilRole.member_id, CouncilRole.community_id).where(
+        CouncilRole.member_id.in_(member_ids)))  # type: ignore[attr-defined]
+    return {(m, c) for m, c in rows}
+
+
 async def member_of(uow: UnitOfWork, actor: Actor) -> Member:
     return await uow.member(actor.platform, actor.external_id, actor.display_name)
 

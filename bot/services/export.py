@@ -1,6 +1,7 @@
 """Export for the council: proposals with co-signatures, and every vote with its frozen result.
 
-Secret votes export no individual choice; open votes list each ballot (owners may inspect
+Secret votes export no individual choice, no count by option while open and no list of who voted
+(only keyed commitments, for voters to find their receipts); open votes list each ballot (owners may inspect
 ballots, Interpretation on building co-ownership Art. 13).
 """
 
@@ -13,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.deliberation.secrecy import receipt
 from bot.deliberation.text import csv_cell
 from bot.deliberation.vote_kinds import get_kind
-from bot.services.voting import result_document, roll_and_ballots, tally
+from bot.services.voting import result_document, roll_and_ballots, tally, turnouts_in
 from bot.storage.models import Ballot, Proposal, RollEntry, Support, Vote
-from bot.storage.uow import Database
+from bot.storage.uow import Database, UnitOfWork
 
 MEASURED = ("eligible", "participated", "yes", "no", "abstain")
 CSV_COLUMNS = [
@@ -47,6 +49,8 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                     select(func.count()).select_from(RollEntry).where(RollEntry.vote_id == vote.id))).scalar_one()
                 if vote.result is not None:
                     result = vote.result
+                elif vote.secret:  # nothing early: an open secret vote shows turnout by heads only
+                    result = await _secret_turnout(uow, vote)
                 else:  # an open vote: the standing, marked provisional
                     roll, ballots = await roll_and_ballots(uow, vote.id)
                     result = {**result_document(tally(get_kind(vote.kind), vote, roll, ballots), len(roll)),
@@ -67,11 +71,12 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                         for b in ballots_rows
                     ]
                 else:
-                    # Only commitments: anyone holding a ballot's nonce can check it, nobody can read it.
+                    # Only keyed commitments, without who cast them, in no meaningful order: a voter finds
+                    # the receipt code they were given (its first 12 hex digits) among them.
                     commitments = (await uow.session.execute(
-                        select(Ballot.elector_key, Ballot.commitment).where(Ballot.vote_id == vote.id)
-                        .order_by(Ballot.elector_key))).all()
-                    entry["commitments"] = [{"elector": k, "commitment": c} for k, c in commitments]
+                        select(Ballot.commitment).where(Ballot.vote_id == vote.id)
+                        .order_by(Ballot.commitment))).scalars().all()
+                    entry["commitments"] = [{"commitment": c, "receipt": receipt(c)} for c in commitments]
                 exported_votes.append(entry)
             out.append({
                 "id": proposal.id, "title": proposal.title, "body": proposal.body, "category": proposal.category,
@@ -82,6 +87,14 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
             })
         head = await uow.ledger.head()
     return {"format": "yishi-export/1", "ledger_head": head, "proposals": out}
+
+
+async def _secret_turnout(uow: UnitOfWork, vote: Vote) -> dict[str, Any]:
+    assert vote.id is not None
+    standing = (await turnouts_in(uow, [vote.id]))[vote.id][1]
+    return {"kind": vote.kind, "passed": None, "provisional": True,
+            "eligible": {"heads": standing["eligible"]["heads"], "area_m2": None},
+            "participated": {"heads": standing["participated"]["heads"], "area_m2": None}, "criteria": []}
 
 
 def to_json(data: dict[str, Any]) -> str:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, insert, select, tuple_, update
 
-from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation import secrecy
+from bot.deliberation.errors import (
+    AlreadyDone,
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    LedgerMismatch,
+    NotEligible,
+    NotFound,
+)
 from bot.deliberation.ledger import commitment
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, after_passed_vote, transition
 from bot.deliberation.scope import Scope
@@ -24,11 +34,12 @@ from bot.deliberation.tally import (
 )
 from bot.deliberation.text import optional_text
 from bot.deliberation.vote_kinds import BallotType, Electorate, VoteKind, get_kind
-from bot.services import directory
+from bot.services import audit, directory
 from bot.services.directory import Actor
-from bot.storage.models import Ballot, Proposal, RollEntry, Vote, utcnow
+from bot.storage.models import Ballot, Member, Proposal, RollEntry, Vote, utcnow
 from bot.storage.uow import Database, UnitOfWork
 
+log = logging.getLogger(__name__)
 POSITIONS = ("yes", "no", "abstain")
 MAX_OPTIONS = 10
 # E-vote windows of 5-60 days for owners' meetings (Hangzhou); other kinds may be shorter.
@@ -143,6 +154,9 @@ class Cast:
     electors: list[str]
     changed: bool  # False when the same position was already recorded (a repeated press)
     choice: Any
+    receipt: str | None = None  # secret votes: the voter's receipt code (see secrecy.receipt)
+    # (earlier voter's member id, elector, new revision) for each home whose ballot another account replaced
+    replaced: tuple[tuple[int, str, int], ...] = ()
 
 
 def _ensure_open(vote: Vote, now: datetime) -> None:
@@ -150,15 +164,6 @@ def _ensure_open(vote: Vote, now: datetime) -> None:
         raise IllegalTransition("closed", "cast")
     if now >= vote.closes_at:
         raise IllegalTransition("past_deadline", "cast")
-
-
-async def _roll_keys(uow: UnitOfWork, vote_id: int, keys: list[str]) -> list[str]:
-    if not keys:
-        return []
-    found = await uow.session.execute(
-        select(RollEntry.elector_key).where(RollEntry.vote_id == vote_id,
-                                            RollEntry.elector_key.in_(keys)))  # type: ignore[attr-defined]
-    return sorted(found.scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,77 +177,201 @@ class BallotWrite:
 
 def ballot_write(
     vote: Vote, elector: str, choice: Any, *, source: str, member_id: int | None, authority: str | None,
-    revision: int, now: datetime,
+    revision: int, now: datetime, secret_key: bytes | None = None,
 ) -> BallotWrite:
-    nonce = secrets.token_hex(16)
-    digest = commitment(nonce, choice)
-    row = {"vote_id": vote.id, "elector_key": elector, "choice": choice, "commitment": digest, "nonce": nonce,
-           "source": source, "authority": authority, "cast_by_member_id": member_id, "revision": revision,
-           "cast_at": now}
+    """The row and ledger entry of one ballot. A secret ballot's choice is sealed under ``secret_key``
+    and committed with a keyed HMAC; no opening is stored (nor anything testable without the key)."""
+    assert vote.id is not None
     payload: dict[str, Any] = {"vote": vote.id, "elector": elector, "source": source, "revision": revision,
-                               "by": member_id, "commitment": digest}
+                               "by": member_id}
+    if vote.secret:
+        if secret_key is None:
+            raise ValueError("a secret ballot needs BALLOT_SECRET_KEY")
+        digest = secrecy.keyed_commitment(secret_key, vote.id, elector, revision, choice)
+        row = {"vote_id": vote.id, "elector_key": elector, "choice": None,
+               "sealed": secrecy.seal(secret_key, vote.id, elector, revision, choice), "commitment": digest,
+               "nonce": "", "source": source, "authority": authority, "cast_by_member_id": member_id,
+               "revision": revision, "cast_at": now}
+    else:
+        nonce = secrets.token_hex(16)
+        digest = commitment(nonce, choice)
+        row = {"vote_id": vote.id, "elector_key": elector, "choice": choice, "sealed": None, "commitment": digest,
+               "nonce": nonce, "source": source, "authority": authority, "cast_by_member_id": member_id,
+               "revision": revision, "cast_at": now}
+        payload["choice"] = choice  # open ballots can be inspected by owners (Interpretation Art. 13)
+    payload["commitment"] = digest
     if authority:
         payload["authority"] = authority
-    if not vote.secret:
-        payload["choice"] = choice  # open ballots can be inspected by owners (Interpretation Art. 13)
     return BallotWrite(row, "ballot_cast" if revision == 1 else "ballot_changed", payload)
 
 
-async def _record(
-    uow: UnitOfWork, vote: Vote, elector: str, choice: Any, *, source: str, member_id: int | None,
-    authority: str | None, now: datetime,
-) -> bool:
-    """Insert or change one elector's ballot; the last one counts. True if anything changed."""
+def stored_choice(vote: Vote, row: dict[str, Any], secret_key: bytes) -> Any:
+    """A stored ballot's choice: as is for an open vote, unsealed for a secret one."""
+    if not vote.secret:
+        return row["choice"]
     assert vote.id is not None
-    write = ballot_write(vote, elector, choice, source=source, member_id=member_id, authority=authority,
-                         revision=1, now=now)
-    if not await uow.insert_ignore(Ballot, write.row, ("vote_id", "elector_key")):
-        ballot = (
-            await uow.session.execute(
-                select(Ballot).where(Ballot.vote_id == vote.id, Ballot.elector_key == elector).with_for_update()
-            )
-        ).scalar_one()
-        if source != "self" and ballot.source == "self":
-            # A moderator's paper or proxy entry never overrides the owner's own ballot.
-            raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
-        if ballot.choice == choice and ballot.source == source:
-            return False
-        write = ballot_write(vote, elector, choice, source=source, member_id=member_id, authority=authority,
-                             revision=ballot.revision + 1, now=now)
-        for key, value in write.row.items():
-            setattr(ballot, key, value)
-    await uow.ledger.append(write.event, f"vote:{vote.id}", write.payload, at=now)
-    return True
+    return secrecy.unseal(secret_key, vote.id, row["elector_key"], row["revision"], row["sealed"])
 
 
-async def _ballot_for(
-    uow: UnitOfWork, vote_id: int, choice: Any, now: datetime
-) -> tuple[Vote, VoteKind, Any, Proposal]:
-    """The open vote a ballot is for, its kind, the ballot in canonical form, and the proposal."""
-    vote = await _vote(uow, vote_id)
+@dataclass(slots=True)
+class BallotRequest:
+    """One ballot to record: an owner's press (``source="self"``) or a moderator's paper/proxy entry.
+
+    ``keys`` are the electors the caster may vote for (from their verified homes, or the one home a
+    paper ballot is for); only those on the vote's frozen roll are recorded.
+    """
+
+    vote_id: int
+    choice: Any
+    member_id: int | None
+    keys: list[str]
+    source: str = "self"
+    authority: str | None = None
+
+
+async def votes_for_ballots(uow: UnitOfWork, vote_ids: set[int]) -> dict[int, tuple[Vote, int]]:
+    """The votes ballots are for, with their community; shared-locked so a concurrent close waits."""
+    query = (select(Vote, Proposal.community_id).join(Proposal, Proposal.id == Vote.proposal_id)  # type: ignore[arg-type]
+             .where(Vote.id.in_(vote_ids)))  # type: ignore[union-attr]
+    if uow.dialect == "postgresql":
+        query = query.with_for_update(read=True, of=Vote)  # type: ignore[arg-type]
+    return {vote.id: (vote, community_id) for vote, community_id in await uow.session.execute(query)}
+
+
+async def record_ballots(
+    uow: UnitOfWork, requests: list[BallotRequest], now: datetime,
+    votes: dict[int, tuple[Vote, int]] | None = None,
+) -> list[Cast | DomainError]:
+    """The one ballot rule: open-check, canonical choice, roll check and recording, for any number of ballots.
+
+    Every press (alone or batched) and every paper or proxy ballot goes through here: set-based reads,
+    one insert, the changed rows updated, the ledger entries appended in order. The last ballot of an
+    elector counts; a moderator's entry never replaces the owner's own. A refused ballot is returned as
+    its error and changes nothing; the others are recorded.
+    """
+    if votes is None:
+        votes = await votes_for_ballots(uow, {r.vote_id for r in requests})
+    on_roll = await _on_roll(uow, {(r.vote_id, key) for r in requests for key in r.keys})
+    current = await _current_ballots(uow, on_roll)
+    inserts: dict[tuple[int, str], dict[str, Any]] = {}
+    dirty: set[tuple[int, str]] = set()
+    events: list[tuple[str, str, dict[str, Any], datetime]] = []
+    out: list[Cast | DomainError] = []
+    for request in requests:
+        try:
+            out.append(_apply(request, votes, on_roll, current, inserts, dirty, events, now, uow.keys.ballots))
+        except DomainError as error:
+            out.append(error)
+    if inserts:
+        await uow.session.execute(insert(Ballot), list(inserts.values()))
+    for vote_id, key in dirty - inserts.keys():
+        row = {k: v for k, v in current[(vote_id, key)].items() if not k.startswith("_")}
+        await uow.session.execute(
+            update(Ballot).where(Ballot.vote_id == vote_id, Ballot.elector_key == key).values(row))  # type: ignore[arg-type]
+    await uow.ledger.append_many(events)
+    return out
+
+
+def _apply(
+    request: BallotRequest, votes: dict[int, tuple[Vote, int]], on_roll: set[tuple[int, str]],
+    current: dict[tuple[int, str], dict[str, Any]], inserts: dict[tuple[int, str], dict[str, Any]],
+    dirty: set[tuple[int, str]], events: list[tuple[str, str, dict[str, Any], datetime]], now: datetime,
+    secret_key: bytes,
+) -> Cast:
+    entry = votes.get(request.vote_id)
+    if entry is None:
+        raise NotFound(f"no vote #{request.vote_id}", what="vote", id=request.vote_id)
+    vote = entry[0]
     _ensure_open(vote, now)
-    kind = get_kind(vote.kind)
-    proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
-    return vote, kind, normalize_choice(kind, vote, choice), proposal
+    choice = normalize_choice(get_kind(vote.kind), vote, request.choice)
+    electors = sorted({key for key in request.keys if (request.vote_id, key) in on_roll})
+    if not electors:
+        raise NotEligible("not on this vote's roll", reason="not_on_roll", vote=request.vote_id)
+    if request.source != "self" and any(
+            current.get((request.vote_id, key), {}).get("source") == "self" for key in electors):
+        # A moderator's paper or proxy entry never overrides the owner's own ballot.
+        raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
+    changed, receipt, replaced = False, None, []
+    for key in electors:
+        pair = (request.vote_id, key)
+        before = current.get(pair)
+        if before is not None and before["source"] == request.source \
+                and stored_choice(vote, before, secret_key) == choice:
+            receipt = secrecy.receipt(before["commitment"]) if vote.secret else None
+            continue  # a repeated press
+        revision = 1 if before is None else before["revision"] + 1
+        write = ballot_write(vote, key, choice, source=request.source, member_id=request.member_id,
+                             authority=request.authority, revision=revision, now=now, secret_key=secret_key)
+        if before is not None and before.get("cast_by_member_id") not in (None, request.member_id) \
+                and before["source"] == "self":
+            replaced.append((before["cast_by_member_id"], key, revision))  # another account replaced it
+        current[pair] = dict(write.row)
+        if before is None or pair in inserts:
+            inserts[pair] = write.row
+        dirty.add(pair)
+        events.append((write.event, f"vote:{request.vote_id}", write.payload, now))
+        changed = True
+        receipt = secrecy.receipt(write.row["commitment"]) if vote.secret else None
+    return Cast(vote, electors, changed, choice, receipt, tuple(replaced))
+
+
+async def _on_roll(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    if not pairs:
+        return set()
+    rows = await uow.session.execute(select(RollEntry.vote_id, RollEntry.elector_key).where(
+        tuple_(RollEntry.vote_id, RollEntry.elector_key).in_(pairs)))
+    return {(v, k) for v, k in rows}
+
+
+async def _current_ballots(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
+    if not pairs:
+        return {}
+    query = select(Ballot).where(tuple_(Ballot.vote_id, Ballot.elector_key).in_(pairs))
+    if uow.dialect == "postgresql":
+        query = query.with_for_update()  # a concurrent change of the same ballot waits for this one
+    rows = await uow.session.execute(query)
+    return {(b.vote_id, b.elector_key): {"elector_key": b.elector_key, "choice": b.choice, "sealed": b.sealed,
+                                         "source": b.source, "revision": b.revision, "commitment": b.commitment,
+                                         "cast_by_member_id": b.cast_by_member_id}
+            for b in rows.scalars()}
+
+
+def _one(result: Cast | DomainError) -> Cast:
+    if isinstance(result, DomainError):
+        raise result
+    return result
 
 
 async def cast_ballot(db: Database, vote_id: int, actor: Actor, choice: Any, now: datetime | None = None) -> Cast:
-    """Cast or change the actor's ballot, for every elector they represent on the roll."""
+    """Cast or change the actor's ballot, for every elector they represent on the roll (a batch of one)."""
     now = now or utcnow()
     async with db.uow() as uow:
-        vote, kind, choice, proposal = await _ballot_for(uow, vote_id, choice, now)
         member = await directory.member_of(uow, actor)
         assert member.id is not None
-        keys = await directory.elector_keys(uow, member.id, proposal.community_id, Scope.parse(vote.scope),
-                                            kind.electorate)
-        electors = await _roll_keys(uow, vote_id, keys)
-        if not electors:
-            raise NotEligible("not on this vote's roll", reason="not_on_roll", vote=vote_id)
-        changed = False
-        for elector in electors:
-            changed |= await _record(uow, vote, elector, choice, source="self", member_id=member.id,
-                                     authority=None, now=now)
-        return Cast(vote, electors, changed, choice)
+        return _one((await press_ballots(uow, [(member, vote_id, choice)], now))[0])
+
+
+async def press_ballots(
+    uow: UnitOfWork, presses: list[tuple[Member | None, int, Any]], now: datetime
+) -> list[Cast | DomainError]:
+    """Owners' own ballots: each presser's electors from their verified homes, then ``record_ballots``."""
+    votes = await votes_for_ballots(uow, {vote_id for _m, vote_id, _c in presses})
+    members = [m.id for m, _v, _c in presses if m is not None and m.id is not None]
+    links = await directory.verified_links_of(uow, members)
+    councils = await directory.council_pairs(uow, members)
+    requests = []
+    for member, vote_id, choice in presses:
+        keys: list[str] = []
+        entry = votes.get(vote_id)
+        if member is not None and member.id is not None and entry is not None:
+            vote, community_id = entry
+            scope = Scope.parse(vote.scope)
+            in_scope = [link for cid, link in links.get(member.id, [])
+                        if cid == community_id and scope.contains(link.home.building, link.home.unit)]
+            keys = directory.keys_for(in_scope, get_kind(vote.kind).electorate, member.id,
+                                      (member.id, community_id) in councils)
+        requests.append(BallotRequest(vote_id, choice, member.id if member else None, keys))
+    return await record_ballots(uow, requests, now, votes)
 
 
 async def paper_ballot(
@@ -257,26 +386,70 @@ async def paper_ballot(
     if source not in ("paper", "proxy"):
         raise InvalidInput("source is paper or proxy", field="source")
     async with db.uow() as uow:
-        vote, kind, choice, proposal = await _ballot_for(uow, vote_id, choice, now)
+        vote = await _vote(uow, vote_id)
+        _ensure_open(vote, now)
+        kind = get_kind(vote.kind)
+        normalize_choice(kind, vote, choice)
+        proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
         moderator = await directory.require_moderator(uow, actor, proposal.community_id)
         home = await directory.home_by_label(uow, proposal.community_id, home_label)
         key = home.owner_key if kind.electorate is Electorate.OWNERS else f"unit:{home.id}"
-        if kind.electorate is Electorate.COUNCIL or not await _roll_keys(uow, vote_id, [key]):
+        if kind.electorate is Electorate.COUNCIL:
             raise NotEligible("that home is not on this vote's roll", reason="not_on_roll", vote=vote_id)
-        changed = await _record(uow, vote, key, choice, source=source, member_id=moderator.id,
-                                authority=authority[:500], now=now)
-        return Cast(vote, [key], changed, choice)
+        request = BallotRequest(vote_id, choice, moderator.id, [key], source, authority[:500])
+        return _one((await record_ballots(uow, [request], now))[0])
 
 
 # --- closing ----------------------------------------------------------------------------------------
 
 
 async def roll_and_ballots(uow: UnitOfWork, vote_id: int) -> tuple[list[Elector], dict[str, Any]]:
+    """The frozen roll and each elector's choice (a secret vote's unsealed: only to tally it)."""
     roll = [Elector(key, area) for key, area in await uow.session.execute(
         select(RollEntry.elector_key, RollEntry.area_centi).where(RollEntry.vote_id == vote_id))]
-    ballots = {key: choice for key, choice in await uow.session.execute(
-        select(Ballot.elector_key, Ballot.choice).where(Ballot.vote_id == vote_id))}
+    rows = await uow.session.execute(
+        select(Ballot.elector_key, Ballot.choice, Ballot.sealed, Ballot.revision).where(Ballot.vote_id == vote_id))
+    ballots = {key: choice if sealed is None else secrecy.unseal(uow.keys.ballots, vote_id, key, revision, sealed)
+               for key, choice, sealed, revision in rows}
     return roll, ballots
+
+
+def secret_result(secret_key: bytes, vote: Vote, kind: VoteKind, roll: list[Elector], ballots: dict[str, Any],
+                  exact: dict[str, Any]) -> dict[str, Any]:
+    """What a secret vote publishes: exact figures only if they cannot single out a voter.
+
+    Otherwise whole-percent shares, or only each criterion met or not; the exact document is kept
+    sealed under BALLOT_SECRET_KEY for the council's record, and the result says which was done and why.
+    """
+    assert vote.id is not None
+    area = {e.key: e.area for e in roll}
+    voters = [k for k in ballots if k in area]
+    areas = [area[k] for k in voters]
+    if kind.ballot is BallotType.YES_NO:
+        names = list(POSITIONS)
+        members = {name: [k for k in voters if ballots[k] == name] for name in names}
+    else:
+        names = [str(i) for i in range(len(vote.options or []))]
+        members = {name: [k for k in voters if int(name) in ballots[k]] for name in names}
+    groups = [(len(members[n]), sum(area[k] for k in members[n])) for n in names]
+    whole_heads, whole_area = len(voters), sum(areas)
+    mode, reason = secrecy.disclosure(areas, groups, whole_heads, whole_area)
+    if mode == "exact":
+        return {**exact, "secrecy": {"published": "exact"}}
+    public: dict[str, Any] = {key: exact[key] for key in ("kind", "passed", "roll_size", "eligible", "participated")}
+    if "options" in exact:
+        public.update(options=exact["options"], winners=exact["winners"])
+    public["criteria"] = [
+        {"name": c["name"], "measure": c["measure"], "op": c["op"], "required": c["required"], "met": c["met"],
+         "actual": f"≈{secrecy.whole_percent(c['numerator'], c['denominator'])}%" if mode == "rounded" else "-"}
+        for c in exact["criteria"]]
+    if mode == "rounded":
+        public["shares"] = {name: {"heads_pct": secrecy.whole_percent(h, whole_heads),
+                                   "area_pct": secrecy.whole_percent(a, whole_area)}
+                            for name, (h, a) in zip(names, groups, strict=True)}
+    sealed = secrecy.seal(secret_key, vote.id, "result", 0, exact, pad=8192)
+    public["secrecy"] = {"published": mode, "reason": reason, "sealed_exact": sealed}
+    return public
 
 
 def tally(kind: VoteKind, vote: Vote, roll: list[Elector], ballots: dict[str, Any]) -> BinaryResult | ChoiceResult:
@@ -327,6 +500,7 @@ class Closed:
     vote: Vote
     proposal: Proposal
     result: dict[str, Any]
+    head: str | None = None  # the ledger's head after the result: printed with it, for the council to keep
 
 
 async def close_vote(db: Database, vote_id: int, actor: Actor | None = None, now: datetime | None = None) -> Closed:
@@ -348,8 +522,15 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
     if vote.status != "open":
         raise IllegalTransition("closed", "close")
     kind = get_kind(vote.kind)
+    # The count is cross-checked against the keyed ledger: a ballot row edited in the database stops it.
+    problems = await audit.ballot_problems(uow, vote)
+    if problems:
+        log.error("vote %s NOT closed, its ballots differ from the ledger: %s", vote_id, "; ".join(problems))
+        raise LedgerMismatch("ballots differ from the ledger", vote=vote_id, count=len(problems))
     roll, ballots = await roll_and_ballots(uow, vote_id)
     result = result_document(tally(kind, vote, roll, ballots), len(roll))
+    if vote.secret:
+        result = secret_result(uow.keys.ballots, vote, kind, roll, ballots, result)
     vote.status, vote.closed_at, vote.result = "closed", now, result
     community = await directory.community_by_id(uow, proposal.community_id)
     if result["passed"]:
@@ -362,13 +543,13 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
     proposal.state_changed_at = now
     if action is ProposalAction.OPEN_OBJECTIONS:
         proposal.objection_until = now + timedelta(days=community.objection_days)
-    await uow.ledger.append(
+    head = await uow.ledger.append(
         "vote_closed", f"proposal:{proposal.id}",
         {"vote": vote_id, "by": by, "result": result, "proposal_state": proposal.state,
          "objection_until": proposal.objection_until.isoformat() if proposal.objection_until else None},
         at=now,
     )
-    return Closed(vote, proposal, result)
+    return Closed(vote, proposal, result, head.hash)
 
 
 async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
@@ -408,9 +589,10 @@ async def turnouts_in(uow: UnitOfWork, vote_ids: list[int]) -> dict[int, tuple[V
     out = {}
     for vote_id, vote in votes.items():
         heads, area, took_heads, took_area = sums.get(vote_id, (0, 0, 0, 0))
+        # A secret vote shows turnout by heads only: the area taking part would tell which homes voted when.
         out[vote_id] = (vote, {
             "eligible": {"heads": int(heads), "area_centi": int(area)},
-            "participated": {"heads": int(took_heads), "area_centi": int(took_area)},
-            "measures_area": get_kind(vote.kind).measures_area(),
+            "participated": {"heads": int(took_heads), "area_centi": None if vote.secret else int(took_area)},
+            "measures_area": get_kind(vote.kind).measures_area() and not vote.secret,
         })
     return out

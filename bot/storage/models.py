@@ -280,9 +280,11 @@ class Ballot(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     vote_id: int = Field(foreign_key="vote.id", index=True)
     elector_key: str = Field(max_length=40)
-    choice: Any = _json()  # kept for the tally; never shown for secret votes
-    commitment: str = Field(max_length=64)  # sha256(nonce, choice): what the ledger shows
-    nonce: str = Field(max_length=32)
+    choice: Any = _json()  # open ballots; JSON null for secret ones (see ``sealed``)
+    commitment: str = Field(max_length=64)  # what the ledger shows: sha256(nonce, choice), or an HMAC if secret
+    nonce: str = Field(max_length=32)  # open ballots only; empty for secret ones
+    # Secret ballots: the choice sealed under BALLOT_SECRET_KEY (``choice`` is then null).
+    sealed: str | None = Field(default=None, sa_type=sa.Text())
     source: str = Field(default="self", max_length=16)
     authority: str | None = Field(default=None, max_length=500)
     cast_by_member_id: int | None = Field(default=None, foreign_key="member.id")
@@ -447,3 +449,4 @@ class LedgerHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = Field(max_length=64)
+    scheme: str = Field(default="hmac-sha256", max_length=16)  # "sha256": a ledger from before LEDGER_KEY

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel
 
 from bot.deliberation.errors import NotFound
-from bot.deliberation.ledger import ChainLink, canonical_json, entry_hash
+from bot.deliberation.ledger import GENESIS_HASH, KEYED, ChainLink, canonical_json, entry_hash, find_first_break
 from bot.deliberation.text import optional_text
 from bot.storage.engine import READONLY, create_engine
+from bot.storage.keys import Keys, resolve_keys
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
 
 M = TypeVar("M", bound=SQLModel)
@@ -25,8 +26,9 @@ M = TypeVar("M", bound=SQLModel)
 class Database:
     """The engine and session factory of one process."""
 
-    def __init__(self, url: str, engine: AsyncEngine | None = None) -> None:
+    def __init__(self, url: str, engine: AsyncEngine | None = None, keys: Keys | None = None) -> None:
         self.url = url
+        self.keys = keys or resolve_keys(url)
         self.engine = engine or create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
@@ -53,7 +55,7 @@ class UnitOfWork:
         await self.session.begin()
         if self._readonly:
             await self.session.connection(execution_options={READONLY: True})
-        self.ledger = LedgerRepository(self.session)
+        self.ledger = LedgerRepository(self.session, self._db.keys.ledger)
         return self
 
     async def __aexit__(
@@ -67,6 +69,10 @@ class UnitOfWork:
             # A read-only unit just closes: that ends its transaction and keeps loaded objects usable.
         finally:
             await self.session.close()
+
+    @property
+    def keys(self) -> Keys:
+        return self._db.keys
 
     @property
     def dialect(self) -> str:
@@ -114,6 +120,10 @@ class UnitOfWork:
         return member
 
 
+class LedgerError(Exception):
+    """The ledger cannot be re-keyed because it is already broken."""
+
+
 @dataclass(frozen=True, slots=True)
 class Appended:
     seq: int
@@ -121,10 +131,11 @@ class Appended:
 
 
 class LedgerRepository:
-    """Append-only access to the hash chain."""
+    """Append-only access to the hash chain, keyed with LEDGER_KEY."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, key: bytes) -> None:
         self._session = session
+        self._key = key
 
     async def append(self, event: str, subject: str, payload: dict[str, Any], at: datetime | None = None) -> Appended:
         return (await self.append_many([(event, subject, payload, at or utcnow())]))[0]
@@ -140,15 +151,18 @@ class LedgerRepository:
                 update(LedgerHead)
                 .where(LedgerHead.id == 1)  # type: ignore[arg-type]
                 .values(seq=LedgerHead.seq + len(events))
-                .returning(LedgerHead.seq, LedgerHead.hash)
+                .returning(LedgerHead.seq, LedgerHead.hash, LedgerHead.scheme)
             )
         ).one()
         seq, prev_hash = int(head[0]) - len(events), str(head[1])
+        if head[2] != KEYED:
+            prev_hash = await self.rekey(upto=seq)
+            seq += 1  # after the ledger_keyed entry
         rows, appended = [], []
         for event, subject, payload, when in events:
             seq += 1
             body = canonical_json(payload)
-            digest = entry_hash(prev_hash, seq, when, event, subject, body)
+            digest = entry_hash(prev_hash, seq, when, event, subject, body, self._key)
             rows.append({"seq": seq, "at": when, "event": event, "subject": subject, "payload": body,
                          "prev_hash": prev_hash, "hash": digest})
             appended.append(Appended(seq, digest))
@@ -159,6 +173,42 @@ class LedgerRepository:
         )
         return appended
 
+    async def rekey(self, upto: int | None = None) -> str:
+        """Re-chain a ledger from before LEDGER_KEY under the key, once; returns the new tip's hash.
+
+        The plain SHA-256 chain is checked first (an already broken ledger is not laundered), the
+        entries are re-hashed in place, and a ``ledger_keyed`` entry records the former head, which the
+        council may compare with a head it kept.
+        """
+        head = (await self._session.execute(
+            select(LedgerHead.seq, LedgerHead.hash, LedgerHead.scheme).with_for_update())).one()
+        last = int(head[0]) if upto is None else upto
+        links = await self.links(0, batch=max(last, 1))
+        if head[2] == KEYED:
+            return links[-1].hash if links else GENESIS_HASH
+        broken = find_first_break(links, {"seq": last, "hash": links[-1].hash if links else GENESIS_HASH})
+        if broken is not None or (upto is None and (links[-1].hash if links else GENESIS_HASH) != head[1]):
+            raise LedgerError(f"the ledger is broken at entry {broken.seq if broken else last}; not re-keyed")
+        prev = GENESIS_HASH
+        for link in links:
+            digest = entry_hash(prev, link.seq, link.at, link.event, link.subject, link.payload, self._key)
+            await self._session.execute(update(LedgerEntry).where(LedgerEntry.seq == link.seq)  # type: ignore[arg-type]
+                                        .values(prev_hash=prev, hash=digest))
+            prev = digest
+        former = links[-1].hash if links else GENESIS_HASH
+        seq = last + 1
+        body = canonical_json({"former_head": {"seq": last, "hash": former}, "scheme": KEYED})
+        at = utcnow()
+        digest = entry_hash(prev, seq, at, "ledger_keyed", "ledger", body, self._key)
+        await self._session.execute(insert(LedgerEntry), [{"seq": seq, "at": at, "event": "ledger_keyed",
+                                                           "subject": "ledger", "payload": body,
+                                                           "prev_hash": prev, "hash": digest}])
+        # Entries being appended right now (``upto``) follow the re-key entry.
+        extra = 0 if upto is None else int(head[0]) - upto
+        await self._session.execute(update(LedgerHead).where(LedgerHead.id == 1)  # type: ignore[arg-type]
+                                    .values(seq=seq + extra, hash=digest, scheme=KEYED))
+        return digest
+
     async def links(self, after: int = 0, batch: int = 1000) -> list[ChainLink]:
         rows = (
             await self._session.execute(
@@ -168,8 +218,8 @@ class LedgerRepository:
         return [ChainLink(r.seq, r.at, r.event, r.subject, r.payload, r.prev_hash, r.hash) for r in rows]
 
     async def head(self) -> dict[str, Any]:
-        row = (await self._session.execute(select(LedgerHead.seq, LedgerHead.hash))).one()
-        return {"seq": int(row[0]), "hash": str(row[1])}
+        row = (await self._session.execute(select(LedgerHead.seq, LedgerHead.hash, LedgerHead.scheme))).one()
+        return {"seq": int(row[0]), "hash": str(row[1]), "scheme": str(row[2])}
 
     async def count(self, event: str | None = None, subject: str | None = None) -> int:
         query = select(func.count()).select_from(LedgerEntry)

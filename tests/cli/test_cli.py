@@ -89,7 +89,7 @@ def test_census_import_codes_and_ledger(workdir: Path) -> None:
     assert lines[0] == "building,unit,room,code" and len(lines) == 13
     assert lines[1].startswith("3,2,101,")
     verify = yishi(workdir, "ledger", "verify")
-    assert verify.returncode == 0 and "Ledger OK: 2 entries verified." in verify.stdout
+    assert verify.returncode == 0 and "Ledger OK: 2 entries verified, rows match." in verify.stdout
 
 
 def test_bad_census_lists_lines_and_exits_nonzero(workdir: Path) -> None:

@@ -93,3 +93,27 @@ async def test_closed_votes_refuse_batched_presses(db: Database) -> None:
     await voting.close_vote(db, vote_id, MODERATOR)
     outcome = await BallotBatcher(db).submit(PressRequest("telegram", 1, "1", vote_id, "yes"))
     assert outcome.error is not None and outcome.error.params.get("current") == "closed"
+
+
+async def test_an_unexpected_error_in_the_fallback_still_answers_every_press(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    vote_id = await _vote(db, 5)
+    batcher = BallotBatcher(db)
+
+    async def broken(batch: list[PressRequest]) -> list[object]:
+        raise RuntimeError("lost the connection")
+
+    async def broken_for_two(batch: list[PressRequest]) -> list[object]:
+        if batch[0].user_id == "2":
+            raise RuntimeError("still lost")
+        return await original(batch)
+
+    original = batcher._record
+    monkeypatch.setattr(batcher, "_process", broken)
+    monkeypatch.setattr(batcher, "_record", broken_for_two)
+    outcomes = await asyncio.wait_for(asyncio.gather(
+        *(batcher.submit(PressRequest("telegram", 70 + i, str(i + 1), vote_id, "yes")) for i in range(3))), 10)
+    assert [(o.failed, o.cast is not None) for o in outcomes] == [(False, True), (True, False), (False, True)]
+    async with db.uow() as uow:
+        assert (await uow.session.execute(select(func.count()).select_from(Ballot))).scalar_one() == 2

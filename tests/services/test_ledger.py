@@ -46,7 +46,8 @@ async def test_verify_catches_a_rehashed_entry_by_the_next_link(db: Database) ->
         links = await uow.ledger.links()
     forged = links[1]
     new_payload = '{"forged":true}'
-    new_hash = entry_hash(forged.prev_hash, forged.seq, forged.at, forged.event, forged.subject, new_payload)
+    new_hash = entry_hash(forged.prev_hash, forged.seq, forged.at, forged.event, forged.subject, new_payload,
+                          db.keys.ledger)
     async with db.engine.begin() as conn:
         await conn.execute(text("UPDATE ledger_entry SET payload = :p, hash = :h WHERE seq = 2"),
                            {"p": new_payload, "h": new_hash})

@@ -214,11 +214,18 @@ async def test_secret_vote_keeps_choices_out_of_the_ledger(db: Database, make_co
                     if e.subject == f"vote:{vote.id}"]
         ballots = (await uow.session.execute(select(Ballot))).scalars().all()
     assert len(payloads) == 3 and all("choice" not in p and len(p["commitment"]) == 64 for p in payloads)
-    from bot.deliberation.ledger import commitment
+    from bot.deliberation.secrecy import keyed_commitment, unseal
 
-    assert {b.commitment for b in ballots} == {commitment(b.nonce, b.choice) for b in ballots}
+    # Nothing in clear beside the caster: no choice, no opening; the commitment is keyed.
+    assert all(b.choice is None and b.nonce == "" and b.sealed for b in ballots)
+    opened = {b.elector_key: unseal(db.keys.ballots, vote.id, b.elector_key, b.revision, b.sealed or "")
+              for b in ballots}
+    assert sorted(opened.values()) == ["no", "yes", "yes"]
+    assert {b.commitment for b in ballots} == {
+        keyed_commitment(db.keys.ballots, vote.id, b.elector_key, b.revision, opened[b.elector_key]) for b in ballots}
     result = (await voting.close_vote(db, vote.id, MODERATOR, now=T0)).result
-    assert result["yes"]["heads"] == 2
+    # Three equal homes: 2 yes / 1 no fits any two of them, so nobody is singled out and sums are exact.
+    assert result["yes"]["heads"] == 2 and result["secrecy"] == {"published": "exact"}
 
 
 async def test_council_and_choice_kinds(db: Database, make_community, link) -> None:
