@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.deliberation.errors import DomainError, IllegalTransition, NotEligible, NotFound
 from bot.deliberation.scope import Scope
@@ -25,6 +24,7 @@ from bot.deliberation.vote_kinds import get_kind
 from bot.services import directory
 from bot.services.directory import Actor, Home, Link
 from bot.services.voting import Cast, ballot_write, normalize_choice
+from bot.storage.inbox import claim_handled
 from bot.storage.models import (
     Ballot,
     Building,
@@ -32,7 +32,6 @@ from bot.storage.models import (
     ExclusiveUnit,
     Member,
     MemberLink,
-    ProcessedUpdate,
     Proposal,
     RollEntry,
     Vote,
@@ -52,6 +51,7 @@ class PressRequest:
     vote_id: int
     choice: Any
     future: asyncio.Future[PressOutcome] = field(repr=False, default=None)  # type: ignore[assignment]
+    bot: str = ""  # the inbox key of the bot it came to ("telegram:<bot id>"); "" = the platform's
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,9 @@ class PressOutcome:
 
 
 class BallotBatcher:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, claimer: str = "batch") -> None:
         self.db = db
+        self.claimer = claimer  # the process's boot id: whose claim an inbox row carries
         self._queue: asyncio.Queue[PressRequest] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
@@ -101,7 +102,7 @@ class BallotBatcher:
         from bot.services.voting import cast_ballot
 
         async with self.db.uow() as uow:
-            if not await _claim(uow, [request]):
+            if not await _claim(uow, [request], self.claimer):
                 return PressOutcome(True)
         try:
             cast = await cast_ballot(self.db, request.vote_id, Actor(request.platform, request.user_id),
@@ -113,7 +114,7 @@ class BallotBatcher:
     async def _process(self, batch: list[PressRequest]) -> list[PressOutcome]:
         now = utcnow()
         async with self.db.uow() as uow:
-            fresh = await _claim(uow, batch)
+            fresh = await _claim(uow, batch, self.claimer)
             members = await _members(uow, batch)
             votes = await _votes(uow, {r.vote_id for r in batch})
             links = await _links(uow, [m.id for m in members.values() if m.id is not None])
@@ -192,19 +193,14 @@ class BallotBatcher:
         return Cast(vote, electors, changed, choice)
 
 
-async def _claim(uow: UnitOfWork, batch: list[PressRequest]) -> dict[str, set[int]]:
-    """Record the update ids in one statement; returns those seen for the first time (per platform)."""
-    # Claimed and finished at once: the claim commits with the ballots or not at all.
-    rows = [{"platform": platform, "bot_id": "", "update_id": update_id, "processed_at": utcnow(),
-             "claimed_by": "batch", "finished_at": utcnow()}
-            for platform, update_id in dict.fromkeys((r.platform, r.update_id) for r in batch)]
-    dialect_insert = postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
-    statement = (dialect_insert(ProcessedUpdate).values(rows)
-                 .on_conflict_do_nothing(index_elements=["platform", "bot_id", "update_id"])
-                 .returning(ProcessedUpdate.platform, ProcessedUpdate.update_id))
+async def _claim(uow: UnitOfWork, batch: list[PressRequest], claimer: str) -> dict[str, set[int]]:
+    """Mark the updates handled in the inbox; returns those taken now (per platform)."""
+    # Claimed and handled at once: the mark commits with the ballots or not at all.
+    taken = await claim_handled(uow, [(r.bot or r.platform, r.update_id) for r in batch], claimer)
     fresh: dict[str, set[int]] = defaultdict(set)
-    for platform, update_id in await uow.session.execute(statement):
-        fresh[platform].add(int(update_id))
+    for request in batch:
+        if (request.bot or request.platform, request.update_id) in taken:
+            fresh[request.platform].add(request.update_id)
     return fresh
 
 
