@@ -32,6 +32,7 @@ from bot.outbox.dispatcher import Dispatcher, OutboxMessenger
 from bot.services.ballot_batch import BallotBatcher
 from bot.services.rooms import follow_migration
 from bot.storage import Database
+from bot.storage.handling import handling
 from bot.storage.inbox import Inbox
 from bot.storage.models import Ballot, Member, Vote
 
@@ -81,7 +82,8 @@ class Yishi:
             if not await self.inbox.claim(event.update_id):
                 return  # handled already, or in hand here or in another live process
             try:
-                await self._dispatch(event, messenger)
+                with handling(self.inbox.bot, event.update_id, self.boot_id):
+                    await self._dispatch(event, messenger)
             finally:
                 await self.inbox.finish(event.update_id)
         except Exception:  # noqa: BLE001 - nothing may escape to the transport
