@@ -29,7 +29,7 @@ from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
 from bot.storage.migrate import upgrade
-from bot.storage.models import Building, BuildingUnit, ChatRoom, Community, ProcessedUpdate
+from bot.storage.models import Building, BuildingUnit, ChatRoom, Community, InboxUpdate
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ async def run_demo(
     try:
         world = await prepare(db, data_dir, fresh)
         async with db.uow() as uow:
-            last_update = (await uow.session.execute(select(func.max(ProcessedUpdate.update_id)))).scalar() or 0
+            last_update = (await uow.session.execute(select(func.max(InboxUpdate.update_id)))).scalar() or 0
     finally:
         await db.dispose()
     world.lang = settings.DEFAULT_LOCALE

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Callable
 from datetime import tzinfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.deliberation.errors import DomainError
 from bot.handlers import errors
@@ -25,6 +25,7 @@ from bot.handlers.types import (
     IncomingMessage,
     MembershipChange,
     Messenger,
+    MessengerError,
     OutMessage,
     Sender,
 )
@@ -33,7 +34,9 @@ from bot.outbox.dispatcher import Dispatcher, OutboxMessenger
 from bot.services.ballot_batch import BallotBatcher
 from bot.services.rooms import follow_migration
 from bot.storage import Database
-from bot.storage.models import Member, ProcessedUpdate, utcnow
+from bot.storage.handling import handling
+from bot.storage.inbox import Inbox
+from bot.storage.models import Ballot, Member, Vote
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +54,10 @@ class Yishi:
         self.i18n = translator
         self.tz = timezone
         self.board = BallotBoard(self, ballot_edit_interval)
-        self.ballots = BallotBatcher(db)
         self.boot_id = secrets.token_hex(8)  # tells this process's claims from a crashed one's
+        self.ballots = BallotBatcher(db, self.boot_id)
+        # Every update's claim; the transport stores updates in it before confirming them.
+        self.inbox = Inbox(db, self.boot_id)
         # Set by the runtime: call after a change the scheduler must follow (a vote opened, a digest set).
         self.replan: Callable[[], None] = lambda: None
         # Set by the runtime: every send and edit then goes through the rate-limited outbox.
@@ -76,15 +81,20 @@ class Yishi:
             if isinstance(event, ButtonPress) and event.data.startswith(BALLOT_PREFIX):
                 await self._ballot_press(event, messenger)  # the hot path: claimed inside its batch
                 return
-            if not await self._claim(messenger.platform, event.update_id):
-                return  # handled already, or being handled by this process right now
+            if not await self.inbox.claim(event.update_id):
+                return  # handled already, or in hand here or in another live process
             try:
-                await self._dispatch(event, messenger)
+                with handling(self.inbox.bot, event.update_id, self.boot_id):
+                    await self._dispatch(event, messenger)
             finally:
-                await self._finish(messenger.platform, event.update_id)
+                await self.inbox.finish(event.update_id)
         except Exception:  # noqa: BLE001 - nothing may escape to the transport
             log.exception("update %s failed", event.update_id)
             await self._apologise(event, messenger)
+            try:  # not tried again and again: the member was told to try again
+                await self.inbox.finish(event.update_id)
+            except Exception:  # noqa: BLE001 - unhandled, so the next sweep retries it
+                log.warning("update %s stays in the inbox", event.update_id)
 
     def _outbound(self, messenger: Messenger) -> Messenger:
         if self.outbox is None or isinstance(messenger, OutboxMessenger):
@@ -103,45 +113,6 @@ class Yishi:
             await self._membership(event)
         elif isinstance(event, ChatMigrated):
             await self._migrated(event)
-
-    async def _claim(self, platform: str, update_id: int) -> bool:
-        """Claim an update: False if it was finished, or is in hand in this process.
-
-        An unfinished claim of another process means that process died with the update in hand
-        (after a restart Telegram delivers it again): it is taken over rather than lost.
-        """
-        key = {"platform": platform, "bot_id": "", "update_id": update_id}
-        async with self.db.uow() as uow:
-            if await uow.insert_ignore(
-                ProcessedUpdate,
-                {**key, "processed_at": utcnow(), "claimed_by": self.boot_id},
-                ("platform", "bot_id", "update_id"),
-            ):
-                return True
-            taken = await uow.session.execute(
-                update(ProcessedUpdate)
-                .where(
-                    ProcessedUpdate.platform == platform,
-                    ProcessedUpdate.bot_id == "",
-                    ProcessedUpdate.update_id == update_id,
-                    ProcessedUpdate.finished_at.is_(None),  # type: ignore[union-attr]
-                    ProcessedUpdate.claimed_by != self.boot_id,
-                )
-                .values(claimed_by=self.boot_id, processed_at=utcnow())
-            )
-            return bool(taken.rowcount)  # type: ignore[attr-defined]
-
-    async def _finish(self, platform: str, update_id: int) -> None:
-        async with self.db.uow() as uow:
-            await uow.session.execute(
-                update(ProcessedUpdate)
-                .where(
-                    ProcessedUpdate.platform == platform,
-                    ProcessedUpdate.bot_id == "",
-                    ProcessedUpdate.update_id == update_id,
-                )
-                .values(finished_at=utcnow())
-            )
 
     async def _context(self, event: IncomingMessage | ButtonPress, messenger: Messenger) -> Context:
         async with self.db.uow() as uow:
@@ -226,11 +197,15 @@ class Yishi:
         action = decode(event.data)
         locale = member_locale(None, event.sender, self.i18n.default_locale)
         if action is None or action.tag != "b":
-            await messenger.toast(event, self.i18n.render(_("This button is no longer valid."), locale), alert=True)
+            if await self.inbox.claim(event.update_id):
+                await self._answer(event, messenger, self.i18n.render(_("This button is no longer valid."), locale),
+                                   alert=True)
+                await self.inbox.finish(event.update_id)
             return
         position = POSITION_CODES[action.args[1]]
         outcome = await self.ballots.submit(
-            PressRequest(messenger.platform, event.update_id, event.sender.user_id, action.int(0), position)
+            PressRequest(messenger.platform, event.update_id, event.sender.user_id, action.int(0), position,
+                         bot=self.inbox.bot)
         )
         if outcome.duplicate:
             return
@@ -244,7 +219,8 @@ class Yishi:
                 None, Sender("", "", language_code=outcome.member_language), self.i18n.default_locale
             )
         if outcome.error is not None:
-            await messenger.toast(event, self.i18n.render(errors.explain(outcome.error), locale)[:200], alert=True)
+            await self._answer(event, messenger, self.i18n.render(errors.explain(outcome.error), locale),
+                               alert=True, vote_id=action.int(0))
             return
         assert outcome.cast is not None
         cast = outcome.cast
@@ -254,10 +230,71 @@ class Yishi:
             if cast.changed
             else _("Already recorded: {choice}.", choice=POSITION_NAMES[position])
         )
-        await messenger.toast(event, self.i18n.render(join([headline, *receipt_line(cast), deadline]), locale)[:200])
+        await self._answer(event, messenger, self.i18n.render(join([headline, *receipt_line(cast), deadline]), locale),
+                           vote_id=action.int(0))
         if cast.changed:
             self.board.touch(action.int(0), messenger)
             await tell_replaced(self, cast)
+
+    async def _answer(self, event: ButtonPress, messenger: Messenger, text: str, *, alert: bool = False,
+                      vote_id: int | None = None) -> None:
+        """Answer a press with a toast; if Telegram refuses (a query older than its short answer window,
+        e.g. after a restart), tell the presser in private instead. Then the press counts as answered."""
+        try:
+            await messenger.toast(event, text[:200], alert=alert)
+        except MessengerError as error:
+            log.info("update %s: toast refused (%s); confirming in private", event.update_id, error)
+            if vote_id is not None:
+                locale = await self._locale_of(event)
+                text = self.i18n.render(_("Vote #{id}: {answer}", id=vote_id, answer=text), locale)
+            try:
+                await self._outbound(messenger).send(event.sender.user_id, OutMessage(text))
+            except MessengerError:
+                log.warning("update %s: could not confirm the press in private either", event.update_id)
+        self.inbox.answered(event.update_id)
+
+    async def _locale_of(self, event: ButtonPress) -> str:
+        async with self.db.uow(readonly=True) as uow:
+            member = (await uow.session.execute(select(Member).where(
+                Member.platform == event.sender.platform, Member.external_id == event.sender.user_id,
+            ))).scalar_one_or_none()
+        return member_locale(member, event.sender, self.i18n.default_locale)
+
+    async def confirm(self, event: Event, messenger: Messenger) -> None:
+        """A ballot press a stopped process recorded but may not have answered: say where it stands."""
+        from bot.handlers.render import POSITION_NAMES, join, when
+
+        action = decode(event.data) if isinstance(event, ButtonPress) else None
+        if not isinstance(event, ButtonPress) or action is None or action.tag != "b":
+            return
+        messenger = self._outbound(messenger)
+        vote_id = action.int(0)
+        try:
+            locale = await self._locale_of(event)
+            async with self.db.uow(readonly=True) as uow:
+                vote = await uow.session.get(Vote, vote_id)
+                ballot = (await uow.session.execute(
+                    select(Ballot).join(Member, Member.id == Ballot.cast_by_member_id)  # type: ignore[arg-type]
+                    .where(Ballot.vote_id == vote_id, Ballot.source == "self", Member.platform == event.sender.platform,
+                           Member.external_id == event.sender.user_id).limit(1))).scalar_one_or_none()
+            if vote is None or ballot is None:
+                text = _("Your press in vote #{id} was not recorded. Please press the button again.", id=vote_id)
+            elif vote.secret:  # the choice stays out of messages, even the voter's own
+                text = _("Your ballot in vote #{id} is recorded.", id=vote_id)
+            else:
+                text = _("Your ballot in vote #{id} is recorded: {choice}.", id=vote_id,
+                         choice=POSITION_NAMES.get(str(ballot.choice), str(ballot.choice)))
+            lines = [text]
+            if vote is not None and ballot is not None and vote.status == "open":
+                lines.append(_("You can change it until {deadline}.", deadline=when(vote.closes_at, self.tz)))
+            rendered = self.i18n.render(join(lines), locale)
+            try:
+                await messenger.toast(event, rendered[:200])
+            except MessengerError:
+                await messenger.send(event.sender.user_id, OutMessage(rendered))
+        except Exception:  # noqa: BLE001 - a confirmation must not stop the others
+            log.exception("could not confirm press %s", event.update_id)
+        self.inbox.answered(event.update_id)
 
     async def _membership(self, event: MembershipChange) -> None:
         if event.chat.kind != "private":

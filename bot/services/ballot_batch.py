@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.deliberation.errors import DomainError
 from bot.services.voting import Cast, press_ballots
-from bot.storage.models import Member, ProcessedUpdate, utcnow
+from bot.storage.inbox import claim_handled
+from bot.storage.models import Member, utcnow
 from bot.storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ class PressRequest:
     vote_id: int
     choice: Any
     future: asyncio.Future[PressOutcome] = field(repr=False, default=None)  # type: ignore[assignment]
+    bot: str = ""  # the inbox key of the bot it came to ("telegram:<bot id>"); "" = the platform's
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,9 @@ class PressOutcome:
 
 
 class BallotBatcher:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, claimer: str = "batch") -> None:
         self.db = db
+        self.claimer = claimer  # the process's boot id: whose claim an inbox row carries
         self._queue: asyncio.Queue[PressRequest] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.batches = 0
@@ -97,12 +99,13 @@ class BallotBatcher:
         """Claim the updates and record the fresh presses, in one transaction."""
         now = utcnow()
         async with self.db.uow() as uow:
-            fresh = await claim_updates(uow, [(r.platform, r.update_id) for r in batch])
+            fresh = await claim_handled(uow, [(r.bot or r.platform, r.update_id) for r in batch], self.claimer)
             members = await _members(uow, batch)
             todo: list[tuple[int, PressRequest]] = []
             for index, request in enumerate(batch):
-                if (request.platform, request.update_id) in fresh:
-                    fresh.discard((request.platform, request.update_id))  # the same update twice in one batch
+                key = (request.bot or request.platform, request.update_id)
+                if key in fresh:
+                    fresh.discard(key)  # the same update twice in one batch
                     todo.append((index, request))
             results = await press_ballots(
                 uow, [(members.get((r.platform, r.user_id)), r.vote_id, r.choice) for _i, r in todo], now)
@@ -115,26 +118,6 @@ class BallotBatcher:
             else:
                 outcomes[index] = PressOutcome(False, result, None, *locale)
         return outcomes
-
-
-# --- the update claim: one small helper, committed with the ballots -------------------------------------
-
-
-async def claim_updates(uow: UnitOfWork, updates: list[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Claim (platform, update id) pairs in the caller's transaction; returns those seen for the first time.
-
-    Claimed and finished at once: the claim commits with the ballots or not at all.
-    """
-    rows = [{"platform": platform, "bot_id": "", "update_id": update_id, "processed_at": utcnow(),
-             "claimed_by": "batch", "finished_at": utcnow()}
-            for platform, update_id in dict.fromkeys(updates)]
-    if not rows:
-        return set()
-    dialect_insert = postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
-    statement = (dialect_insert(ProcessedUpdate).values(rows)
-                 .on_conflict_do_nothing(index_elements=["platform", "bot_id", "update_id"])
-                 .returning(ProcessedUpdate.platform, ProcessedUpdate.update_id))
-    return {(platform, int(update_id)) for platform, update_id in await uow.session.execute(statement)}
 
 
 async def _members(uow: UnitOfWork, batch: list[PressRequest]) -> dict[tuple[str, str], Member]:

@@ -327,20 +327,29 @@ class Objection(SQLModel, table=True):
 # --- delivery and audit -----------------------------------------------------------------------------
 
 
-class ProcessedUpdate(SQLModel, table=True):
-    """Update ids claimed and handled: Telegram may deliver an update again after a crash.
+class InboxUpdate(SQLModel, table=True):
+    """An update as the platform sent it, stored before the platform is told it was received.
 
-    A claim left unfinished by another process (one that died mid-update) may be taken over, so
-    an update is neither handled twice by one process nor lost with a crashed one.
+    Keyed by bot (``telegram:<bot id>``) and update id. It is the update's claim too: a handler
+    marks it ``claimed_by`` while it works (or handled in its own transaction), so a second delivery
+    (a Telegram retry, another worker) is handled once, and a claim left by a dead process is taken
+    over. ``answered_at`` is set once the presser of a button was answered. Handled rows are purged
+    after Telegram's 24-hour redelivery window.
     """
 
-    __tablename__ = "processed_update"
-    platform: str = Field(primary_key=True, max_length=16)
-    bot_id: str = Field(primary_key=True, max_length=32)
+    __tablename__ = "inbox"
+    __table_args__ = (
+        sa.Index("ix_inbox_handled", "handled_at"),
+        sa.Index("ix_inbox_received", "received_at"),
+    )
+    bot: str = Field(primary_key=True, max_length=48)
     update_id: int = Field(primary_key=True, sa_type=sa.BigInteger())
-    processed_at: datetime = _when(default_factory=utcnow)  # when it was (last) claimed
-    claimed_by: str = Field(default="", max_length=32)
-    finished_at: datetime | None = _when(default=None)
+    payload: str | None = Field(default=None, sa_type=sa.Text())  # None: fed directly, not stored first
+    received_at: datetime = _when(default_factory=utcnow)
+    claimed_by: str | None = Field(default=None, max_length=32)
+    claimed_at: datetime | None = _when(default=None)
+    handled_at: datetime | None = _when(default=None)
+    answered_at: datetime | None = _when(default=None)
 
 
 class OutboxMessage(SQLModel, table=True):

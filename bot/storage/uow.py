@@ -17,6 +17,7 @@ from bot.deliberation.errors import NotFound
 from bot.deliberation.ledger import GENESIS_HASH, KEYED, ChainLink, canonical_json, entry_hash, find_first_break
 from bot.deliberation.text import optional_text
 from bot.storage.engine import READONLY, create_engine
+from bot.storage.handling import mark_handled_in
 from bot.storage.keys import Keys, resolve_keys
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
 
@@ -144,6 +145,7 @@ class LedgerRepository:
         """Append events in order, in the caller's transaction, with one round trip to the tip."""
         if not events:
             return []
+        await mark_handled_in(self._session)  # a command's update is handled with its first state change
         # Bumping the head row takes its row lock (PostgreSQL) or the write lock (SQLite),
         # so concurrent appenders line up and each sees the previous tip.
         head = (

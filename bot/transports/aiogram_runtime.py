@@ -1,13 +1,14 @@
-"""The aiogram 3 runtime: a Bot, a Dispatcher with one catch-all Router, and a Messenger."""
+"""The aiogram 3 runtime: a Bot, its Update parsing, and a Messenger; receiving is bot.transports.intake's."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import (
@@ -33,7 +34,6 @@ from aiogram.types import (
     Update,
     User,
 )
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
 from aiohttp import web
 
 from bot.config import Settings
@@ -54,13 +54,9 @@ from bot.handlers.types import (
 from bot.transports import (
     ADMIN_STATUSES,
     ALLOWED_UPDATES,
-    DRAIN_TIMEOUT,
-    MAX_CONCURRENT_UPDATES,
     PLATFORM,
-    POLL_TIMEOUT,
     chat_ref,
     command_language,
-    feed_safely,
     make_chat,
     make_sender,
     plain,
@@ -69,6 +65,7 @@ from bot.transports import (
     webhook_path,
     webhook_secret,
 )
+from bot.transports.intake import Intake, Received
 
 logger = logging.getLogger(__name__)
 
@@ -190,28 +187,27 @@ def _from_member(change: ChatMemberUpdated, update_id: int) -> Event:
     )
 
 
+def _to_event(update: Update) -> Event | None:
+    if update.message is not None:
+        return _from_message(update.message, update.update_id)
+    if update.callback_query is not None:
+        return _from_query(update.callback_query, update.update_id)
+    if update.my_chat_member is not None:
+        return _from_member(update.my_chat_member, update.update_id)
+    return None
+
+
 class AiogramTransport:
     def __init__(self, settings: Settings, sink: EventSink) -> None:
         assert settings.BOT_TOKEN
         self._settings = settings
-        self._sink = sink
         self._tls = settings.TELEGRAM_API_BASE.startswith("https://")
         self._session = AiohttpSession(api=TelegramAPIServer.from_base(settings.TELEGRAM_API_BASE))
         self._bot = Bot(settings.BOT_TOKEN, session=self._session)
         self._closed = False
         self._messenger = AiogramMessenger(self._bot)
-        # aiogram's handle_as_tasks neither bounds nor awaits its tasks on stop, so the transport
-        # spawns (and later drains) them itself; the dispatcher only routes, sequentially.
-        self._slots = asyncio.Semaphore(MAX_CONCURRENT_UPDATES)
-        self._inflight: set[asyncio.Task[None]] = set()
-        self._polling_started = asyncio.Event()
-        self._dp = Dispatcher(disable_fsm=True)  # no conversation state: handlers keep their own
-        self._dp.startup.register(self._on_startup)
-        router = Router(name="yishi")
-        router.message()(self._on_message)
-        router.callback_query()(self._on_query)
-        router.my_chat_member()(self._on_member)
-        self._dp.include_router(router)
+        # aiogram's Dispatcher confirms a batch before handling it; Yishi polls through the Bot itself.
+        self._intake = Intake(sink, self._messenger, self._decode, PLATFORM, settings.BOT_TOKEN)
 
     @property
     def messenger(self) -> AiogramMessenger:
@@ -222,77 +218,32 @@ class AiogramTransport:
         self._messenger.bot_username = me.username or ""
         logger.info("aiogram transport ready as @%s", me.username)
 
-    async def _on_startup(self) -> None:
-        self._polling_started.set()
+    def _parse(self, data: object) -> Update:
+        return Update.model_validate(data, context={"bot": self._bot})
 
-    # aiogram passes the raw Update as the ``event_update`` keyword.
-    async def _on_message(self, message: Message, event_update: Update) -> None:
-        await self._dispatch(_from_message(message, event_update.update_id))
+    def _decode(self, raw: str) -> Event | None:
+        return _to_event(self._parse(json.loads(raw)))
 
-    async def _on_query(self, callback_query: CallbackQuery, event_update: Update) -> None:
-        await self._dispatch(_from_query(callback_query, event_update.update_id))
-
-    async def _on_member(self, my_chat_member: ChatMemberUpdated, event_update: Update) -> None:
-        await self._dispatch(_from_member(my_chat_member, event_update.update_id))
-
-    async def _dispatch(self, event: Event | None) -> None:
-        if event is None:
-            return
-        await self._slots.acquire()  # back-pressure: the poll loop waits when 64 are in flight
-        task = asyncio.create_task(feed_safely(self._sink, event, self._messenger))
-        self._inflight.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._inflight.discard(task)
-        self._slots.release()
-
-    async def _drain(self) -> None:
-        if not self._inflight:
-            return
-        _, pending = await asyncio.wait(set(self._inflight), timeout=DRAIN_TIMEOUT)
-        if pending:
-            logger.warning("cancelling %d updates still in hand after %ss", len(pending), DRAIN_TIMEOUT)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+    async def _fetch(self, offset: int | None, timeout: int) -> Sequence[Received]:
+        updates = await self._bot.get_updates(offset=offset, timeout=timeout, allowed_updates=list(ALLOWED_UPDATES),
+                                              request_timeout=timeout + 30)
+        return [Received(u.update_id, u.model_dump_json(exclude_unset=True, by_alias=True), _to_event(u))
+                for u in updates]
 
     async def run_polling(self, stop: asyncio.Event) -> None:
-        # getUpdates is refused while a webhook is set (PTB's updater does the same at start).
+        # getUpdates is refused while a webhook is set.
         await self._bot.delete_webhook(drop_pending_updates=False)
-        self._polling_started.clear()
-        polling = asyncio.create_task(self._dp.start_polling(
-            self._bot, polling_timeout=POLL_TIMEOUT, handle_as_tasks=False, allowed_updates=list(ALLOWED_UPDATES),
-            handle_signals=False, close_bot_session=False,
-        ))
-        stopping = asyncio.create_task(stop.wait())
+        maintenance = await self._intake.open()
         try:
-            await asyncio.wait({polling, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            await self._intake.poll(self._fetch, stop)
         finally:
-            stopping.cancel()
-            try:
-                await self._end_polling(polling)
-            finally:
-                await self._drain()
-
-    async def _end_polling(self, polling: asyncio.Task[None]) -> None:
-        if not polling.done():
-            # stop_polling() raises until start_polling() has taken its lock and run startup; and
-            # it, unlike cancelling the task, also stops the poll loop start_polling() spawned.
-            started = asyncio.create_task(self._polling_started.wait())
-            await asyncio.wait({polling, started}, return_when=asyncio.FIRST_COMPLETED)
-            started.cancel()
-            if not polling.done():
-                await self._dp.stop_polling()
-        await polling  # re-raises a failed start (e.g. a rejected token)
+            await self._intake.close(maintenance)
 
     async def run_webhook(self, url: str, stop: asyncio.Event) -> None:
         secret = webhook_secret(self._settings)
         app = web.Application()
-        # aiogram's own handler checks the secret (401 otherwise). Routed by hand rather than with
-        # register(), which would also close the bot session when the web app shuts down.
-        handler = SimpleRequestHandler(self._dp, self._bot, handle_in_background=False, secret_token=secret)
-        app.router.add_post(webhook_path(url), handler.handle)
+        app.router.add_post(webhook_path(url), self._intake.webhook_handler(secret))
+        maintenance = await self._intake.open()
         try:
             async with serving(app, self._settings.WEBHOOK_HOST, self._settings.WEBHOOK_PORT):
                 await self._bot.set_webhook(url, allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
@@ -302,7 +253,7 @@ class AiogramTransport:
                 finally:
                     await self._bot.delete_webhook(drop_pending_updates=False)
         finally:
-            await self._drain()
+            await self._intake.close(maintenance)
 
     async def close(self) -> None:
         if self._closed:

@@ -1,13 +1,14 @@
-"""The python-telegram-bot 22 runtime: an Application with one TypeHandler, and a Messenger."""
+"""The python-telegram-bot 22 runtime: a Bot, its Update parsing, a Messenger; receiving is in intake.py."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from aiohttp import web
 from telegram import (
@@ -27,7 +28,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.error import ChatMigrated as PtbChatMigrated
-from telegram.ext import Application, ContextTypes, ExtBot, TypeHandler
+from telegram.ext import Application, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.config import Settings
@@ -50,19 +51,17 @@ from bot.transports import (
     ALLOWED_UPDATES,
     MAX_CONCURRENT_UPDATES,
     PLATFORM,
-    POLL_TIMEOUT,
     chat_ref,
     command_language,
-    feed_safely,
     make_chat,
     make_sender,
     plain,
-    secret_matches,
     serving,
     start_url,
     webhook_path,
     webhook_secret,
 )
+from bot.transports.intake import Intake, Received
 
 logger = logging.getLogger(__name__)
 
@@ -203,8 +202,9 @@ class PtbTransport:
     def __init__(self, settings: Settings, sink: EventSink) -> None:
         assert settings.BOT_TOKEN
         self._settings = settings
-        self._sink = sink
         base = settings.TELEGRAM_API_BASE
+        # The Application only builds the bot (and its connection pools); it is never started, since its
+        # updater confirms a batch before handling it. Yishi polls through the bot itself.
         self._app = (
             Application.builder().token(settings.BOT_TOKEN)
             .base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
@@ -212,8 +212,8 @@ class PtbTransport:
             .job_queue(None)  # scheduling is Yishi's own business
             .build()
         )
-        self._app.add_handler(TypeHandler(Update, self._on_update))
         self._messenger = PtbMessenger(self._app.bot)
+        self._intake = Intake(sink, self._messenger, self._decode, PLATFORM, settings.BOT_TOKEN)
 
     @property
     def messenger(self) -> PtbMessenger:
@@ -223,46 +223,30 @@ class PtbTransport:
         await self._app.initialize()  # getMe, among other things
         logger.info("python-telegram-bot transport ready as @%s", self._app.bot.username)
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        event = _to_event(update)
-        if event is not None:
-            await feed_safely(self._sink, event, self._messenger)
+    def _decode(self, raw: str) -> Event | None:
+        update = Update.de_json(json.loads(raw), self._app.bot)
+        return None if update is None else _to_event(update)
+
+    async def _fetch(self, offset: int | None, timeout: int) -> Sequence[Received]:
+        updates = await self._app.bot.get_updates(offset=offset, timeout=dt.timedelta(seconds=timeout),
+                                                  allowed_updates=list(ALLOWED_UPDATES))
+        return [Received(u.update_id, u.to_json(), _to_event(u)) for u in updates]
 
     async def run_polling(self, stop: asyncio.Event) -> None:
-        updater = self._app.updater
-        assert updater is not None
-        # Application.stop() waits for the updates in hand, so no update task outlives this call.
-        await self._app.start()
+        await self._app.bot.delete_webhook(drop_pending_updates=False)  # getUpdates is refused while one is set
+        maintenance = await self._intake.open()
         try:
-            await updater.start_polling(
-                poll_interval=0, timeout=dt.timedelta(seconds=POLL_TIMEOUT),
-                allowed_updates=list(ALLOWED_UPDATES), drop_pending_updates=False,
-            )
-            try:
-                await stop.wait()
-            finally:
-                await updater.stop()  # also confirms the last batch with one more getUpdates
+            await self._intake.poll(self._fetch, stop)
         finally:
-            await self._app.stop()
+            await self._intake.close(maintenance)
 
     async def run_webhook(self, url: str, stop: asyncio.Event) -> None:
-        # PTB's own webhook server needs tornado (the [webhooks] extra); a small aiohttp route does
-        # the same job: check the secret, queue the update, answer at once.
+        # PTB's own webhook server needs tornado (the [webhooks] extra); the shared aiohttp route
+        # checks the secret, stores the update, and only then answers 200.
         secret = webhook_secret(self._settings)
-
-        async def receive(request: web.Request) -> web.Response:
-            if not secret_matches(request, secret):
-                return web.Response(status=403, text="wrong secret token")
-            try:
-                update = Update.de_json(await request.json(), self._app.bot)
-            except (ValueError, KeyError, TypeError):
-                return web.Response(status=400, text="not an update")
-            await self._app.update_queue.put(update)
-            return web.Response()
-
         app = web.Application()
-        app.router.add_post(webhook_path(url), receive)
-        await self._app.start()
+        app.router.add_post(webhook_path(url), self._intake.webhook_handler(secret))
+        maintenance = await self._intake.open()
         try:
             async with serving(app, self._settings.WEBHOOK_HOST, self._settings.WEBHOOK_PORT):
                 await self._app.bot.set_webhook(url, allowed_updates=list(ALLOWED_UPDATES),
@@ -272,9 +256,7 @@ class PtbTransport:
                 finally:
                     await self._app.bot.delete_webhook(drop_pending_updates=False)
         finally:
-            await self._app.stop()
+            await self._intake.close(maintenance)
 
     async def close(self) -> None:
-        if self._app.running:
-            await self._app.stop()
         await self._app.shutdown()  # a no-op when never initialized or already shut down

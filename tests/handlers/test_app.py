@@ -169,21 +169,22 @@ async def test_group_admin_of_an_unbound_room_cannot_bind(yishi: Yishi, db: Data
 
 
 async def test_an_update_left_unfinished_by_a_crashed_process_is_handled_again(yishi: Yishi, db: Database) -> None:
-    from bot.storage.models import ProcessedUpdate, utcnow
+    from bot.storage.models import InboxUpdate, utcnow
 
+    bot = yishi.inbox.bot
     async with db.uow() as uow:
-        uow.session.add(ProcessedUpdate(platform="telegram", bot_id="", update_id=1200, claimed_by="dead-process",
-                                        processed_at=utcnow()))
-        uow.session.add(ProcessedUpdate(platform="telegram", bot_id="", update_id=1201, claimed_by=yishi.boot_id,
-                                        processed_at=utcnow()))
-        uow.session.add(ProcessedUpdate(platform="telegram", bot_id="", update_id=1202, claimed_by="dead-process",
-                                        processed_at=utcnow(), finished_at=utcnow()))
+        uow.session.add(InboxUpdate(bot=bot, update_id=1200, claimed_by="dead-process", claimed_at=utcnow()))
+        uow.session.add(InboxUpdate(bot=bot, update_id=1201, claimed_by=yishi.boot_id, claimed_at=utcnow()))
+        uow.session.add(InboxUpdate(bot=bot, update_id=1202, claimed_by="dead-process", claimed_at=utcnow(),
+                                    handled_at=utcnow()))
+        uow.session.add(InboxUpdate(bot="telegram:999", update_id=1203, handled_at=utcnow()))  # another bot's
     messenger = Recorder()
     await yishi.feed(text(1200, 1, "/help"), messenger)  # the crashed process never answered: we do
     await yishi.feed(text(1201, 1, "/help"), messenger)  # in hand in this very process: not twice
-    await yishi.feed(text(1202, 1, "/help"), messenger)  # finished: never again
-    await yishi.feed(text(1200, 1, "/help"), messenger)  # and now finished by us
-    assert len(messenger.sent) == 1
+    await yishi.feed(text(1202, 1, "/help"), messenger)  # handled: never again
+    await yishi.feed(text(1200, 1, "/help"), messenger)  # and now handled by us
+    await yishi.feed(text(1203, 1, "/help"), messenger)  # the same id for another bot is another update
+    assert len(messenger.sent) == 2
     async with db.uow() as uow:
-        row = await uow.session.get(ProcessedUpdate, ("telegram", "", 1200))
-    assert row is not None and row.finished_at is not None and row.claimed_by == yishi.boot_id
+        row = await uow.session.get(InboxUpdate, (bot, 1200))
+    assert row is not None and row.handled_at is not None and row.claimed_by == yishi.boot_id

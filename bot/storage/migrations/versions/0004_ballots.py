@@ -1,7 +1,7 @@
 """ballots: sealed secret ballots, the keyed ledger's scheme
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03
 
 The migration cannot know LEDGER_KEY, so an existing ledger is marked "sha256" and re-chained under
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
