@@ -45,3 +45,15 @@ class NotEligible(DomainError):
 
 class AlreadyDone(DomainError):
     code = "already_done"
+
+
+class Throttled(DomainError):
+    """Too many attempts in a short time; ``retry_at`` says when the next one is accepted."""
+
+    code = "throttled"
+
+
+class NeedsConfirmation(DomainError):
+    """The action is allowed but needs an explicit second confirmation (``reason`` says why)."""
+
+    code = "needs_confirmation"
