@@ -243,11 +243,12 @@ async def test_a_request_for_an_owned_home_is_flagged_confirmed_and_told(world: 
         link_id = (await uow.session.execute(select(MemberLink.id).where(MemberLink.status == "pending"))).scalar_one()
     # The verified owner is told privately; the council members get a notice with the flag and the buttons.
     told = await w.fake.wait_for_message(OWNERS["601"], lambda m: m.from_bot and "Creator Wu" in (m.text or ""), 10)
-    assert "3-2-601" in told.text and "verified owner" in told.text
+    assert "3-2-601" in told.text and "已核验的业主" in told.text  # owner 601 reads Chinese: "the verified owner"
     flag = "This home already has a verified owner"
-    for moderator in (MODERATOR, COUNCIL2):
+    # Each in their language: COUNCIL2 never wrote to the bot, so he reads the default, Chinese.
+    for moderator, flagged in ((MODERATOR, flag), (COUNCIL2, "该户已有已核验业主")):
         notice = await w.fake.wait_for_message(moderator, lambda m: m.from_bot and "3-2-601" in (m.text or ""), 10)
-        assert flag in notice.text and "Creator Wu" in notice.text
+        assert flagged in notice.text and "Creator Wu" in notice.text
         assert notice.callback_data == [f"v1:ap:{link_id}:a", f"v1:ap:{link_id}:d"]
     assert not [m for m in w.fake.messages(ATTACKER) if m.from_bot and "wait for the council" in (m.text or "")]
 
