@@ -51,3 +51,15 @@ class LedgerMismatch(DomainError):
     """Stored rows disagree with the ledger: the count is refused until the council has looked."""
 
     code = "ledger_mismatch"
+
+
+class Throttled(DomainError):
+    """Too many attempts in a short time; ``retry_at`` says when the next one is accepted."""
+
+    code = "throttled"
+
+
+class NeedsConfirmation(DomainError):
+    """The action is allowed but needs an explicit second confirmation (``reason`` says why)."""
+
+    code = "needs_confirmation"

@@ -61,7 +61,7 @@ class ProposalAction(StrEnum):
 
 class Role(StrEnum):
     AUTHOR = "author"
-    MODERATOR = "moderator"
+    MODERATOR = "moderator"  # a council member of the community (mandate.py), never a chat admin as such
     SYSTEM = "system"  # deadlines, support counts and tallies, never a person
 
 

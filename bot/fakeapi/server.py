@@ -400,17 +400,18 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         return message
 
     def press_button(
-        self, user_id: int, chat_id: int, message_id: int, callback_data: str, *, unchecked: bool = False
+        self, user_id: int, chat_id: int, message_id: int, callback_data: str, *, forged: bool = False
     ) -> str:
         """A user taps an inline button; returns the callback query id to look up the bot's answer.
 
-        ``unchecked`` sends ``callback_data`` the message has no button for (any length): a forged
-        callback query, for security tests.
+        ``forged``: a modified client sends data the message does not carry, of any length (Telegram
+        lets any client send any callback data for a message; the update still shows the message as it
+        really is). For security tests.
         """
         user = self._user(user_id)
         chat = self._chat(chat_id)
         message = self._message(chat, message_id)
-        if callback_data not in message.callback_data and not unchecked:
+        if callback_data not in message.callback_data and not forged:
             raise ControlError(f"message {message_id} has no button with callback_data {callback_data!r}")
         if chat.members.get(user_id) not in ACTIVE_STATUSES:
             raise ControlError(f"user {user_id} is not in chat {chat_id}")

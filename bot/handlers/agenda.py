@@ -162,11 +162,11 @@ async def support(ctx: Context, args: str) -> None:
 async def press_support(ctx: Context, proposal_id: int) -> None:
     outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
     await ctx.toast(support_message(outcome))
-    if outcome.added and ctx.event.message_id:
+    if outcome.added and ctx.pressed_message_id:
         p = outcome.proposal
         await ctx.messenger.edit(
             ctx.chat.chat_id,
-            ctx.event.message_id,
+            ctx.pressed_message_id,
             ctx.render(render.proposal_card(p, outcome.supports, ctx.app.tz), render.support_actions(p, ctx.t)),
         )
 
@@ -249,6 +249,7 @@ HISTORY = {
 async def show(ctx: Context, args: str) -> None:
     proposal_id = parse_id(args)
     proposal, supports = await agenda.get_proposal(ctx.app.db, proposal_id)
+    await ctx.require_member_of(proposal.community_id)
     async with ctx.app.db.uow() as uow:
         entries = await uow.ledger.for_subject(f"proposal:{proposal_id}")
     lines: list[Text | str] = [render.proposal_card(proposal, supports, ctx.app.tz), _("History:")]

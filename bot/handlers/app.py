@@ -139,8 +139,11 @@ class Yishi:
     async def _message(self, event: IncomingMessage, messenger: Messenger) -> None:
         if event.sender.is_bot:
             return
-        ctx = await self._context(event, messenger)
         command = parse_command(event.text)
+        me = getattr(messenger, "bot_username", "")
+        if command is not None and command.mention and me and command.mention.lower() != me.lower():
+            return  # "/close@other_bot 4" is for another bot in the room
+        ctx = await self._context(event, messenger)
         if command is None:
             if ctx.private:  # in group rooms people talk to each other; stay quiet
                 await ctx.reply(_("I understand commands. Send /help to see what you can do."))
@@ -168,7 +171,10 @@ class Yishi:
             await ctx.reply(errors.explain(error))
 
     async def _may_moderate(self, ctx: Context) -> bool:
-        """Moderator commands: admins of a bound room and council members (services check again)."""
+        """Moderator commands: council members of the room's community, or of any community in private.
+
+        A Telegram admin status counts for nothing here; the services check every power again.
+        """
         room = await ctx.room()
         if room is not None:
             return await ctx.is_moderator(room.community_id)
@@ -196,7 +202,7 @@ class Yishi:
 
         action = decode(event.data)
         locale = member_locale(None, event.sender, self.i18n.default_locale)
-        if action is None or action.tag != "b":
+        if action is None or action.tag != "b" or (event.buttons is not None and event.data not in event.buttons):
             if await self.inbox.claim(event.update_id):
                 await self._answer(event, messenger, self.i18n.render(_("This button is no longer valid."), locale),
                                    alert=True)

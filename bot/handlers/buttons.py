@@ -5,11 +5,23 @@ from __future__ import annotations
 from bot.handlers import agenda, registration, votes
 from bot.handlers.callbacks import Decoded
 from bot.handlers.context import Context, Refusal
+from bot.handlers.types import ButtonPress
 from bot.i18n import _
+
+# Presses whose only effect is to redraw their own message: accepted only where the platform shows
+# that message carrying the very button (ctx.pressed_message_id), never on a forged or unseen one.
+EDIT_ONLY = frozenset({"pg", "o", "rk", "rr"})
 
 
 async def handle_press(ctx: Context, action: Decoded) -> None:
     tag = action.tag
+    event = ctx.event
+    assert isinstance(event, ButtonPress)
+    if event.buttons is not None and event.data not in event.buttons:
+        # Data the pressed message never carried: a forged press (e.g. the pager on a ballot message).
+        raise Refusal(_("This button is no longer valid."))
+    if tag in EDIT_ONLY and ctx.pressed_message_id is None:
+        raise Refusal(_("This button is no longer valid."))
     if tag == "s" or tag == "dup":
         await agenda.press_support(ctx, action.int(0))
     elif tag == "new":
@@ -35,11 +47,11 @@ async def handle_press(ctx: Context, action: Decoded) -> None:
             raise Refusal(_("This button is no longer valid."))
         await registration.choose_role(ctx, action.int(0), "owner" if action.args[1] == "o" else "resident")
     elif tag == "ap":
-        await registration.decide(ctx, action.int(0), action.args[1] == "a")
+        await registration.decide(ctx, action.int(0), action.args[1] in ("a", "c"), confirm=action.args[1] == "c")
     elif tag == "pg":
         text, actions = await agenda.proposals_page(ctx, action.int(0))
         await ctx.toast(_("Page {n}", n=action.int(0) + 1))
-        if ctx.event.message_id:
-            await ctx.messenger.edit(ctx.chat.chat_id, ctx.event.message_id, ctx.render(text, actions))
+        if ctx.pressed_message_id:
+            await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
     else:  # pragma: no cover - decode() only returns known tags
         raise Refusal(_("This button is no longer valid."))

@@ -23,7 +23,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "rs": re.compile(r"^(\d{1,9}):(\d{1,10})$"),  # submit ranking
     "rr": re.compile(r"^(\d{1,9})$"),  # reset ranking
     "rg": re.compile(r"^(\d{1,9}):([or])$"),  # register home as owner / resident
-    "ap": re.compile(r"^(\d{1,9}):([ad])$"),  # approve / deny a registration
+    "ap": re.compile(r"^(\d{1,9}):([adc])$"),  # approve / deny a registration; c: approve over a verified owner
     "pg": re.compile(r"^(\d{1,4})$"),  # page of /proposals
     "dup": re.compile(r"^(\d{1,9})$"),  # support the similar proposal instead
     "new": re.compile(r"^(\d{1,9})$"),  # submit anyway (a pending draft id)

@@ -20,7 +20,7 @@ from bot.handlers.types import (
     SentMessage,
 )
 from bot.i18n import Text, normalize_locale
-from bot.services.directory import Actor, is_council_member
+from bot.services.directory import Actor, is_council_member, may_see_community
 from bot.storage.models import ChatRoom, Member
 
 if TYPE_CHECKING:
@@ -64,19 +64,19 @@ class Context:
         return self.app.i18n.render(text, self.locale)
 
     async def actor(self, community_id: int | None = None) -> Actor:
-        """The acting member; group admins moderate only the community their room is bound to."""
-        admin_of = None
+        """The acting member; an admin of this bound room carries that room's few powers (mandate.POWERS)."""
+        room_admin_of = None
         room = await self.room()
         if (
             room is not None
             and (community_id is None or room.community_id == community_id)
             and await self.is_chat_admin()
         ):
-            admin_of = room.community_id
-        return Actor(self.sender.platform, self.sender.user_id, self.sender.display_name, admin_of=admin_of)
+            room_admin_of = room.id
+        return Actor(self.sender.platform, self.sender.user_id, self.sender.display_name, room_admin_of=room_admin_of)
 
     async def is_chat_admin(self) -> bool:
-        """Administrators of a bound group moderate its community (checked on every use)."""
+        """Whether the platform says the sender administers this group (asked once per update)."""
         if self.private:
             return False
         if self._chat_admin is None:
@@ -105,10 +105,7 @@ class Context:
         return room
 
     async def is_moderator(self, community_id: int) -> bool:
-        if await self.is_chat_admin():
-            room = await self.room()
-            if room is not None and room.community_id == community_id:
-                return True
+        """A council member of the community (never because of a chat admin status)."""
         async with self.app.db.uow() as uow:
             member = await uow.member(self.sender.platform, self.sender.user_id, self.sender.display_name)
             return await is_council_member(uow, member.id or 0, community_id)
@@ -116,6 +113,36 @@ class Context:
     async def require_moderator(self, community_id: int) -> None:
         if not await self.is_moderator(community_id):
             raise NotEligible("moderators only", reason="not_moderator")
+
+    async def require_member_of(self, community_id: int) -> None:
+        """Answers about a community's matters go to its own people only: in a group, a room bound to it;
+        in private, a member with a verified home in it or a seat on its council."""
+        from bot.i18n import _
+
+        if not self.private:
+            room = await self.room()
+            if room is None or room.community_id != community_id:
+                raise Refusal(_("That matter belongs to another community; ask in one of its rooms."))
+            return
+        async with self.app.db.uow(readonly=True) as uow:
+            member_id = (await uow.session.execute(select(Member.id).where(
+                Member.platform == self.sender.platform, Member.external_id == self.sender.user_id))).scalar()
+            allowed = member_id is not None and await may_see_community(uow, member_id, community_id)
+        if not allowed:
+            raise Refusal(_("Only registered residents of that community can see its matters. Register first "
+                            "with /register."))
+
+    @property
+    def pressed_message_id(self) -> str | None:
+        """The message a button press came from, if the platform showed it carries this very button.
+
+        Presses edit their message only then, so a forged press (data copied from another message)
+        can never turn one kind of message into another.
+        """
+        event = self.event
+        if not isinstance(event, ButtonPress) or event.message_id is None:
+            return None
+        return event.message_id if event.buttons is not None and event.data in event.buttons else None
 
     def render(self, text: Text | str, actions: Rows = (), locale: str | None = None) -> OutMessage:
         body = self.app.i18n.render(text, locale or self.locale)

@@ -106,9 +106,10 @@ async def _room_digest(ctx: Context, tokens: list[str]) -> None:
         else:
             await ctx.reply(_("This room's digest: {schedule}.", schedule=describe(current)))
         return
-    # Moderator changes are refused before their arguments are looked at, like every moderator command.
-    if not await ctx.is_moderator(room.community_id):
-        raise Refusal(_("Only moderators of the residents' council can do that."))
+    # Refused before the arguments are looked at, like every moderator command. A room's own admins may
+    # set its digest (mandate.POWERS: their only power); the service checks again.
+    if not (await ctx.is_moderator(room.community_id) or await ctx.is_chat_admin()):
+        raise Refusal(_("Only council members and this room's admins can change the room's digest."))
     schedule = parse_schedule(tokens)
     if schedule is None:
         cleared = await digests.clear_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id))

@@ -8,8 +8,10 @@ from bot.deliberation.errors import (
     IllegalTransition,
     InvalidInput,
     LedgerMismatch,
+    NeedsConfirmation,
     NotEligible,
     NotFound,
+    Throttled,
 )
 from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
@@ -62,6 +64,10 @@ def explain(error: DomainError) -> Text:
         reason = params.get("reason")
         if reason == "not_moderator":
             return _("Only moderators of the residents' council can do that.")
+        if reason == "own_registration":
+            return _("Nobody approves their own registration: another council member decides.")
+        if reason == "own_home":
+            return _("You are linked to that home: another council member must do this.")
         if reason == "not_registered_in_scope":
             return _(
                 "Only registered households in {scope} can do that. Register first with /register.",
@@ -85,6 +91,10 @@ def explain(error: DomainError) -> Text:
         return _("That was already done.")
     if isinstance(error, InvalidInput):
         return _invalid(error)
+    if isinstance(error, Throttled):
+        return _("Too many attempts. Please try again in {minutes} minutes.", minutes=_minutes_left(error))
+    if isinstance(error, NeedsConfirmation):
+        return _("This home already has a verified owner. Approve request #{id} anyway?", id=params.get("id"))
     if error.code == "code_invalid":
         return _(
             "This invite code is unknown, replaced by a newer one, or already used. Ask your council for a new one."
@@ -122,3 +132,11 @@ def _invalid(error: InvalidInput) -> Text:
         "status": _("Status is open, mediating, resolved or escalated."),
     }
     return messages.get(str(field), _("That input is not valid."))
+
+
+def _minutes_left(error: Throttled) -> int:
+    """Whole minutes until the next attempt is accepted (at least 1)."""
+    retry_at, now = error.params.get("retry_at"), error.params.get("now")
+    if retry_at is None or now is None:
+        return 1
+    return max(1, -(-int((retry_at - now).total_seconds()) // 60))

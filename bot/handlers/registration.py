@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.deliberation.errors import NeedsConfirmation
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
-from bot.handlers.types import Action
-from bot.i18n import Text, _
+from bot.handlers.types import Action, ButtonPress, OutMessage
+from bot.i18n import Text, Translator, _, normalize_locale
+from bot.outbox.queue import Priority, enqueue
+from bot.outbox.queue import encode as encode_payload
 from bot.services import directory, registration
 from bot.services.census import redeem_code
-from bot.storage.models import Community, CouncilRole, Member
+from bot.storage.models import Community, CouncilRole, Member, OutboxMessage
+from bot.storage.uow import UnitOfWork
 
+DEEP_ID_RE = re.compile(r"[0-9]{1,9}")
 HOME_RE = re.compile(r"^[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}$")
 ROLE_NAMES = {"owner": _("owner"), "resident": _("resident")}
 
@@ -29,10 +36,12 @@ async def start(ctx: Context, args: str) -> None:
         from bot.handlers.votes import open_private_ballot
 
         vote_id = args.removeprefix("vote_")
-        if not vote_id.isdigit():
+        if not DEEP_ID_RE.fullmatch(vote_id):  # ASCII digits that fit the id column, nothing else
             raise Refusal(_("This link is not valid."))
         await open_private_ballot(ctx, int(vote_id))
         return
+    if args:
+        raise Refusal(_("This link is not valid."))
     await ctx.reply(
         _(
             "Welcome to Yishi, where neighbours raise matters, co-sign them onto the agenda and "
@@ -81,7 +90,10 @@ async def register(ctx: Context, args: str) -> None:
 
 async def choose_role(ctx: Context, home_id: int, role: str) -> None:
     """After /register 3-2-501: record the request and tell the moderators' queue."""
-    requested = await registration.request_link(ctx.app.db, await ctx.actor(), home_id, role)
+    requested = await registration.request_link(
+        ctx.app.db, await ctx.actor(), home_id, role,
+        on_requested=lambda uow, req, now: tell_about_request(uow, ctx.app.i18n, req, now),
+    )
     await ctx.toast(_("Request sent."))
     await ctx.reply(
         _(
@@ -170,61 +182,165 @@ async def is_council_anywhere(ctx: Context) -> bool:
         ).first() is not None
 
 
-async def moderator_community(ctx: Context) -> int:
-    """The community a moderator acts for: the room's, else their council's (private chat)."""
-    room = await ctx.room()
-    if room is not None:
-        await ctx.require_moderator(room.community_id)
-        return room.community_id
+async def council_communities(ctx: Context) -> list[int]:
+    """The communities on whose council the sender sits (a chat admin status counts for nothing)."""
     async with ctx.app.db.uow() as uow:
         member = await uow.member(ctx.sender.platform, ctx.sender.user_id, ctx.sender.display_name)
-        community_id = (
-            (
-                await uow.session.execute(
-                    select(CouncilRole.community_id).where(CouncilRole.member_id == member.id).order_by(CouncilRole.id)
-                )
-            )
-            .scalars()
-            .first()
-        )
-    if community_id is None:
-        raise Refusal(_("Only moderators of the residents' council can do that."))
-    return community_id
+        return await directory.council_communities(uow, member.id or 0)
 
 
-@registry.command("pending", moderator=True, summary=_("Registrations waiting for approval"), usage=_("/pending"))
+FLAG = _("This home already has a verified owner: approving needs a second confirmation.")
+
+
+def pending_line(link: registration.PendingLink) -> Text:
+    line = _(
+        "Request #{id}: {name} asks to be {role} of {home}.",
+        id=link.link_id,
+        name=link.member.display_name or link.member.external_id,
+        role=ROLE_NAMES[link.role],
+        home=link.home.label,
+    )
+    parts: list[Text | str] = [line]
+    if link.owner_verified:
+        parts.append(FLAG)
+    if link.own:
+        parts.append(_("Your own request, or a home you are linked to: another council member decides."))
+    from bot.handlers.render import join
+
+    return join(parts)
+
+
+def decision_actions(link: registration.PendingLink, t: Callable[[Text], str]) -> list[Action]:
+    if link.own:
+        return []
+    return [
+        Action(t(_("Approve #{id}", id=link.link_id)), data=encode("ap", link.link_id, "a")),
+        Action(t(_("Deny #{id}", id=link.link_id)), data=encode("ap", link.link_id, "d")),
+    ]
+
+
+@registry.command(
+    "pending", where="private", moderator=True, summary=_("Registrations waiting for approval"), usage=_("/pending")
+)
 async def pending(ctx: Context, args: str) -> None:
-    community_id = await moderator_community(ctx)
-    links = await registration.pending_links(ctx.app.db, community_id)
+    # Only in private: a request names a person next to a home, which a group room must not see.
+    links: list[registration.PendingLink] = []
+    actor = await ctx.actor()
+    for community_id in await council_communities(ctx):
+        links.extend(await registration.pending_links(ctx.app.db, community_id, viewer=actor))
     if not links:
         await ctx.reply(_("No registrations are waiting."))
         return
     for link in links:
-        await ctx.reply(
-            _(
-                "Request #{id}: {name} asks to be {role} of {home}.",
-                id=link.link_id,
-                name=link.member.display_name or link.member.external_id,
-                role=ROLE_NAMES[link.role],
-                home=link.home.label,
-            ),
-            [
-                [
-                    Action(ctx.t(_("Approve")), data=encode("ap", link.link_id, "a")),
-                    Action(ctx.t(_("Deny")), data=encode("ap", link.link_id, "d")),
-                ]
-            ],
+        actions = decision_actions(link, ctx.t)
+        await ctx.reply(pending_line(link), [actions] if actions else [])
+
+
+# --- telling the council and the home's owner, inside the request's transaction -------------------------
+
+NOTICE_GAP = timedelta(minutes=10)  # at most one bundled notice per council member in this time
+NOTICE_ITEMS = 8
+
+
+async def tell_about_request(uow: UnitOfWork, i18n: Translator, requested: registration.Requested,
+                             now: datetime) -> None:
+    """Council members hear that a registration waits (bundled); the home's verified owners are told too."""
+    assert requested.home is not None and requested.member is not None
+    await uow.get(Community, requested.community_id, what="community", lock=True)  # one notice slot at a time
+    members = (await uow.session.execute(
+        select(Member).join(CouncilRole, CouncilRole.member_id == Member.id)  # type: ignore[arg-type]
+        .where(CouncilRole.community_id == requested.community_id, Member.id != requested.member.id)
+        .order_by(Member.id))).scalars().all()
+    for moderator in members:
+        if moderator.reachable:
+            await _notice_moderator(uow, i18n, requested.community_id, moderator, now)
+    for owner in requested.owners:
+        if not owner.reachable:
+            continue
+        locale = owner.locale or normalize_locale(owner.language_code, i18n.default_locale)
+        text = _(
+            "{name} asked to be registered as {role} of {home}, where you are the verified owner. The council "
+            "must confirm it explicitly. If this is not right, tell your residents' council.",
+            name=requested.member.display_name or requested.member.external_id,
+            role=ROLE_NAMES[requested.role],
+            home=requested.home.label,
         )
+        await enqueue(uow, platform=owner.platform, chat_id=owner.external_id,
+                      message=OutMessage(i18n.render(text, locale)[:4096]),
+                      dedupe_key=f"reg-owner-told:{requested.link_id}:{owner.id}:{int(now.timestamp())}",
+                      chat_kind="private", member_id=owner.id, priority=Priority.NOTICE)
 
 
-async def decide(ctx: Context, link_id: int, approve: bool) -> None:
-    decided = await registration.decide_link(ctx.app.db, link_id, await ctx.actor(), approve)
+async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int, moderator: Member,
+                            now: datetime) -> None:
+    assert moderator.id is not None
+    links = [link for link in await registration.pending_in(uow, community_id, NOTICE_ITEMS + 1,
+                                                            viewer_id=moderator.id) if not link.own]
+    if not links:
+        return
+    locale = moderator.locale or normalize_locale(moderator.language_code, i18n.default_locale)
+
+    def t(text: Text) -> str:
+        return i18n.render(text, locale)
+
+    from bot.handlers.render import join
+
+    lines: list[Text | str] = [_("Registrations wait for the council's decision:")]
+    rows: list[list[Action]] = []
+    for link in links[:NOTICE_ITEMS]:
+        lines.append(pending_line(link))
+        rows.append(decision_actions(link, t))
+    if len(links) > NOTICE_ITEMS:
+        lines.append(_("More are waiting: send /pending."))
+    message = OutMessage(t(join(lines))[:4096], tuple(tuple(row) for row in rows))
+    prefix = f"reg-waiting:{moderator.id}:"
+    latest = (await uow.session.execute(
+        select(OutboxMessage).where(OutboxMessage.member_id == moderator.id,
+                                    OutboxMessage.dedupe_key.startswith(prefix))  # type: ignore[union-attr]
+        .order_by(OutboxMessage.id.desc()).limit(1))).scalar_one_or_none()  # type: ignore[union-attr]
+    if latest is not None and latest.status == "pending":
+        # Not sent yet: the waiting notice is redrawn with every request (one bundled notice).
+        done = await uow.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == latest.id, OutboxMessage.status == "pending")
+            .values(payload=encode_payload(message)))
+        if done.rowcount:  # type: ignore[attr-defined]
+            return
+    slot = now
+    if latest is not None:
+        slot = max(now, (latest.sent_at or latest.not_before) + NOTICE_GAP)
+    await enqueue(uow, platform=moderator.platform, chat_id=moderator.external_id, message=message,
+                  dedupe_key=f"{prefix}{int(slot.timestamp())}", chat_kind="private", member_id=moderator.id,
+                  priority=Priority.NOTICE, not_before=slot)
+
+
+def _edits_one_request(ctx: Context, link_id: int) -> bool:
+    """A /pending message is redrawn after a press; a bundled notice with other requests' buttons is kept."""
+    if not ctx.pressed_message_id or not isinstance(ctx.event, ButtonPress):
+        return False
+    ids = {data.split(":")[2] for data in ctx.event.buttons or () if data.startswith("v1:ap:")}
+    return ids <= {str(link_id)}
+
+
+async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = False) -> None:
+    try:
+        decided = await registration.decide_link(ctx.app.db, link_id, await ctx.actor(), approve, confirm=confirm)
+    except NeedsConfirmation:
+        # The home has a verified owner: one more, explicit press (the owner was told of the request).
+        text = _("This home already has a verified owner. Approve request #{id} anyway?", id=link_id)
+        actions = [[Action(ctx.t(_("Confirm approval")), data=encode("ap", link_id, "c")),
+                    Action(ctx.t(_("Deny #{id}", id=link_id)), data=encode("ap", link_id, "d"))]]
+        await ctx.toast(_("Please confirm: this home already has a verified owner."), alert=True)
+        if _edits_one_request(ctx, link_id):
+            await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
+        else:
+            await ctx.reply(text, actions)
+        return
     verdict = _("approved") if approve else _("denied")
     await ctx.toast(_("Request #{id} {verdict}.", id=link_id, verdict=verdict))
-    if ctx.event.message_id:
+    if _edits_one_request(ctx, link_id):
         await ctx.messenger.edit(
             ctx.chat.chat_id,
-            ctx.event.message_id,
+            ctx.pressed_message_id,
             ctx.render(
                 _(
                     "Request #{id} ({home}, {role}): {verdict}.",

@@ -26,7 +26,8 @@ async def bind(ctx: Context, args: str) -> None:
     scope_text, _sep, community_name = args.partition(" ")
     scope = Scope.parse(scope_text)
     community_id = await _community_for(ctx, community_name.strip())
-    # A council member binds a new room; its admins then moderate (so an admin alone cannot bind).
+    # Only a council member binds or re-binds a room (and of the community it was bound to: the service
+    # checks both); a group's admins cannot, since anyone can create a group.
     if not await ctx.is_moderator(community_id):
         raise Refusal(_("Only moderators of the residents' council can do that."))
     bound = await bind_room(

@@ -49,7 +49,13 @@ class IncomingMessage:
 
 @dataclass(frozen=True, slots=True)
 class ButtonPress:
-    """A press on an action of a message the bot sent; ``data`` is untrusted."""
+    """A press on an action of a message the bot sent; ``data`` is untrusted.
+
+    ``buttons`` is the data of every action the pressed message carries, as the platform (not the
+    presser's client) reports it; None when the platform does not show the message (Telegram: an
+    old or deleted message). A client can send any data for any message; the message it reports
+    cannot be forged.
+    """
 
     update_id: int
     sender: Sender
@@ -57,6 +63,7 @@ class ButtonPress:
     message_id: str | None
     press_id: str
     data: str
+    buttons: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +154,8 @@ class Messenger(Protocol):
     """The port every transport implements for the handlers."""
 
     platform: str
+    # The bot's own name on the platform ("" until known): commands addressed to another bot are ignored.
+    bot_username: str
 
     async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage: ...
 

@@ -37,12 +37,14 @@ def ballot_actions(vote: Vote, t: Callable[[Text], str]) -> tuple[tuple[Action, 
     return ((Action(t(_("Vote in private chat")), start=f"vote_{vote.id}"),),)
 
 
-async def _vote_of(ctx: Context, proposal_id: int) -> tuple[Proposal, Vote]:
+async def _vote_of(ctx: Context, proposal_id: int, *, scoped: bool = False) -> tuple[Proposal, Vote]:
     async with ctx.app.db.uow() as uow:
         proposal = await uow.session.get(Proposal, proposal_id)
         if proposal is None:
             raise NotFound("no proposal", what="proposal", id=proposal_id)
         vote = await voting.current_vote(uow, proposal_id)
+    if scoped:
+        await ctx.require_member_of(proposal.community_id)
     if vote is None:
         raise Refusal(_("Proposal #{id} has no vote yet.", id=proposal_id))
     return proposal, vote
@@ -137,6 +139,7 @@ async def open_private_ballot(ctx: Context, vote_id: int) -> None:
         proposal = await uow.session.get(Proposal, vote.proposal_id) if vote else None
     if vote is None or proposal is None:
         raise NotFound("no vote", what="vote", id=vote_id)
+    await ctx.require_member_of(proposal.community_id)
     if vote.status != "open":
         raise Refusal(_("This vote is closed."))
     kind = get_kind(vote.kind)
@@ -209,9 +212,9 @@ async def press_option(ctx: Context, vote_id: int, mask: int, index: int) -> Non
     if bin(mask).count("1") > limit:
         raise Refusal(_("Choose up to {n}.", n=limit))
     await ctx.toast(_("Selection updated."))
-    if ctx.event.message_id:
+    if ctx.pressed_message_id:
         await ctx.messenger.edit(
-            ctx.chat.chat_id, ctx.event.message_id, ctx.render(*selection_view(ctx, proposal, vote, mask))
+            ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(*selection_view(ctx, proposal, vote, mask))
         )
 
 
@@ -221,10 +224,10 @@ async def submit_options(ctx: Context, vote_id: int, choice: list[int]) -> None:
     names = ", ".join((vote.options or [])[i] for i in choice)
     await ctx.toast(render.join([_("Recorded: {choice}.", choice=names), *render.receipt_line(cast),
                                  _deadline_note(ctx, vote)]))
-    if ctx.event.message_id:
+    if ctx.pressed_message_id:
         await ctx.messenger.edit(
             ctx.chat.chat_id,
-            ctx.event.message_id,
+            ctx.pressed_message_id,
             ctx.render(
                 render.join(
                     [
@@ -251,10 +254,10 @@ async def press_rank(ctx: Context, vote_id: int, sequence: str, index: int) -> N
     ):
         raise Refusal(_("This button is no longer valid."))
     await ctx.toast(_("Selection updated."))
-    if ctx.event.message_id:
+    if ctx.pressed_message_id:
         await ctx.messenger.edit(
             ctx.chat.chat_id,
-            ctx.event.message_id,
+            ctx.pressed_message_id,
             ctx.render(*ranking_view(ctx, proposal, vote, sequence + str(index))),
         )
 
@@ -262,9 +265,9 @@ async def press_rank(ctx: Context, vote_id: int, sequence: str, index: int) -> N
 async def reset_rank(ctx: Context, vote_id: int) -> None:
     proposal, vote = await _open_vote_for_press(ctx, vote_id)
     await ctx.toast(_("Selection updated."))
-    if ctx.event.message_id:
+    if ctx.pressed_message_id:
         await ctx.messenger.edit(
-            ctx.chat.chat_id, ctx.event.message_id, ctx.render(*ranking_view(ctx, proposal, vote, ""))
+            ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(*ranking_view(ctx, proposal, vote, ""))
         )
 
 
@@ -294,7 +297,7 @@ async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: 
 
 @registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))
 async def results(ctx: Context, args: str) -> None:
-    proposal, vote = await _vote_of(ctx, parse_id(args))
+    proposal, vote = await _vote_of(ctx, parse_id(args), scoped=True)
     if vote.result is not None:
         await ctx.reply(render.result_text(proposal, vote, vote.result))
         return
@@ -374,7 +377,7 @@ async def objection(ctx: Context, args: str) -> None:
         return
     proposal_id = parse_id(parts[0])
     if len(parts) == 1:
-        items = await elevator.objections(ctx.app.db, proposal_id)
+        items = await elevator.objections(ctx.app.db, proposal_id, await ctx.actor())
         lines: list[Text | str] = [_("Objections to #{id}:", id=proposal_id)]
         lines.extend(
             _(

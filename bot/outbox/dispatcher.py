@@ -589,6 +589,10 @@ class OutboxMessenger:
         self.dispatcher = dispatcher
         self.platform = inner.platform
 
+    @property
+    def bot_username(self) -> str:
+        return getattr(self.inner, "bot_username", "")
+
     async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage:
         return await self.dispatcher.send(self.platform, chat_id, message, reply_to)
 

@@ -9,6 +9,7 @@ from fractions import Fraction
 from sqlalchemy import func, select
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible, NotFound
+from bot.deliberation.mandate import Power
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition, withdraw
 from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.similarity import similar
@@ -202,7 +203,7 @@ async def accept(
     now = now or utcnow()
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.REVIEW)
         before = _move(proposal, ProposalAction.ACCEPT, now)
         await uow.ledger.append("proposal_accepted", f"proposal:{proposal_id}",
                                 {"by": moderator.id, "from": before}, at=now)
@@ -216,7 +217,7 @@ async def decline(db: Database, proposal_id: int, actor: Actor, reason: str, now
     reason = require_text(reason, field="reason", max_length=1000, multiline=True)
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.REVIEW)
         before = _move(proposal, ProposalAction.DECLINE, now)
         proposal.reason = reason
         await uow.ledger.append("proposal_declined", f"proposal:{proposal_id}",
@@ -234,7 +235,7 @@ async def merge(
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)
         target = await _proposal(uow, into_id, lock=True)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.REVIEW)
         if target.community_id != proposal.community_id or ProposalState(target.state) not in OPEN_FOR_SUPPORT:
             raise IllegalTransition(target.state, "merge_into")
         before = _move(proposal, ProposalAction.MERGE, now)

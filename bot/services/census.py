@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.deliberation.census import CensusBounds, CensusProblem, CensusRow, parse_census
 from bot.deliberation.errors import DomainError, InvalidInput, NotFound
+from bot.services import throttle
 from bot.storage.models import (
     Building,
     BuildingUnit,
@@ -239,9 +240,19 @@ class CodeInvalid(DomainError):
 async def redeem_code(
     db: Database, platform: str, external_id: str, code: str, display_name: str = ""
 ) -> Redeemed:
-    """Link the member to the code's home as its owner, verified at once. A code works once."""
+    """Link the member to the code's home as its owner, verified at once. A code works once.
+
+    Attempts are limited per account (``throttle.CODE_PER_ACCOUNT``), counted in the database.
+    """
+    await throttle.take(db, throttle.CODE_PER_ACCOUNT, f"{platform}:{external_id}")
     if len(normalize_code(code)) != CODE_LENGTH:
         raise InvalidInput("malformed code", field="code")
+    redeemed = await _redeem(db, platform, external_id, code, display_name)
+    await throttle.clear(db, throttle.CODE_PER_ACCOUNT, f"{platform}:{external_id}")
+    return redeemed
+
+
+async def _redeem(db: Database, platform: str, external_id: str, code: str, display_name: str) -> Redeemed:
     async with db.uow() as uow:
         invite = (
             await uow.session.execute(select(InviteCode).where(InviteCode.code_hash == hash_code(code)))

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from bot.deliberation.errors import InvalidInput, NotEligible
+from bot.deliberation.mandate import Power
 from bot.deliberation.scope import Scope
 from bot.services import directory
 from bot.services.directory import Actor
@@ -120,7 +121,8 @@ async def set_room_digest(
     now = now or utcnow()
     async with db.uow() as uow:
         room = await uow.get(ChatRoom, room_id, what="room")
-        moderator = await directory.require_moderator(uow, actor, room.community_id)
+        moderator = await directory.require_moderator(uow, actor, room.community_id, power=Power.ROOM_DIGEST,
+                                                     room_id=room_id)
         await uow.insert_ignore(
             DigestSubscription,
             {"community_id": room.community_id, "room_id": room_id, "cadence": schedule.cadence,
@@ -147,7 +149,8 @@ async def clear_room_digest(db: Database, room_id: int, actor: Actor, now: datet
     now = now or utcnow()
     async with db.uow() as uow:
         room = await uow.get(ChatRoom, room_id, what="room")
-        moderator = await directory.require_moderator(uow, actor, room.community_id)
+        moderator = await directory.require_moderator(uow, actor, room.community_id, power=Power.ROOM_DIGEST,
+                                                     room_id=room_id)
         removed = await uow.session.execute(
             delete(DigestSubscription).where(DigestSubscription.room_id == room_id))  # type: ignore[arg-type]
         if not removed.rowcount:  # type: ignore[attr-defined]

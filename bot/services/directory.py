@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 
 from bot.deliberation.errors import NotEligible, NotFound
+from bot.deliberation.mandate import Mandate, Power, require
 from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.tally import Elector, owners_roll
 from bot.deliberation.vote_kinds import Electorate
@@ -30,14 +31,15 @@ DEVELOPER_KEY = "developer"
 class Actor:
     """Who is acting, as the transport saw them.
 
-    ``admin_of`` is the community whose bound group the platform says this actor administers,
-    which makes them a moderator of that community only; a council role does the same.
+    ``room_admin_of`` is the bound room (``ChatRoom.id``) the platform says this actor administers
+    right now. It carries only the powers ``mandate.POWERS`` gives a room's admins, for that room;
+    every community-wide power comes from a council role.
     """
 
     platform: str
     external_id: str
     display_name: str = ""
-    admin_of: int | None = None
+    room_admin_of: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,12 +181,72 @@ async def member_of(uow: UnitOfWork, actor: Actor) -> Member:
     return await uow.member(actor.platform, actor.external_id, actor.display_name)
 
 
-async def require_moderator(uow: UnitOfWork, actor: Actor, community_id: int) -> Member:
+async def mandates(
+    uow: UnitOfWork, actor: Actor, member_id: int, community_id: int, room_id: int | None = None
+) -> set[Mandate]:
+    """The actor's mandates in the community (and in room ``room_id``, when the power is about a room)."""
+    found: set[Mandate] = set()
+    if await is_council_member(uow, member_id, community_id):
+        found.add(Mandate.COUNCIL)
+    if room_id is not None and actor.room_admin_of == room_id:
+        found.add(Mandate.ROOM_ADMIN)
+    return found
+
+
+async def require_moderator(
+    uow: UnitOfWork, actor: Actor, community_id: int, *, power: Power | None = None, room_id: int | None = None
+) -> Member:
+    """The acting member, if the role table (``mandate.POWERS``) gives them ``power`` in the community.
+
+    Without ``power``: a power only the council holds. ``room_id`` names the room a room power is about.
+    """
     member = await member_of(uow, actor)
     assert member.id is not None
-    if not (actor.admin_of == community_id or await is_council_member(uow, member.id, community_id)):
-        raise NotEligible("moderators only", reason="not_moderator")
+    require(power or Power.REVIEW, await mandates(uow, actor, member.id, community_id, room_id))
     return member
+
+
+async def linked_to_home(uow: UnitOfWork, member_id: int, home_id: int | None = None,
+                         owner_id: int | None = None) -> bool:
+    """Whether the member is linked (verified or asking) to the home, or to any home of the same owner."""
+    if home_id is not None and owner_id is None:
+        owner_id = (await uow.session.execute(
+            select(ExclusiveUnit.owner_id).where(ExclusiveUnit.id == home_id))).scalar_one_or_none()
+    conditions = []
+    if home_id is not None:
+        conditions.append(ExclusiveUnit.id == home_id)
+    if owner_id is not None:
+        conditions.append(ExclusiveUnit.owner_id == owner_id)
+    if not conditions:
+        return False
+    found = await uow.session.execute(
+        select(MemberLink.id)
+        .join(ExclusiveUnit, ExclusiveUnit.id == MemberLink.exclusive_unit_id)  # type: ignore[arg-type]
+        .where(MemberLink.member_id == member_id, MemberLink.status.in_(("verified", "pending")),  # type: ignore[attr-defined]
+               or_(*conditions))
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def refuse_own_home(uow: UnitOfWork, member_id: int, home_id: int | None = None,
+                          owner_id: int | None = None) -> None:
+    """Nobody acts as a moderator on a home they are linked to (their own or their co-owner's)."""
+    if await linked_to_home(uow, member_id, home_id, owner_id):
+        raise NotEligible("a moderator does not act on their own home", reason="own_home")
+
+
+async def may_see_community(uow: UnitOfWork, member_id: int, community_id: int) -> bool:
+    """Members of the community: a verified home in it, or a seat on its council."""
+    if await is_council_member(uow, member_id, community_id):
+        return True
+    return bool(await verified_links(uow, member_id, community_id))
+
+
+async def council_communities(uow: UnitOfWork, member_id: int) -> list[int]:
+    rows = await uow.session.execute(
+        select(CouncilRole.community_id).where(CouncilRole.member_id == member_id).order_by(CouncilRole.community_id))
+    return [int(c) for c in rows.scalars()]
 
 
 def household_key(links: list[Link]) -> str | None:

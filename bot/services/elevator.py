@@ -12,6 +12,7 @@ from sqlalchemy import select
 from bot.deliberation.cost import GUANGZHOU_COEFFICIENTS, FloorCoefficients, share_costs
 from bot.deliberation.cost import Home as CostHome
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
+from bot.deliberation.mandate import Power
 from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition
 from bot.deliberation.scope import Scope
@@ -52,10 +53,11 @@ async def record_objection(
                            choices=",".join(OBJECTION_REASONS))
     async with db.uow() as uow:
         proposal = await _elevator(uow, proposal_id)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.OBJECTIONS)
         if not _in_objection_window(proposal, now):
             raise IllegalTransition(proposal.state, "record_objection")
         home = await directory.home_by_label(uow, proposal.community_id, home_label)
+        await directory.refuse_own_home(uow, moderator.id or 0, home.id, home.owner_id)
         objection = Objection(proposal_id=proposal_id, owner_id=home.owner_id, floor=home.floor, reason=reason,
                               detail=optional_text(detail, max_length=2000, multiline=True),
                               recorded_by_member_id=moderator.id, created_at=now,
@@ -81,7 +83,8 @@ async def update_objection(
         if objection is None:
             raise NotFound(f"no objection #{objection_id}", what="objection", id=objection_id)
         proposal = await _elevator(uow, objection.proposal_id)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.OBJECTIONS)
+        await directory.refuse_own_home(uow, moderator.id or 0, owner_id=objection.owner_id)
         if ProposalState(proposal.state) not in (ProposalState.VOTING, ProposalState.OBJECTION):
             raise IllegalTransition(proposal.state, "update_objection")
         before = objection.status
@@ -93,8 +96,11 @@ async def update_objection(
         return objection
 
 
-async def objections(db: Database, proposal_id: int) -> list[Objection]:
+async def objections(db: Database, proposal_id: int, actor: Actor) -> list[Objection]:
+    """The objections to an elevator matter, for its community's council only (they name floors and owners)."""
     async with db.uow() as uow:
+        proposal = await uow.get(Proposal, proposal_id, what="proposal")
+        await directory.require_moderator(uow, actor, proposal.community_id, power=Power.OBJECTIONS)
         query = select(Objection).where(Objection.proposal_id == proposal_id).order_by(Objection.id)  # type: ignore[arg-type]
         return list((await uow.session.execute(query)).scalars())
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput
+from bot.deliberation.mandate import Power
 from bot.deliberation.proposal import ProposalAction, ProposalState, transition
 from bot.deliberation.text import clean_text, has_visible
 from bot.services import directory
@@ -49,7 +50,7 @@ async def record_progress(
     note = _clean(note, required=not done)
     async with db.uow() as uow:
         proposal = await uow.get(Proposal, proposal_id, what="proposal", lock=True)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.PROGRESS)
         before = ProposalState(proposal.state)
         if before not in (ProposalState.ADOPTED, ProposalState.IMPLEMENTING):
             raise IllegalTransition(str(before), "record_progress")

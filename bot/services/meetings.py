@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from sqlalchemy import func, select, update
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
+from bot.deliberation.mandate import Power
 from bot.deliberation.proposal import ProposalState
 from bot.i18n import Text, Translator, _, normalize_locale
 from bot.outbox.queue import Priority, enqueue_text
@@ -209,7 +210,7 @@ async def schedule(
         raise InvalidInput("the meeting must be in the future", field="meeting", reason="past")
     async with db.uow() as uow:
         await _lock_community(uow, community_id)
-        moderator = await directory.require_moderator(uow, actor, community_id)
+        moderator = await directory.require_moderator(uow, actor, community_id, power=Power.MEETINGS)
         await _close_past(uow, community_id, now)
         meeting = await next_meeting(uow, community_id, now, lock=True)
         moved_from = None
@@ -259,7 +260,7 @@ async def cancel(
     now = now or utcnow()
     async with db.uow() as uow:
         await _lock_community(uow, community_id)
-        moderator = await directory.require_moderator(uow, actor, community_id)
+        moderator = await directory.require_moderator(uow, actor, community_id, power=Power.MEETINGS)
         meeting = await next_meeting(uow, community_id, now, lock=True)
         if meeting is None or meeting.id is None:
             raise NotFound("no meeting ahead", what="meeting")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bot.deliberation.errors import NotFound
+from bot.deliberation.mandate import Power
 from bot.deliberation.scope import Scope
 from bot.services import directory
 from bot.services.directory import Actor
@@ -24,18 +25,23 @@ class Bound:
 async def bind_room(
     db: Database, platform: str, chat_id: str, title: str, community_id: int, scope: Scope, actor: Actor
 ) -> Bound:
-    """Bind (or re-bind) a room. Group admins may bind their own room; the binding is logged."""
+    """Bind (or re-bind) a room: a council member of the community (and of the one it was bound to); logged.
+
+    A group's admins cannot: anyone can create a group, and a room's scope decides who sees what.
+    """
     async with db.uow() as uow:
         community = await directory.community_by_id(uow, community_id)
+        member = await directory.require_moderator(uow, actor, community_id, power=Power.BIND_ROOM)
         homes = await directory.households_in_scope(uow, community_id, scope)
         if homes == 0:
             raise NotFound(f"no homes in {scope}", what="scope", name=str(scope))
-        member = await directory.member_of(uow, actor)
         room = (
             await uow.session.execute(
                 select(ChatRoom).where(ChatRoom.platform == platform, ChatRoom.chat_id == chat_id)
             )
         ).scalar_one_or_none()
+        if room is not None and room.community_id != community_id:
+            await directory.require_moderator(uow, actor, room.community_id, power=Power.BIND_ROOM)
         if room is None:
             room = ChatRoom(
                 platform=platform, chat_id=chat_id, community_id=community_id, scope=str(scope), title=title[:255]

@@ -21,6 +21,7 @@ from bot.deliberation.errors import (
     NotFound,
 )
 from bot.deliberation.ledger import commitment
+from bot.deliberation.mandate import Power
 from bot.deliberation.proposal import Category, ProposalAction, ProposalState, after_passed_vote, transition
 from bot.deliberation.scope import Scope
 from bot.deliberation.tally import (
@@ -72,7 +73,7 @@ async def open_vote(
     kind = get_kind(kind_name)
     async with db.uow() as uow:
         proposal = await uow.get(Proposal, proposal_id, what="proposal", lock=True)
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.OPEN_VOTE)
         if Category(proposal.category) is Category.ELEVATOR and kind.name != "art278_major":
             # Altering the building is an Art. 278 items 6-8 matter: 3/4 of those taking part.
             raise InvalidInput("an elevator is voted as art278_major", field="kind", value=kind_name,
@@ -391,8 +392,9 @@ async def paper_ballot(
         kind = get_kind(vote.kind)
         normalize_choice(kind, vote, choice)
         proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
-        moderator = await directory.require_moderator(uow, actor, proposal.community_id)
+        moderator = await directory.require_moderator(uow, actor, proposal.community_id, power=Power.PAPER_BALLOT)
         home = await directory.home_by_label(uow, proposal.community_id, home_label)
+        await directory.refuse_own_home(uow, moderator.id or 0, home.id, home.owner_id)
         key = home.owner_key if kind.electorate is Electorate.OWNERS else f"unit:{home.id}"
         if kind.electorate is Electorate.COUNCIL:
             raise NotEligible("that home is not on this vote's roll", reason="not_on_roll", vote=vote_id)
@@ -516,7 +518,8 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
     proposal = await uow.get(Proposal, vote.proposal_id, what="proposal", lock=True)
     by: int | None = None
     if actor is not None:
-        by = (await directory.require_moderator(uow, actor, proposal.community_id)).id
+        # Only a council member ends a vote early; the deadline closes it otherwise.
+        by = (await directory.require_moderator(uow, actor, proposal.community_id, power=Power.CLOSE_VOTE)).id
     elif now < vote.closes_at:
         raise IllegalTransition("open", "close_before_deadline")
     if vote.status != "open":

@@ -352,6 +352,19 @@ class InboxUpdate(SQLModel, table=True):
     answered_at: datetime | None = _when(default=None)
 
 
+class AttemptCounter(SQLModel, table=True):
+    """Attempts of one kind by one account (or on one home) in the current window, shared by all processes.
+
+    Guessing invite codes or flooding the council with requests is refused once a key reaches its limit,
+    until the window that started with its first attempt is over.
+    """
+
+    __tablename__ = "attempt_counter"
+    key: str = Field(primary_key=True, max_length=100)
+    window_started_at: datetime = _when()
+    attempts: int = 0
+
+
 class OutboxMessage(SQLModel, table=True):
     """A message waiting to go out; the dedupe key makes enqueueing idempotent.
 

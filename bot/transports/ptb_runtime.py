@@ -103,6 +103,13 @@ class PtbMessenger:
     def __init__(self, bot: ExtBot[None]) -> None:
         self._bot = bot
 
+    @property
+    def bot_username(self) -> str:
+        try:
+            return self._bot.username  # known once the bot is initialized (getMe)
+        except RuntimeError:
+            return ""
+
     def _keyboard(self, message: OutMessage) -> InlineKeyboardMarkup | None:
         if not message.actions:
             return None
@@ -178,7 +185,17 @@ def _from_query(query: CallbackQuery, update_id: int) -> Event | None:
         update_id=update_id, sender=_sender(query.from_user),
         chat=make_chat(query.message.chat.id, query.message.chat.type, query.message.chat.title),
         message_id=str(query.message.message_id), press_id=query.id, data=query.data,
+        buttons=_buttons(query.message),
     )
+
+
+def _buttons(message: object) -> tuple[str, ...] | None:
+    """The callback data on the pressed message, as Telegram reports it (None: the message is not shown)."""
+    if not isinstance(message, Message):
+        return None  # an InaccessibleMessage: too old or deleted
+    markup = message.reply_markup
+    rows = markup.inline_keyboard if markup is not None else ()
+    return tuple(str(b.callback_data) for row in rows for b in row if b.callback_data is not None)
 
 
 def _from_member(change: ChatMemberUpdated, update_id: int) -> Event:

@@ -172,7 +172,7 @@ async def test_forged_huge_button_payloads_are_refused(world: World) -> None:
     card = await w.say(owner, GROUP, "/propose New bench by the gate")
     for data in ("v1:b:" + "1" * 5000 + ":y", "v1:s:" + "9" * 5000, "v1:pg:" + "0" * 500, "x" * 20_000,
                  "v1:" + ":" * 3000, "v1:s:1" + "\x00" * 100):
-        query = w.fake.press_button(OWNERS["102"], GROUP, card.message_id, data, unchecked=True)
+        query = w.fake.press_button(OWNERS["102"], GROUP, card.message_id, data, forged=True)
         answer = await w.fake.wait_for_callback_answer(query, timeout=10.0)
         assert answer.text == "This button is no longer valid.", data[:20]
     assert await _count(w.db, Vote) == 0

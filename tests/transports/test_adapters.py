@@ -199,7 +199,8 @@ async def test_press_arrives_as_button_press_and_the_toast_is_shown(
     update_id = last_update_id(fake)
     event = await sink.wait_for(lambda e: isinstance(e, ButtonPress))
     assert event == ButtonPress(update_id=update_id, sender=ALICE_SENDER, chat=ALICE_CHAT,
-                                message_id=sent.message_id, press_id=query_id, data="alert")
+                                message_id=sent.message_id, press_id=query_id, data="alert",
+                                buttons=("yes", "alert"))  # the pressed message's buttons, as Telegram shows them
     answer = await fake.wait_for_callback_answer(query_id, TIMEOUT)
     assert (answer.text, answer.show_alert) == ("got alert", True)
 
