@@ -34,11 +34,11 @@ from bot.storage.models import (
     ChatRoom,
     Community,
     DigestSubscription,
+    InboxUpdate,
     Meeting,
     MemberLink,
     Objection,
     OutboxMessage,
-    ProcessedUpdate,
     Proposal,
     Vote,
     utcnow,
@@ -324,8 +324,8 @@ async def test_show_results_and_objections_stay_in_the_community(world: World) -
 
 async def _finished_count(db: Database) -> int:
     async with db.uow(readonly=True) as uow:
-        return int((await uow.session.execute(select(func.count()).select_from(ProcessedUpdate).where(
-            ProcessedUpdate.finished_at.is_not(None)))).scalar_one())  # type: ignore[union-attr]
+        return int((await uow.session.execute(select(func.count()).select_from(InboxUpdate).where(
+            InboxUpdate.handled_at.is_not(None)))).scalar_one())  # type: ignore[union-attr]
 
 
 async def test_a_command_for_another_bot_is_ignored(world: World) -> None:
