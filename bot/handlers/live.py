@@ -99,6 +99,12 @@ class LiveMessages:
         self._last_round: dict[str, float] = {}
         self._messages: dict[tuple[str, str, str], _Message] = {}
 
+    @property
+    def idle(self) -> bool:
+        """Nothing touched, nothing being refreshed (tests wait for this before reading a message)."""
+        return not any(self._touched.values()) and all(t.done() for t in self._flushers.values()) \
+            and not self._messages
+
     # ------------------------------------------------------------------ marking
 
     def touch(self, kind: str, subject_id: int, messenger: Messenger) -> None:
