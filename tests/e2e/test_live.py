@@ -7,6 +7,7 @@ limits on (edits wait for the chat's window and would go out in any order) and o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import time
@@ -20,7 +21,6 @@ from bot.config import load_settings
 from bot.deliberation.scope import Scope
 from bot.fakeapi import FakeTelegram
 from bot.handlers import render
-from bot.handlers.app import Yishi
 from bot.handlers.callbacks import encode
 from bot.handlers.votes import ballot_actions
 from bot.i18n import Translator
@@ -69,10 +69,8 @@ async def shows(w: World, message_id: int, expected: str, timeout: float = 60.0)
 
     (A toast goes out before its press touches the message, so the last refresh may start after it.)
     """
-    try:
+    with contextlib.suppress(TimeoutError):  # compared by the caller, with the difference shown
         await w.fake.wait_for(lambda: w.fake.message(ALL_ROOM, message_id).text == expected, timeout)
-    except TimeoutError:
-        pass  # compared below, with the difference shown
     deadline = time.monotonic() + timeout
     while not w.app.live.idle:
         assert time.monotonic() < deadline, "live messages still refreshing"
@@ -80,9 +78,33 @@ async def shows(w: World, message_id: int, expected: str, timeout: float = 60.0)
     return w.fake.message(ALL_ROOM, message_id).text or ""
 
 
-async def press_all(w: World, presses: list[tuple[int, int, str]]) -> list[str]:
+@pytest.fixture
+def network(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, float]:
+    """Telegram's network as it is: answers to presses come back in another order than the presses
+    (the first press is answered last) and an edit can overtake an earlier one. Returns the press order
+    table."""
+    order: dict[str, float] = {}
+    original = world.fake.call_api
+    edits: list[Any] = []
+
+    async def slowed(token: str, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if method.lower() == "answercallbackquery":
+            # Spread over 2 s: well inside the runtimes' read timeouts (PTB: 5 s).
+            later = len(order) - order.get(str(params.get("callback_query_id")), 0)
+            await asyncio.sleep(2.0 * later / max(len(order), 20))
+        elif method.lower() == "editmessagetext":
+            edits.append(params.get("text"))  # the first edits are the slowest: later ones overtake them
+            await asyncio.sleep(max(0.0, 0.5 - 0.05 * len(edits)))
+        return await original(token, method, params)
+
+    monkeypatch.setattr(world.fake, "call_api", slowed)
+    return order
+
+
+async def press_all(w: World, presses: list[tuple[int, int, str]], order: dict[str, float]) -> list[str]:
     """Every press at once (one getUpdates batch); the toasts."""
     queries = [w.fake.press_button(user, ALL_ROOM, message_id, data) for user, message_id, data in presses]
+    order.update({query: index for index, query in enumerate(queries)})
     answers = await asyncio.gather(*(w.fake.wait_for_callback_answer(q, timeout=60.0) for q in queries))
     return [a.text or "" for a in answers]
 
@@ -93,7 +115,7 @@ def keyboard(actions: Any) -> list[str]:
 
 @ON_AND_OFF
 async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
-    world: World, sample_census_text: str, limits: str
+    world: World, network: dict[str, float], sample_census_text: str, limits: str
 ) -> None:
     w = world
     author, *cosigners = await residents(w.fake, w.db, w.codes, sample_census_text, 21)
@@ -102,7 +124,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
     assert "all" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
     card = await w.say(author, ALL_ROOM, "/propose Repaint the bicycle shed\nThe paint is peeling.")
     assert "1/21" in card.text
-    toasts = await press_all(w, [(user, card.message_id, encode("s", 1)) for user in cosigners])
+    toasts = await press_all(w, [(user, card.message_id, encode("s", 1)) for user in cosigners], network)
     assert sum("Co-signed" in t for t in toasts) == 20
     assert sum("reached 21" in t for t in toasts) == 1
 
@@ -120,7 +142,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
 
 @ON_AND_OFF
 async def test_fifty_concurrent_ballots_leave_the_ballot_message_showing_the_turnout(
-    world: World, sample_census_text: str, limits: str
+    world: World, network: dict[str, float], sample_census_text: str, limits: str
 ) -> None:
     w = world
     voters = await residents(w.fake, w.db, w.codes, sample_census_text, 50)
@@ -132,7 +154,7 @@ async def test_fifty_concurrent_ballots_leave_the_ballot_message_showing_the_tur
     ballot = await w.say(MODERATOR, ALL_ROOM, "/vote 1 art278 7d")
     positions = ["y", "n", "a"]
     toasts = await press_all(
-        w, [(user, ballot.message_id, encode("b", 1, positions[i % 3])) for i, user in enumerate(voters)]
+        w, [(user, ballot.message_id, encode("b", 1, positions[i % 3])) for i, user in enumerate(voters)], network
     )
     assert sum("Recorded" in t for t in toasts) == 50
 
