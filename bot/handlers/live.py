@@ -123,7 +123,12 @@ class LiveMessages:
         """After a start: touch every subject whose messages may be stale; how many were touched."""
         touched = 0
         for kind in list(KINDS.values()):
-            for subject_id in await kind.current(self.app):
+            try:
+                subject_ids = await kind.current(self.app)
+            except Exception:  # noqa: BLE001 - one kind failing must not stop the start or the others
+                log.exception("finding the %s messages to refresh at start-up failed", kind.name)
+                continue
+            for subject_id in subject_ids:
                 self.touch(kind.name, subject_id, messenger)
                 touched += 1
         return touched
