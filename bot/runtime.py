@@ -46,6 +46,7 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
         outbox.attach(transport.messenger)
         await outbox.start()
         app.outbox = outbox
+        await app.refresh_live_messages(transport.messenger)  # edits missed while the bot was down
         await app.register_commands(transport.messenger)
         if settings.SCHEDULER_ENABLED:
             scheduler = await start_scheduler(settings, db, app, outbox)

@@ -7,17 +7,26 @@ import json
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
+from sqlalchemy import or_, select
+
+from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
 from bot.handlers import render
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
-from bot.handlers.types import Action
+from bot.handlers.live import LiveKind, Post, register
+from bot.handlers.types import Action, OutMessage
 from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
-from bot.storage.models import Proposal
+from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
+
+if TYPE_CHECKING:
+    from bot.handlers.app import Yishi
 
 PAGE = 5
 CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
@@ -116,8 +125,102 @@ async def propose(ctx: Context, args: str) -> None:
     await post_card(ctx, submission.proposal, submission.supports)
 
 
+# --- proposal cards: a live message (bot/handlers/live.py), refreshed from the database -------------
+
+CARD = "card"
+# A matter whose state changed this recently may have missed its card's edit in a crash: refreshed
+# at start-up with the ones still collecting co-signatures or in review.
+RECENTLY_CHANGED = timedelta(days=1)
+
+
+async def _card_posts(app: Yishi, proposal_ids: list[int], platform: str) -> list[Post]:
+    async with app.db.uow(readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(ProposalCard)
+                .where(ProposalCard.proposal_id.in_(proposal_ids), ProposalCard.platform == platform)  # type: ignore[attr-defined]
+                .order_by(ProposalCard.id)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
+
+
+async def _render_card(app: Yishi, post: Post) -> OutMessage | None:
+    try:
+        proposal, supports = await agenda.get_proposal(app.db, post.subject_id)
+    except NotFound:
+        return None
+
+    def t(text: Text | str) -> str:
+        return app.i18n.render(text, post.locale)
+
+    actions = render.support_actions(proposal, t)
+    return OutMessage(t(render.proposal_card(proposal, supports, app.tz))[:4096], tuple(tuple(r) for r in actions))
+
+
+async def _cards_to_refresh(app: Yishi) -> list[int]:
+    since = utcnow() - RECENTLY_CHANGED
+    async with app.db.uow(readonly=True) as uow:
+        return list(
+            (
+                await uow.session.execute(
+                    select(Proposal.id)
+                    .where(
+                        Proposal.id.in_(select(ProposalCard.proposal_id)),  # type: ignore[union-attr]
+                        or_(Proposal.state.in_(("collecting", "review")),  # type: ignore[attr-defined]
+                            Proposal.state_changed_at >= since),  # type: ignore[operator]
+                    )
+                    .order_by(Proposal.id)  # type: ignore[arg-type]
+                )
+            ).scalars()
+        )
+
+
+register(LiveKind(CARD, _card_posts, _render_card, _cards_to_refresh))
+
+
+def touch_card(ctx: Context, *proposal_ids: int | None) -> None:
+    """The matter changed: its cards are refreshed from the database (coalesced, at sending time)."""
+    for proposal_id in proposal_ids:
+        if proposal_id is not None:
+            ctx.app.live.touch(CARD, proposal_id, ctx.messenger)
+
+
+async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adopt: bool = False) -> None:
+    """Record where a card of the matter was posted. ``adopt``: the pressed message turns into the card
+    (a /show answer, an offer of similar matters, a card from before cards were recorded), unless it
+    already is another live message (a forged button must not turn a ballot into a card)."""
+    async with ctx.app.db.uow() as uow:
+        if adopt:
+            ballot = await uow.session.execute(
+                select(BallotPost.id).where(
+                    BallotPost.platform == ctx.chat.platform,
+                    BallotPost.chat_id == ctx.chat.chat_id,
+                    BallotPost.message_id == message_id,
+                )
+            )
+            if ballot.first() is not None:
+                return
+        await uow.insert_ignore(
+            ProposalCard,
+            {
+                "proposal_id": proposal_id,
+                "platform": ctx.chat.platform,
+                "chat_id": ctx.chat.chat_id,
+                "message_id": message_id,
+                "locale": ctx.locale,
+                "posted_at": utcnow(),
+            },
+            ("platform", "chat_id", "message_id"),
+        )
+
+
 async def post_card(ctx: Context, proposal: Proposal, supports: int) -> None:
-    await ctx.reply(render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, ctx.t))
+    sent = await ctx.reply(
+        render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, ctx.t)
+    )
+    assert proposal.id is not None
+    await remember_card(ctx, proposal.id, sent.message_id)
 
 
 async def submit_draft(ctx: Context, key: int) -> None:
@@ -157,18 +260,21 @@ def support_message(outcome: agenda.SupportOutcome) -> Text:
 async def support(ctx: Context, args: str) -> None:
     outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor())
     await ctx.reply(support_message(outcome))
+    if outcome.added:
+        touch_card(ctx, outcome.proposal.id)
 
 
 async def press_support(ctx: Context, proposal_id: int) -> None:
     outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
     await ctx.toast(support_message(outcome))
-    if outcome.added and ctx.pressed_message_id:
-        p = outcome.proposal
-        await ctx.messenger.edit(
-            ctx.chat.chat_id,
-            ctx.pressed_message_id,
-            ctx.render(render.proposal_card(p, outcome.supports, ctx.app.tz), render.support_actions(p, ctx.t)),
-        )
+    if outcome.added:
+        # Never this press's own snapshot: presses finish in any order, so the card is rendered from
+        # the database when its edit goes out (bot/handlers/live.py). Only a press the platform showed
+        # on a message carrying this very button adopts that message as the card.
+        pressed = ctx.pressed_message_id
+        if pressed:
+            await remember_card(ctx, proposal_id, pressed, adopt=True)
+        touch_card(ctx, proposal_id)
 
 
 @registry.command("proposals", where="group", summary=_("Open matters in this room's scope"), usage=_("/proposals"))
@@ -300,6 +406,7 @@ async def accept(ctx: Context, args: str) -> None:
     proposal = await agenda.accept(ctx.app.db, parse_id(args), await ctx.actor(),
                                    notices=Notices(ctx.app.i18n, ctx.app.tz))
     ctx.app.replan()  # it may have joined a meeting's agenda
+    touch_card(ctx, proposal.id)
     await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))
 
 
@@ -312,6 +419,7 @@ async def decline(ctx: Context, args: str) -> None:
         raise UsageError()
     proposal = await agenda.decline(ctx.app.db, parse_id(number), await ctx.actor(), reason)
     ctx.app.replan()
+    touch_card(ctx, proposal.id)
     await ctx.reply(
         _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason)
     )
@@ -328,6 +436,7 @@ async def merge(ctx: Context, args: str) -> None:
         ctx.app.db, parse_id(parts[0]), parse_id(parts[1]), await ctx.actor(), parts[2] if len(parts) > 2 else ""
     )
     ctx.app.replan()
+    touch_card(ctx, proposal.id, proposal.merged_into_id)  # the co-signatures moved to the other card
     await ctx.reply(
         _(
             "#{id} was merged into #{into}; its co-signatures carried over.",
@@ -341,4 +450,5 @@ async def merge(ctx: Context, args: str) -> None:
 async def withdraw(ctx: Context, args: str) -> None:
     proposal = await agenda.withdraw_proposal(ctx.app.db, parse_id(args), await ctx.actor())
     ctx.app.replan()
+    touch_card(ctx, proposal.id)
     await ctx.reply(_("#{id} was withdrawn.", id=proposal.id))

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from bot.deliberation.errors import DomainError
 from bot.handlers import errors
-from bot.handlers.board import BallotBoard
+from bot.handlers.board import BALLOT, BallotBoard
 from bot.handlers.callbacks import POSITION_CODES, decode
 from bot.handlers.commands import UsageError, parse_command, registry
 from bot.handlers.context import Context, Refusal, member_locale
+from bot.handlers.live import LiveMessages
 from bot.handlers.render import receipt_line
 from bot.handlers.replaced import tell_replaced
 from bot.handlers.types import (
@@ -53,7 +54,9 @@ class Yishi:
         self.db = db
         self.i18n = translator
         self.tz = timezone
-        self.board = BallotBoard(self, ballot_edit_interval)
+        # Messages the bot keeps editing (ballot turnout, proposal cards), refreshed from the database.
+        self.live = LiveMessages(self, {BALLOT: ballot_edit_interval})
+        self.board = BallotBoard(self.live)
         self.boot_id = secrets.token_hex(8)  # tells this process's claims from a crashed one's
         self.ballots = BallotBatcher(db, self.boot_id)
         # Every update's claim; the transport stores updates in it before confirming them.
@@ -338,6 +341,12 @@ class Yishi:
                 await messenger.set_commands(commands, scope=scope, language=language)  # type: ignore[arg-type]
                 if language is None:
                     await messenger.set_commands(commands, scope=scope, language=locale)  # type: ignore[arg-type]
+
+    async def refresh_live_messages(self, messenger: Messenger) -> int:
+        """At start-up: refresh once, from the database, every live message that may have missed an edit
+        while the bot was down (open votes, matters still collecting or just changed); returns how many
+        subjects were touched. The edits go out in the background, through the outbox."""
+        return await self.live.refresh_current(self._outbound(messenger))
 
     async def close(self) -> None:
         await self.ballots.close()

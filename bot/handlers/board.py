@@ -1,102 +1,100 @@
-"""Ballot messages with live turnout, edited at most once per interval (not once per press).
+"""Ballot messages with live turnout: the "ballot" kind of live message (bot/handlers/live.py).
 
-Presses mark their vote dirty; one flush per interval refreshes every dirty vote together: one
-turnout query and one posts query for all of them, then one edit per posted ballot message.
+A changed ballot touches its vote; a vote's messages are refreshed at most once per interval (not
+once per press), each rendered from the database when the outbox sends the edit.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-import time
+from collections.abc import Iterable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bot.handlers import render
-from bot.handlers.types import Messenger, MessengerError, OutMessage
+from bot.handlers.live import LiveKind, LiveMessages, Post, register
+from bot.handlers.types import Messenger, OutMessage
+from bot.handlers.votes import ballot_actions
 from bot.services import voting
-from bot.storage.models import BallotPost, Proposal
+from bot.storage.models import BallotPost, Proposal, Vote, utcnow
 
 if TYPE_CHECKING:
     from bot.handlers.app import Yishi
 
-log = logging.getLogger(__name__)
+BALLOT = "ballot"
+# A vote closed this recently may have missed its final edit in a crash (the /close command edits in
+# memory): refreshed at start-up too.
+RECENTLY_CLOSED = timedelta(days=1)
+
+
+async def _posts(app: Yishi, vote_ids: list[int], platform: str) -> list[Post]:
+    async with app.db.uow(readonly=True) as uow:
+        rows = (
+            await uow.session.execute(
+                select(BallotPost)
+                .where(BallotPost.vote_id.in_(vote_ids), BallotPost.platform == platform)  # type: ignore[attr-defined]
+                .order_by(BallotPost.id)  # type: ignore[arg-type]
+            )
+        ).scalars()
+        return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
+
+
+async def _render(app: Yishi, post: Post) -> OutMessage | None:
+    async with app.db.uow(readonly=True) as uow:
+        found = await voting.turnouts_in(uow, [post.subject_id])
+        if post.subject_id not in found:
+            return None
+        vote, standing = found[post.subject_id]
+        proposal = await uow.session.get(Proposal, vote.proposal_id)
+    if proposal is None:
+        return None
+    text = app.i18n.render(render.ballot_post(proposal, vote, standing, app.tz), post.locale)
+    actions = ballot_actions(vote, lambda t: app.i18n.render(t, post.locale))
+    return OutMessage(text[:4096], actions)
+
+
+async def _current(app: Yishi) -> list[int]:
+    since = utcnow() - RECENTLY_CLOSED
+    async with app.db.uow(readonly=True) as uow:
+        return list(
+            (
+                await uow.session.execute(
+                    select(Vote.id)
+                    .where(
+                        Vote.id.in_(select(BallotPost.vote_id)),  # type: ignore[union-attr]
+                        or_(Vote.status == "open", Vote.closed_at >= since),  # type: ignore[operator]
+                    )
+                    .order_by(Vote.id)  # type: ignore[arg-type]
+                )
+            ).scalars()
+        )
+
+
+register(LiveKind(BALLOT, _posts, _render, _current))
 
 
 class BallotBoard:
-    def __init__(self, app: Yishi, interval: float) -> None:
-        self.app = app
-        self.interval = interval
-        self._dirty: dict[int, Messenger] = {}
-        self._flusher: asyncio.Task[None] | None = None
-        self._last_flush = 0.0
-        self.edits = 0  # how many edits went out, for tests and benchmarks
+    """The ballot messages of votes (callers touch a vote after a changed ballot)."""
+
+    def __init__(self, live: LiveMessages) -> None:
+        self.live = live
+
+    @property
+    def edits(self) -> int:
+        """How many ballot-message edits went out, for tests and benchmarks."""
+        return self.live.edits[BALLOT]
 
     def touch(self, vote_id: int, messenger: Messenger) -> None:
-        """A ballot changed: refresh the vote's posts at the next flush."""
-        self._dirty[vote_id] = messenger
-        if self._flusher is None or self._flusher.done():
-            delay = max(0.0, self._last_flush + self.interval - time.monotonic())
-            self._flusher = asyncio.create_task(self._flush_later(delay))
-
-    async def _flush_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self._last_flush = time.monotonic()
-        dirty, self._dirty = self._dirty, {}
-        by_messenger: dict[int, list[int]] = {}
-        messengers: dict[int, Messenger] = {}
-        for vote_id, messenger in dirty.items():
-            by_messenger.setdefault(id(messenger), []).append(vote_id)
-            messengers[id(messenger)] = messenger
-        for key, vote_ids in by_messenger.items():
-            try:
-                await self.refresh_many(vote_ids, messengers[key])
-            except Exception:  # noqa: BLE001 - a failed refresh must not surface anywhere
-                log.exception("refreshing ballot posts of votes %s failed", vote_ids)
+        """A ballot changed: refresh the vote's messages at the next round."""
+        self.live.touch(BALLOT, vote_id, messenger)
 
     async def refresh(self, vote_id: int, messenger: Messenger) -> None:
         await self.refresh_many([vote_id], messenger)
 
-    async def refresh_many(self, vote_ids: list[int], messenger: Messenger) -> None:
-        standings = await voting.turnouts(self.app.db, vote_ids)
-        async with self.app.db.uow(readonly=True) as uow:
-            proposals = {
-                p.id: p
-                for p in (
-                    await uow.session.execute(
-                        select(Proposal).where(Proposal.id.in_([v.proposal_id for v, _s in standings.values()]))
-                    )
-                ).scalars()
-            }  # type: ignore[union-attr]
-            posts = (
-                (
-                    await uow.session.execute(
-                        select(BallotPost).where(
-                            BallotPost.vote_id.in_(vote_ids),  # type: ignore[attr-defined]
-                            BallotPost.platform == messenger.platform,
-                        )
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        from bot.handlers.votes import ballot_actions
-
-        for post in posts:
-            vote, standing = standings[post.vote_id]
-            text = render.ballot_post(proposals[vote.proposal_id], vote, standing, self.app.tz)
-            message = self.app.i18n.render(text, post.locale)
-            actions = ballot_actions(vote, lambda t, loc=post.locale: self.app.i18n.render(t, loc))
-            try:
-                await messenger.edit(post.chat_id, post.message_id, OutMessage(message[:4096], actions))
-                self.edits += 1
-            except MessengerError as error:
-                log.warning("could not edit ballot post %s in %s: %s", post.message_id, post.chat_id, error)
+    async def refresh_many(self, vote_ids: Iterable[int], messenger: Messenger) -> None:
+        """Refresh now and wait until each message of these votes shows the state after this call."""
+        await self.live.refresh(BALLOT, vote_ids, messenger)
 
     async def drain(self) -> None:
-        if self._flusher is not None and not self._flusher.done():
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+        await self.live.drain()

@@ -9,7 +9,7 @@ from bot.deliberation.errors import NotFound
 from bot.deliberation.text import optional_text
 from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render
-from bot.handlers.agenda import parse_id
+from bot.handlers.agenda import parse_id, touch_card
 from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
@@ -82,6 +82,7 @@ async def open_vote(ctx: Context, args: str) -> None:
     )
     ctx.app.replan()  # its deadline and reminders
     await post_ballot(ctx, vote)
+    touch_card(ctx, proposal_id)  # the matter is now being voted on
 
 
 async def post_ballot(ctx: Context, vote: Vote) -> None:
@@ -285,6 +286,7 @@ async def close(ctx: Context, args: str) -> None:
     )
     ctx.app.replan()
     await announce_result(ctx, closed.proposal, closed.vote, closed.result, closed.head)
+    touch_card(ctx, closed.proposal.id)
 
 
 async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: dict[str, object],

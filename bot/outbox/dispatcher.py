@@ -18,7 +18,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -119,6 +119,7 @@ class Dispatcher:
         self._chats: dict[tuple[str, str], _Chat] = {}
         self._active: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._waiters: dict[int, asyncio.Future[SentMessage]] = {}
+        self._edit_locks: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
         self._wakeup = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._stopping = False
@@ -220,14 +221,48 @@ class Dispatcher:
         finally:
             self._waiters.pop(claimed.id, None)
 
-    async def edit(self, platform: str, chat_id: str, message_id: str, message: OutMessage) -> None:
-        """Edits (live ballot counts) share the limits but are not persisted: the next refresh redoes them."""
+    async def edit(
+        self, platform: str, chat_id: str, message_id: str,
+        message: OutMessage | Callable[[], Awaitable[OutMessage | None]],
+    ) -> bool:
+        """Edits (live messages) share the limits but are not persisted: the next refresh redoes them.
+
+        ``message`` may be a function that renders it: it is called once the limits let the edit go,
+        so what goes out is the state at sending time, not when the edit was asked for (None: nothing
+        to send, False returned). Edits of one message never overlap, queued edits of it included.
+        """
         inner = self.messengers[platform]
-        await self._transmit(
-            platform, chat_id, chat_kind_of(platform, chat_id), Priority.REPLY,
-            lambda: inner.edit(chat_id, message_id, message), new_message=False,
-        )
-        self.stats.edited += 1
+
+        async def call() -> bool:
+            body = message if isinstance(message, OutMessage) else await message()
+            if body is None:
+                return False
+            await inner.edit(chat_id, message_id, body)
+            return True
+
+        async with self._editing(platform, chat_id, message_id):
+            edited = await self._transmit(
+                platform, chat_id, chat_kind_of(platform, chat_id), Priority.REPLY, call, new_message=False,
+            )
+        if edited:
+            self.stats.edited += 1
+        return edited
+
+    @contextlib.asynccontextmanager
+    async def _editing(self, platform: str, chat_id: str, message_id: str) -> AsyncIterator[None]:
+        """One edit of a message at a time: a live refresh and a queued edit of it do not cross."""
+        key = (platform, chat_id, message_id)
+        lock, users = self._edit_locks.get(key, (asyncio.Lock(), 0))
+        self._edit_locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._edit_locks[key]
+            if users > 1:
+                self._edit_locks[key] = (lock, users - 1)
+            else:
+                del self._edit_locks[key]
 
     # ------------------------------------------------------------------ the loop
 
@@ -378,9 +413,11 @@ class Dispatcher:
                 return SentMessage(row.chat_id, str(edit))
             return await inner.send(row.chat_id, message, reply_to=reply_to)
 
+        editing = self._editing(row.platform, row.chat_id, str(edit)) if edit is not None else contextlib.nullcontext()
         try:
-            sent = await self._transmit(row.platform, row.chat_id, row.chat_kind, row.priority, call,
-                                        new_message=edit is None)
+            async with editing:
+                sent = await self._transmit(row.platform, row.chat_id, row.chat_kind, row.priority, call,
+                                            new_message=edit is None)
         except MessengerError as error:
             if error.not_modified:
                 sent = SentMessage(row.chat_id, str(edit or ""))
@@ -598,6 +635,12 @@ class OutboxMessenger:
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         await self.dispatcher.edit(self.platform, chat_id, message_id, message)
+
+    async def edit_rendered(
+        self, chat_id: str, message_id: str, render: Callable[[], Awaitable[OutMessage | None]]
+    ) -> bool:
+        """An edit rendered when the outbox sends it (live messages: the state at sending time)."""
+        return await self.dispatcher.edit(self.platform, chat_id, message_id, render)
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:
         await self.inner.toast(press, text, alert=alert)  # an answer to a press, not a message

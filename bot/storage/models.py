@@ -306,6 +306,20 @@ class BallotPost(SQLModel, table=True):
     posted_at: datetime = _when(default_factory=utcnow)
 
 
+class ProposalCard(SQLModel, table=True):
+    """A proposal card posted in a room, refreshed from the database as co-signatures come in."""
+
+    __tablename__ = "proposal_card"
+    __table_args__ = (sa.UniqueConstraint("platform", "chat_id", "message_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    message_id: str = Field(max_length=64)
+    locale: str = Field(default="zh_CN", max_length=16)
+    posted_at: datetime = _when(default_factory=utcnow)
+
+
 class Objection(SQLModel, table=True):
     """An objection to an elevator plan (light, noise, access, cost...)."""
 

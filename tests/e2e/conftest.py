@@ -85,8 +85,11 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
         await transport.start()
         # Every reply goes through the outbox, as in production; per-chat limits are off here so the
         # story does not wait out Telegram's 20 messages a minute per group (tests/outbox covers those).
-        outbox = Dispatcher(db, Limits(global_per_second=30, chat_per_second=0, group_per_minute=0),
-                            boot_id=app.boot_id)
+        # A test marked ``@pytest.mark.outbox_limits(chat_per_second=1, ...)`` runs under those limits.
+        marker = request.node.get_closest_marker("outbox_limits")
+        limits = Limits(**{"global_per_second": 30, "chat_per_second": 0, "group_per_minute": 0,
+                           **(marker.kwargs if marker else {})})
+        outbox = Dispatcher(db, limits, boot_id=app.boot_id)
         outbox.attach(transport.messenger)
         await outbox.start()
         app.outbox = outbox
