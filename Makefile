@@ -26,7 +26,7 @@ test: $(STAMP)
 # Extract user-facing strings and merge them into both catalogs (compiling happens at start-up).
 catalogs: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o locales/messages.pot .
-	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching --width 120
+	$(BIN)/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching --ignore-obsolete --width 120
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
