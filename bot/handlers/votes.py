@@ -113,6 +113,8 @@ async def post_ballot(ctx: Context, vote: Vote) -> None:
             },
             ("vote_id", "platform", "chat_id"),
         )
+    # A press between the send and this row found no message to refresh: refresh once now it is known.
+    ctx.app.board.touch(vote.id, ctx.messenger)
 
 
 def _deadline_note(ctx: Context, vote: Vote) -> Text:
