@@ -56,6 +56,12 @@ class World:
         answer = await self.fake.wait_for_callback_answer(query, timeout=10.0)
         return answer.text or ""
 
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Until every live message (ballot, card) was edited to the state in the database."""
+        async with asyncio.timeout(timeout):
+            while not self.app.live.idle:
+                await asyncio.sleep(0.02)
+
     def button(self, message: StoredMessage, prefix: str) -> str:
         found = [data for data in message.callback_data if data.startswith(prefix)]
         assert found, f"no button {prefix!r} on {message.text!r}: {message.callback_data}"

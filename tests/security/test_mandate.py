@@ -104,6 +104,7 @@ async def _stage(w: World) -> dict[str, Any]:
     for title in ("Repaint the stairwell", "Fix the door lock"):
         made = (await agenda.propose(db, cid, owner101, title, scope="3-2", force=True)).proposal
         assert made is not None and made.state == "review"
+    await w.settle()  # the press's turnout edit is out before a test counts edits
     async with db.uow(readonly=True) as uow:
         rooms = {int(r.chat_id): r.id for r in (await uow.session.execute(select(ChatRoom))).scalars()}
     return {"cid": cid, "ballot": ballot, "rooms": rooms}
