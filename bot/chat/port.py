@@ -10,6 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+__all__ = [
+    "Action",
+    "ButtonPress",
+    "Chat",
+    "ChatKind",
+    "ChatMigrated",
+    "CommandInfo",
+    "CommandScope",
+    "Event",
+    "EventSink",
+    "IncomingMessage",
+    "MAX_ACTION_DATA",
+    "MAX_TEXT",
+    "MembershipChange",
+    "Messenger",
+    "MessengerError",
+    "OutMessage",
+    "Sender",
+    "SentMessage",
+]
+
 ChatKind = Literal["private", "group"]
 CommandScope = Literal["private", "groups", "group_admins"]
 

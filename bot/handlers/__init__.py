@@ -1,1 +1,1 @@
-"""Chat features written once against neutral types (bot.handlers.types); no transport imports here."""
+"""Chat features written once against neutral types (bot.chat.port); no transport imports here."""

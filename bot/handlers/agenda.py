@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
+from bot.chat.port import Action, OutMessage
 from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
 from bot.handlers import render
@@ -19,7 +20,6 @@ from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.live import LiveKind, Post, register
-from bot.handlers.types import Action, OutMessage
 from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices

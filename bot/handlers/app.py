@@ -9,16 +9,7 @@ from datetime import tzinfo
 
 from sqlalchemy import select
 
-from bot.deliberation.errors import DomainError
-from bot.handlers import errors
-from bot.handlers.board import BALLOT, BallotBoard
-from bot.handlers.callbacks import POSITION_CODES, decode
-from bot.handlers.commands import UsageError, parse_command, registry
-from bot.handlers.context import Context, Refusal, member_locale
-from bot.handlers.live import LiveMessages
-from bot.handlers.render import receipt_line
-from bot.handlers.replaced import tell_replaced
-from bot.handlers.types import (
+from bot.chat.port import (
     ButtonPress,
     ChatMigrated,
     CommandInfo,
@@ -30,6 +21,15 @@ from bot.handlers.types import (
     OutMessage,
     Sender,
 )
+from bot.deliberation.errors import DomainError
+from bot.handlers import errors
+from bot.handlers.board import BALLOT, BallotBoard
+from bot.handlers.callbacks import POSITION_CODES, decode
+from bot.handlers.commands import UsageError, parse_command, registry
+from bot.handlers.context import Context, Refusal, member_locale
+from bot.handlers.live import LiveMessages
+from bot.handlers.render import receipt_line
+from bot.handlers.replaced import tell_replaced
 from bot.i18n import Translator, _
 from bot.outbox.dispatcher import Dispatcher, OutboxMessenger
 from bot.services.ballot_batch import BallotBatcher

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
+from bot.chat.port import Messenger, OutMessage
 from bot.handlers import render
 from bot.handlers.live import LiveKind, LiveMessages, Post, register
-from bot.handlers.types import Messenger, OutMessage
 from bot.handlers.votes import ballot_actions
 from bot.services import voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow

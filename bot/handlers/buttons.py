@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.chat.port import ButtonPress
 from bot.handlers import agenda, registration, votes
 from bot.handlers.callbacks import Decoded
 from bot.handlers.context import Context, Refusal
-from bot.handlers.types import ButtonPress
 from bot.i18n import _
 
 # Presses whose only effect is to redraw their own message: accepted only where the platform shows

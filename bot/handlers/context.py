@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.deliberation.errors import NotEligible
-from bot.handlers.types import (
+from bot.chat.port import (
     Action,
     ButtonPress,
     Chat,
@@ -19,6 +18,7 @@ from bot.handlers.types import (
     Sender,
     SentMessage,
 )
+from bot.deliberation.errors import NotEligible
 from bot.i18n import Text, normalize_locale
 from bot.services.directory import Actor, is_council_member, may_see_community
 from bot.storage.models import ChatRoom, Member

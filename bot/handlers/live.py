@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from bot.handlers.types import Messenger, MessengerError, OutMessage
+from bot.chat.port import Messenger, MessengerError, OutMessage
 
 if TYPE_CHECKING:
     from bot.handlers.app import Yishi

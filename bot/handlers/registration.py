@@ -9,11 +9,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from bot.chat.port import Action, ButtonPress, OutMessage
 from bot.deliberation.errors import NeedsConfirmation
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
-from bot.handlers.types import Action, ButtonPress, OutMessage
 from bot.i18n import Text, Translator, _, normalize_locale
 from bot.outbox.queue import Priority, enqueue
 from bot.outbox.queue import encode as encode_payload
@@ -351,8 +351,8 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
                 )
             ),
         )
+    from bot.chat.port import Sender
     from bot.handlers.context import member_locale
-    from bot.handlers.types import Sender
 
     locale = member_locale(
         decided.member, Sender(decided.member.platform, decided.member.external_id), ctx.app.i18n.default_locale

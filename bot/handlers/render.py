@@ -8,12 +8,12 @@ from datetime import datetime, tzinfo
 from fractions import Fraction
 from typing import Any
 
+from bot.chat.port import Action
 from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.tally import percent
 from bot.deliberation.thresholds import progress_bar
 from bot.handlers.callbacks import encode
 from bot.handlers.errors import state_name
-from bot.handlers.types import Action
 from bot.i18n import Text, _
 from bot.storage.models import Proposal, Vote, utcnow
 

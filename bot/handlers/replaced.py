@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.chat.port import Sender
 from bot.handlers.context import member_locale
-from bot.handlers.types import Sender
 from bot.i18n import Translator, _
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.queue import Priority, enqueue_text

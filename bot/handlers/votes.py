@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from bot.chat.port import Action
 from bot.deliberation.errors import NotFound
 from bot.deliberation.text import optional_text
 from bot.deliberation.vote_kinds import BallotType, get_kind
@@ -14,7 +15,6 @@ from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.replaced import tell_replaced
-from bot.handlers.types import Action
 from bot.i18n import Text, _
 from bot.scheduler.notices import close_and_announce
 from bot.services import elevator, voting

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 
-from bot.handlers.types import (
+from bot.chat.port import (
     ButtonPress,
     CommandInfo,
     CommandScope,

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from bot.handlers.types import MAX_TEXT, Action, OutMessage
+from bot.chat.port import MAX_TEXT, Action, OutMessage
 from bot.storage.models import OutboxMessage, utcnow
 from bot.storage.uow import UnitOfWork
 

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta, tzinfo
 
 from sqlalchemy import select
 
+from bot.chat.port import Sender
 from bot.handlers.context import member_locale
 from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
-from bot.handlers.types import Sender
 from bot.i18n import Translator
 from bot.outbox.queue import Priority, enqueue_text
 from bot.scheduler.context import current

@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.chat.port import OutMessage
 from bot.deliberation.scope import Scope
 from bot.handlers import render
-from bot.handlers.types import OutMessage
 from bot.i18n import Text, Translator, _
 from bot.outbox.queue import Priority, enqueue, enqueue_text
 from bot.services import voting

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, time
 
 from sqlalchemy import or_, select, update
 
+from bot.chat.port import Action, Sender
 from bot.deliberation.errors import InvalidInput
 from bot.deliberation.scope import Scope
 from bot.deliberation.vote_kinds import get_kind
 from bot.handlers import render
 from bot.handlers.context import member_locale
-from bot.handlers.types import Action, Sender
 from bot.i18n import Text, _
 from bot.outbox.queue import Priority, enqueue_text
 from bot.scheduler.context import current

@@ -1,6 +1,6 @@
 """Telegram transports: thin adapters from aiogram 3 or python-telegram-bot 22 to the neutral types.
 
-A transport turns native updates into ``bot.handlers.types`` events, feeds them to an ``EventSink``
+A transport turns native updates into ``bot.chat.port`` events, feeds them to an ``EventSink``
 and offers a ``Messenger`` for the replies. Both runtimes behave the same way (same update kinds,
 same concurrency, same error mapping), so settings.TRANSPORT can pick either one.
 """
@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot.chat.port import Chat, ChatKind, Event, EventSink, Messenger, Sender
 from bot.config import Settings
-from bot.handlers.types import Chat, ChatKind, Event, EventSink, Messenger, Sender
 
 __all__ = ["Transport", "create_transport"]
 

@@ -36,8 +36,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from bot.config import Settings
-from bot.handlers.types import (
+from bot.chat.port import (
     ButtonPress,
     ChatMigrated,
     CommandInfo,
@@ -51,6 +50,7 @@ from bot.handlers.types import (
     Sender,
     SentMessage,
 )
+from bot.config import Settings
 from bot.transports import (
     ADMIN_STATUSES,
     ALLOWED_UPDATES,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from bot.handlers.types import Event, EventSink, Messenger
+from bot.chat.port import Event, EventSink, Messenger
 from bot.storage.inbox import Inbox, bot_key
 from bot.transports import DRAIN_TIMEOUT, MAX_CONCURRENT_UPDATES, POLL_TIMEOUT, feed_safely, secret_matches
 

@@ -31,8 +31,7 @@ from telegram.error import ChatMigrated as PtbChatMigrated
 from telegram.ext import Application, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.config import Settings
-from bot.handlers.types import (
+from bot.chat.port import (
     ButtonPress,
     ChatMigrated,
     CommandInfo,
@@ -46,6 +45,7 @@ from bot.handlers.types import (
     Sender,
     SentMessage,
 )
+from bot.config import Settings
 from bot.transports import (
     ADMIN_STATUSES,
     ALLOWED_UPDATES,

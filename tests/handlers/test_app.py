@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 import pytest
 from sqlalchemy import func, select
 
-from bot.deliberation.scope import Scope
-from bot.handlers.app import Yishi
-from bot.handlers.types import (
+from bot.chat.port import (
     ButtonPress,
     Chat,
     ChatMigrated,
@@ -20,6 +18,8 @@ from bot.handlers.types import (
     Sender,
     SentMessage,
 )
+from bot.deliberation.scope import Scope
+from bot.handlers.app import Yishi
 from bot.i18n import Translator
 from bot.services import agenda, voting
 from bot.services.census import issue_codes, redeem_code

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from bot.chat.port import Chat, IncomingMessage, Sender
 from bot.deliberation.scope import Scope
 from bot.handlers.app import Yishi
-from bot.handlers.types import Chat, IncomingMessage, Sender
 from bot.i18n import Translator
 from bot.services import agenda, voting
 from bot.services.census import issue_codes, redeem_code

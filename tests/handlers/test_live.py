@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.chat.port import OutMessage
 from bot.handlers import live
 from bot.handlers.live import LiveKind, LiveMessages, Post
-from bot.handlers.types import OutMessage
 from tests.handlers.test_app import Recorder
 
 

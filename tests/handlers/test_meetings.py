@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from sqlalchemy import func, select
 
+from bot.chat.port import Chat
 from bot.deliberation.scope import Scope
 from bot.handlers.app import Yishi
-from bot.handlers.types import Chat
 from bot.i18n import Translator
 from bot.services import agenda
 from bot.services.census import import_census, issue_codes, redeem_code

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from bot.chat.port import OutMessage
 from bot.fakeapi import FakeTelegram
 from bot.fakeapi.server import FloodLimits
-from bot.handlers.types import OutMessage
 from bot.outbox import Priority, enqueue
 from bot.storage import Database
 from bot.storage.migrate import upgrade

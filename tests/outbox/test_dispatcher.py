@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import func, select
 
+from bot.chat.port import MessengerError, OutMessage
 from bot.config import load_settings
 from bot.fakeapi import FakeTelegram
 from bot.fakeapi.server import FloodLimits
 from bot.handlers.app import Yishi
-from bot.handlers.types import MessengerError, OutMessage
 from bot.i18n import Translator
 from bot.outbox import Priority, enqueue, enqueue_text
 from bot.outbox.dispatcher import Dispatcher

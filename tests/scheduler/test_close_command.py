@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from bot.chat.port import Chat, IncomingMessage, Sender
 from bot.handlers.app import Yishi
-from bot.handlers.types import Chat, IncomingMessage, Sender
 from bot.i18n import Translator
 from tests.handlers.test_app import Recorder
 from tests.scheduler.conftest import MODERATOR, World, outbox

@@ -9,9 +9,9 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from bot.chat.port import Chat, IncomingMessage, Sender
 from bot.deliberation.errors import InvalidInput
 from bot.handlers.app import Yishi
-from bot.handlers.types import Chat, IncomingMessage, Sender
 from bot.i18n import Translator
 from bot.scheduler.context import JobContext
 from bot.scheduler.nudges import nudge_members

@@ -7,8 +7,8 @@ from datetime import timedelta
 import time_machine
 from sqlalchemy import select
 
+from bot.chat.port import MessengerError
 from bot.handlers.app import Yishi
-from bot.handlers.types import MessengerError
 from bot.storage import Database
 from bot.storage.inbox import Inbox, bot_key, claim_handled
 from bot.storage.models import InboxUpdate, utcnow

@@ -17,9 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.config import Settings
-from bot.fakeapi import FakeTelegram
-from bot.handlers.types import (
+from bot.chat.port import (
     Action,
     ButtonPress,
     Chat,
@@ -33,6 +31,8 @@ from bot.handlers.types import (
     OutMessage,
     Sender,
 )
+from bot.config import Settings
+from bot.fakeapi import FakeTelegram
 from bot.transports import Transport, create_transport
 
 # PTB 22 warns inside RetryAfter.__init__ itself (the adapter reads both forms): not ours to fix.
