@@ -6,9 +6,9 @@ from bot.deliberation.errors import InvalidInput, NotFound
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import Text, _
-from bot.outbox.queue import split_text
 from bot.services import meetings
 from bot.storage.models import utcnow
+from bot.storage.outbox import split_text
 
 CANCEL_WORDS = ("cancel", "\u53d6\u6d88")  # also the Chinese word quxiao
 

@@ -15,11 +15,11 @@ from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import Text, Translator, _, normalize_locale
-from bot.outbox.queue import Priority, enqueue
-from bot.outbox.queue import encode as encode_payload
 from bot.services import directory, registration
 from bot.services.census import redeem_code
 from bot.storage.models import Community, CouncilRole, Member, OutboxMessage
+from bot.storage.outbox import Priority, enqueue
+from bot.storage.outbox import encode as encode_payload
 from bot.storage.uow import UnitOfWork
 
 DEEP_ID_RE = re.compile(r"[0-9]{1,9}")

@@ -8,9 +8,9 @@ from bot.chat.port import Sender
 from bot.handlers.context import member_locale
 from bot.i18n import Translator, _
 from bot.outbox.dispatcher import Dispatcher
-from bot.outbox.queue import Priority, enqueue_text
 from bot.services.voting import Cast
 from bot.storage.models import Member
+from bot.storage.outbox import Priority, enqueue_text
 from bot.storage.uow import Database
 
 

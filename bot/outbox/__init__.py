@@ -1,5 +1,5 @@
 """The persistent, rate-limited outbox every outgoing message goes through."""
 
-from bot.outbox.queue import Priority, decode, encode, enqueue, enqueue_text, split_text
+from bot.storage.outbox import Priority, decode, encode, enqueue, enqueue_text, split_text
 
 __all__ = ["Priority", "decode", "encode", "enqueue", "enqueue_text", "split_text"]

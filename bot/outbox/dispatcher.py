@@ -35,11 +35,11 @@ from bot.chat.port import (
     SentMessage,
 )
 from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
-from bot.outbox.queue import Priority, decode, encode
 from bot.services.rooms import follow_migration
 from bot.storage import Database
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import Member, OutboxMessage, utcnow
+from bot.storage.outbox import Priority, decode, encode
 
 log = logging.getLogger(__name__)
 

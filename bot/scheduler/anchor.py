@@ -12,11 +12,11 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.i18n import _
-from bot.outbox.queue import Priority, enqueue_text
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, planner
 from bot.storage import Database
 from bot.storage.models import ChatRoom
+from bot.storage.outbox import Priority, enqueue_text
 from bot.storage.uow import UnitOfWork
 
 JOB = "bot.scheduler.anchor:post_head"

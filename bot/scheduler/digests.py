@@ -16,13 +16,13 @@ from bot.chat.port import Sender
 from bot.handlers.context import member_locale
 from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
 from bot.i18n import Translator
-from bot.outbox.queue import Priority, enqueue_text
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, planner
 from bot.services import voting
 from bot.services.digests import Schedule, audience, build_digest, schedule_of
 from bot.storage import Database
 from bot.storage.models import DigestSubscription, OutboxMessage, utcnow
+from bot.storage.outbox import Priority, enqueue_text
 
 JOB = "bot.scheduler.digests:send_digest"
 

@@ -16,10 +16,10 @@ from bot.chat.port import OutMessage
 from bot.deliberation.scope import Scope
 from bot.handlers import render
 from bot.i18n import Text, Translator, _
-from bot.outbox.queue import Priority, enqueue, enqueue_text
 from bot.services import voting
 from bot.services.voting import Closed
 from bot.storage.models import BallotPost, ChatRoom, Proposal, Vote, utcnow
+from bot.storage.outbox import Priority, enqueue, enqueue_text
 from bot.storage.uow import Database, UnitOfWork
 
 

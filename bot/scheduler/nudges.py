@@ -21,7 +21,6 @@ from bot.deliberation.vote_kinds import get_kind
 from bot.handlers import render
 from bot.handlers.context import member_locale
 from bot.i18n import Text, _
-from bot.outbox.queue import Priority, enqueue_text
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, planner
 from bot.services import directory
@@ -41,6 +40,7 @@ from bot.storage.models import (
     Vote,
     utcnow,
 )
+from bot.storage.outbox import Priority, enqueue_text
 
 log = logging.getLogger(__name__)
 
