@@ -1,4 +1,4 @@
-"""Announcements queued in the rooms of a scope, inside the caller's unit of work.
+"""Announcements of results and deadlines, queued in the rooms of a scope inside the caller's unit of work.
 
 Shared by the scheduler's jobs (a vote closing at its deadline, a proposal expiring, an objection
 period ending, reminders) and the ``/close`` command, so every path posts in every room whose scope
@@ -13,42 +13,24 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.chat.port import OutMessage
-from bot.deliberation.scope import Scope
 from bot.handlers import render
 from bot.i18n import Text, Translator, _
 from bot.services import voting
+from bot.services.broadcast import post_in_rooms, rooms_for_scope
 from bot.services.voting import Closed
 from bot.storage.models import BallotPost, ChatRoom, Proposal, Vote, utcnow
-from bot.storage.outbox import Priority, enqueue, enqueue_text
+from bot.storage.outbox import Priority, enqueue
 from bot.storage.uow import Database, UnitOfWork
 
-
-async def rooms_for_scope(uow: UnitOfWork, community_id: int, scope: str) -> list[ChatRoom]:
-    """Bound rooms of the community that see a matter of ``scope`` (all, the building, the unit)."""
-    wanted = Scope.parse(scope)
-    rooms = (
-        await uow.session.execute(
-            select(ChatRoom).where(ChatRoom.community_id == community_id).order_by(ChatRoom.id)  # type: ignore[arg-type]
-        )
-    ).scalars()
-    return [room for room in rooms if Scope.parse(room.scope).overlaps(wanted)]
-
-
-async def post_in_rooms(
-    uow: UnitOfWork, i18n: Translator, community_id: int, scope: str, text: Text, key: str,
-    *, skip_chat: tuple[str, str] | None = None, actions: Any = None,
-) -> list[ChatRoom]:
-    """Queue ``text`` (in the community's default locale) in every room of the scope; the rooms used."""
-    rooms = [r for r in await rooms_for_scope(uow, community_id, scope) if (r.platform, r.chat_id) != skip_chat]
-    locale = i18n.default_locale
-    rendered = i18n.render(text, locale)
-    for room in rooms:
-        await enqueue_text(
-            uow, platform=room.platform, chat_id=room.chat_id, text=rendered,
-            dedupe_key=f"{key}:{room.platform}:{room.chat_id}", priority=Priority.NOTICE,
-            actions=actions(locale) if callable(actions) else (),
-        )
-    return rooms
+__all__ = [
+    "announce_closed",
+    "close_and_announce",
+    "expiry_notice",
+    "freeze_ballot_posts",
+    "post_in_rooms",
+    "rooms_for_scope",
+    "settlement_notice",
+]
 
 
 async def announce_closed(

@@ -11,12 +11,12 @@ from bot.deliberation.text import optional_text
 from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render
 from bot.handlers.agenda import parse_id, touch_card
+from bot.handlers.announcements import close_and_announce
 from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.handlers.replaced import tell_replaced
 from bot.i18n import Text, _
-from bot.scheduler.notices import close_and_announce
 from bot.services import elevator, voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
 

@@ -17,9 +17,9 @@ from sqlalchemy import select, update
 from bot.deliberation.errors import IllegalTransition, NotFound
 from bot.deliberation.proposal import ProposalState
 from bot.handlers import render
+from bot.handlers.announcements import close_and_announce, expiry_notice, post_in_rooms, settlement_notice
 from bot.i18n import Text, Translator, _
 from bot.scheduler.context import current
-from bot.scheduler.notices import close_and_announce, expiry_notice, post_in_rooms, settlement_notice
 from bot.scheduler.plan import PlannedJob, planner
 from bot.services import agenda, elevator, voting
 from bot.storage import Database

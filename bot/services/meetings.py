@@ -29,8 +29,8 @@ from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
 from bot.deliberation.mandate import Power
 from bot.deliberation.proposal import ProposalState
 from bot.i18n import Text, Translator, _, normalize_locale
-from bot.scheduler.notices import post_in_rooms
 from bot.services import directory
+from bot.services.broadcast import post_in_rooms
 from bot.services.directory import Actor
 from bot.storage.models import Community, Meeting, MeetingItem, Member, Proposal, utcnow
 from bot.storage.outbox import Priority, enqueue_text

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from bot.deliberation.scope import Scope
 from bot.scheduler import deadlines
 from bot.scheduler.context import JobContext
-from bot.scheduler.notices import rooms_for_scope
 from bot.services import agenda, voting
+from bot.services.broadcast import rooms_for_scope
 from bot.services.directory import Actor
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
 from tests.scheduler.conftest import MODERATOR, T0, World, hours, outbox

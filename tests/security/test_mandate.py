@@ -402,7 +402,7 @@ async def test_guessing_invite_codes_is_throttled(world: World) -> None:
 
 
 async def test_every_service_refuses_a_room_admin(db: Database, community: str) -> None:
-    from bot.scheduler.notices import close_and_announce
+    from bot.handlers.announcements import close_and_announce
 
     cid = await _community_id(db)
     async with db.uow() as uow:
