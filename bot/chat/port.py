@@ -19,6 +19,7 @@ __all__ = [
     "CommandInfo",
     "CommandScope",
     "Event",
+    "Delivery",
     "EventSink",
     "IncomingMessage",
     "MAX_ACTION_DATA",
@@ -193,3 +194,19 @@ class EventSink(Protocol):
     """What a transport feeds: the handlers' entry point."""
 
     async def feed(self, event: Event, messenger: Messenger) -> None: ...
+
+
+class Delivery(Protocol):
+    """A queue every send and edit can go through (the outbox), wrapping a surface's messenger."""
+
+    def messenger(self, inner: Messenger) -> Messenger:
+        """``inner`` with its sends and edits going through this queue."""
+        ...
+
+    def wraps(self, messenger: Messenger) -> bool:
+        """Whether ``messenger`` already sends through this queue."""
+        ...
+
+    def wake(self) -> None:
+        """Look for newly queued rows now rather than at the next poll."""
+        ...

@@ -13,6 +13,7 @@ from bot.chat.port import (
     ButtonPress,
     ChatMigrated,
     CommandInfo,
+    Delivery,
     Event,
     IncomingMessage,
     MembershipChange,
@@ -31,7 +32,6 @@ from bot.handlers.live import LiveMessages
 from bot.handlers.render import receipt_line
 from bot.handlers.replaced import tell_replaced
 from bot.i18n import Translator, _
-from bot.outbox.dispatcher import Dispatcher, OutboxMessenger
 from bot.services.ballot_batch import BallotBatcher
 from bot.services.rooms import follow_migration
 from bot.storage import Database
@@ -64,7 +64,7 @@ class Yishi:
         # Set by the runtime: call after a change the scheduler must follow (a vote opened, a digest set).
         self.replan: Callable[[], None] = lambda: None
         # Set by the runtime: every send and edit then goes through the rate-limited outbox.
-        self.outbox: Dispatcher | None = None
+        self.outbox: Delivery | None = None
         self._through_outbox: dict[int, Messenger] = {}
         # Handlers register themselves on import.
         from bot.handlers import (  # noqa: F401
@@ -100,7 +100,7 @@ class Yishi:
                 log.warning("update %s stays in the inbox", event.update_id)
 
     def _outbound(self, messenger: Messenger) -> Messenger:
-        if self.outbox is None or isinstance(messenger, OutboxMessenger):
+        if self.outbox is None or self.outbox.wraps(messenger):
             return messenger
         wrapped = self._through_outbox.get(id(messenger))
         if wrapped is None:

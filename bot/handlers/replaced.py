@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.chat.port import Sender
+from bot.chat.port import Delivery, Sender
 from bot.handlers.context import member_locale
 from bot.i18n import Translator, _
-from bot.outbox.dispatcher import Dispatcher
 from bot.services.voting import Cast
 from bot.storage.models import Member
 from bot.storage.outbox import Priority, enqueue_text
@@ -17,7 +16,7 @@ from bot.storage.uow import Database
 class _App(Protocol):
     db: Database
     i18n: Translator
-    outbox: Dispatcher | None
+    outbox: Delivery | None
 
 
 async def tell_replaced(app: _App, cast: Cast) -> int:

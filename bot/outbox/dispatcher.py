@@ -35,11 +35,11 @@ from bot.chat.port import (
     SentMessage,
 )
 from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
-from bot.services.rooms import follow_migration
 from bot.storage import Database
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import Member, OutboxMessage, utcnow
 from bot.storage.outbox import Priority, decode, encode
+from bot.storage.rooms import follow_migration
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +184,9 @@ class Dispatcher:
         """``inner`` with its sends and edits going through this outbox."""
         self.messengers.setdefault(inner.platform, inner)
         return OutboxMessenger(inner, self)
+
+    def wraps(self, messenger: Messenger) -> bool:
+        return isinstance(messenger, OutboxMessenger)
 
     async def send(self, platform: str, chat_id: str, message: OutMessage, reply_to: str | None = None) -> SentMessage:
         """Queue a reply and deliver it now, in the caller's task, under every limit.

@@ -12,7 +12,8 @@ from bot.deliberation.scope import Scope
 from bot.services import directory
 from bot.services.directory import Actor
 from bot.storage.models import ChatRoom, utcnow
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.rooms import follow_migration as follow_migration  # re-exported
+from bot.storage.uow import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,18 +58,3 @@ async def bind_room(
         )
         assert room.id is not None
         return Bound(room.id, community.name, homes)
-
-
-
-async def follow_migration(uow: UnitOfWork, platform: str, old_chat_id: str, new_chat_id: str) -> bool:
-    """A group became a supergroup with a new id: its room follows (False if it was not bound, or moved already)."""
-    room = (
-        await uow.session.execute(
-            select(ChatRoom).where(ChatRoom.platform == platform, ChatRoom.chat_id == old_chat_id)
-        )
-    ).scalar_one_or_none()
-    if room is None:
-        return False
-    room.chat_id = new_chat_id
-    await uow.ledger.append("room_migrated", f"room:{room.id}", {"from": old_chat_id, "to": new_chat_id})
-    return True
