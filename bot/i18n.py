@@ -10,7 +10,7 @@ import gettext
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -61,6 +61,31 @@ def normalize_locale(code: str | None, default: str) -> str:
         if lowered == locale.lower() or lowered.split("_")[0] == locale.split("_")[0].lower():
             return locale
     return default
+
+
+class _Chosen(Protocol):
+    """A member as stored: the locale they chose (/lang) and the language their client last reported."""
+
+    @property
+    def locale(self) -> str | None: ...
+
+    @property
+    def language_code(self) -> str | None: ...
+
+
+class _Reported(Protocol):
+    """Whoever is writing now, as the platform reports them (a chat port Sender)."""
+
+    @property
+    def language_code(self) -> str | None: ...
+
+
+def member_locale(member: _Chosen | None, sender: _Reported, default: str) -> str:
+    """The locale to talk to someone in: the one they chose, else their client's language, else ``default``."""
+    if member is not None and member.locale:
+        return member.locale
+    code = sender.language_code or (member.language_code if member is not None else None)
+    return normalize_locale(code, default)
 
 
 class Translator:

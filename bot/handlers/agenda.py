@@ -15,10 +15,12 @@ from sqlalchemy import or_, select
 from bot.chat.port import Action, OutMessage
 from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
+from bot.deliberation.thresholds import progress_bar
 from bot.handlers import render
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
+from bot.handlers.errors import state_name
 from bot.handlers.live import LiveKind, Post, register
 from bot.i18n import Text, _
 from bot.services import agenda
@@ -298,8 +300,6 @@ async def proposals_page(ctx: Context, page: int) -> tuple[Text, list[list[Actio
     lines: list[Text | str] = [_("Open proposals ({page}/{pages}):", page=page + 1, pages=pages)]
     for p, supports in items[page * PAGE : (page + 1) * PAGE]:
         if p.state == "collecting":
-            from bot.deliberation.thresholds import progress_bar
-
             lines.append(
                 _(
                     "#{id} {title} — {bar} {have}/{need}",
@@ -311,8 +311,6 @@ async def proposals_page(ctx: Context, page: int) -> tuple[Text, list[list[Actio
                 )
             )
         else:
-            from bot.handlers.errors import state_name
-
             lines.append(_("#{id} {title} — {state}", id=p.id, title=p.title, state=state_name(p.state)))
     nav: list[Action] = []
     if page > 0:

@@ -25,14 +25,16 @@ from bot.chat.port import (
 from bot.deliberation.errors import DomainError
 from bot.handlers import errors
 from bot.handlers.board import BALLOT, BallotBoard
+from bot.handlers.buttons import handle_press
 from bot.handlers.callbacks import POSITION_CODES, decode
 from bot.handlers.commands import UsageError, parse_command, registry
-from bot.handlers.context import Context, Refusal, member_locale
+from bot.handlers.context import Context, Refusal
 from bot.handlers.live import LiveMessages
-from bot.handlers.render import receipt_line
+from bot.handlers.registration import is_council_anywhere
+from bot.handlers.render import POSITION_NAMES, join, receipt_line, when
 from bot.handlers.replaced import tell_replaced
-from bot.i18n import Translator, _
-from bot.services.ballot_batch import BallotBatcher
+from bot.i18n import Translator, _, member_locale
+from bot.services.ballot_batch import BallotBatcher, PressRequest
 from bot.services.rooms import follow_migration
 from bot.storage import Database
 from bot.storage.handling import handling
@@ -181,13 +183,9 @@ class Yishi:
         room = await ctx.room()
         if room is not None:
             return await ctx.is_moderator(room.community_id)
-        from bot.handlers.registration import is_council_anywhere
-
         return await is_council_anywhere(ctx)
 
     async def _press(self, event: ButtonPress, messenger: Messenger) -> None:
-        from bot.handlers.buttons import handle_press
-
         ctx = await self._context(event, messenger)
         action = decode(event.data)
         try:
@@ -200,9 +198,6 @@ class Yishi:
             await ctx.toast(errors.explain(error), alert=True)
 
     async def _ballot_press(self, event: ButtonPress, messenger: Messenger) -> None:
-        from bot.handlers.render import POSITION_NAMES, join, when
-        from bot.services.ballot_batch import PressRequest
-
         action = decode(event.data)
         locale = member_locale(None, event.sender, self.i18n.default_locale)
         if action is None or action.tag != "b" or (event.buttons is not None and event.data not in event.buttons):
@@ -271,8 +266,6 @@ class Yishi:
 
     async def confirm(self, event: Event, messenger: Messenger) -> None:
         """A ballot press a stopped process recorded but may not have answered: say where it stands."""
-        from bot.handlers.render import POSITION_NAMES, join, when
-
         action = decode(event.data) if isinstance(event, ButtonPress) else None
         if not isinstance(event, ButtonPress) or action is None or action.tag != "b":
             return

@@ -19,7 +19,8 @@ from bot.chat.port import (
     SentMessage,
 )
 from bot.deliberation.errors import NotEligible
-from bot.i18n import Text, normalize_locale
+from bot.i18n import Text, _
+from bot.i18n import member_locale as member_locale  # re-exported: it lives with i18n
 from bot.services.directory import Actor, is_council_member, may_see_community
 from bot.storage.models import ChatRoom, Member
 
@@ -97,8 +98,6 @@ class Context:
         return self._room
 
     async def require_room(self) -> ChatRoom:
-        from bot.i18n import _
-
         room = await self.room()
         if room is None:
             raise Refusal(_("This room is not bound to a community yet. A moderator can bind it with /bind."))
@@ -117,8 +116,6 @@ class Context:
     async def require_member_of(self, community_id: int) -> None:
         """Answers about a community's matters go to its own people only: in a group, a room bound to it;
         in private, a member with a verified home in it or a seat on its council."""
-        from bot.i18n import _
-
         if not self.private:
             room = await self.room()
             if room is None or room.community_id != community_id:
@@ -160,9 +157,3 @@ class Context:
         if isinstance(self.event, ButtonPress):
             await self.messenger.toast(self.event, self.t(text)[:200], alert=alert)
 
-
-def member_locale(member: Member | None, sender: Sender, default: str) -> str:
-    if member is not None and member.locale:
-        return member.locale
-    code = sender.language_code or (member.language_code if member is not None else None)
-    return normalize_locale(code, default)

@@ -9,12 +9,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
-from bot.chat.port import Action, ButtonPress, OutMessage
+from bot.chat.port import Action, ButtonPress, OutMessage, Sender
 from bot.deliberation.errors import NeedsConfirmation
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
-from bot.i18n import Text, Translator, _, normalize_locale
+from bot.handlers.render import join
+from bot.handlers.votes import open_private_ballot
+from bot.i18n import Text, Translator, _, member_locale, normalize_locale
 from bot.services import directory, registration
 from bot.services.census import redeem_code
 from bot.storage.models import Community, CouncilRole, Member, OutboxMessage
@@ -33,8 +35,6 @@ async def start(ctx: Context, args: str) -> None:
         await _redeem(ctx, args.removeprefix("reg_"))
         return
     if args.startswith("vote_"):
-        from bot.handlers.votes import open_private_ballot
-
         vote_id = args.removeprefix("vote_")
         if not DEEP_ID_RE.fullmatch(vote_id):  # ASCII digits that fit the id column, nothing else
             raise Refusal(_("This link is not valid."))
@@ -134,8 +134,6 @@ async def me(ctx: Context, args: str) -> None:
             .scalars()
             .all()
         )
-    from bot.handlers.render import join
-
     if not lines:
         lines.append(_("You have not linked a home yet. Send /register."))
     for name in council:
@@ -160,8 +158,6 @@ async def lang(ctx: Context, args: str) -> None:
 async def help_(ctx: Context, args: str) -> None:
     room = await ctx.room()
     moderator = await ctx.is_moderator(room.community_id) if room else await is_council_anywhere(ctx)
-    from bot.handlers.render import join
-
     lines: list[Text | str] = [_("Commands:")]
     for spec in registry.visible(private=ctx.private, moderator=moderator):
         lines.append(_("{usage} — {summary}", usage=spec.usage, summary=spec.summary))
@@ -205,8 +201,6 @@ def pending_line(link: registration.PendingLink) -> Text:
         parts.append(FLAG)
     if link.own:
         parts.append(_("Your own request, or a home you are linked to: another council member decides."))
-    from bot.handlers.render import join
-
     return join(parts)
 
 
@@ -283,8 +277,6 @@ async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int
     def t(text: Text) -> str:
         return i18n.render(text, locale)
 
-    from bot.handlers.render import join
-
     lines: list[Text | str] = [_("Registrations wait for the council's decision:")]
     rows: list[list[Action]] = []
     for link in links[:NOTICE_ITEMS]:
@@ -351,9 +343,6 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
                 )
             ),
         )
-    from bot.chat.port import Sender
-    from bot.handlers.context import member_locale
-
     locale = member_locale(
         decided.member, Sender(decided.member.platform, decided.member.external_id), ctx.app.i18n.default_locale
     )

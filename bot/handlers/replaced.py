@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.chat.port import Delivery, Sender
-from bot.handlers.context import member_locale
-from bot.i18n import Translator, _
+from bot.i18n import Translator, _, member_locale
 from bot.services.voting import Cast
 from bot.storage.models import Member
 from bot.storage.outbox import Priority, enqueue_text

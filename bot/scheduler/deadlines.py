@@ -18,6 +18,7 @@ from bot.deliberation.errors import IllegalTransition, NotFound
 from bot.deliberation.proposal import ProposalState
 from bot.handlers import render
 from bot.handlers.announcements import close_and_announce, expiry_notice, post_in_rooms, settlement_notice
+from bot.handlers.votes import ballot_actions
 from bot.i18n import Text, Translator, _
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, planner
@@ -114,8 +115,6 @@ def reminder_text(proposal: Proposal, vote: Vote, standing: dict[str, Any], now:
 
 async def remind(vote_id: int, now: datetime | None = None) -> bool:
     """The room reminder now due (only the latest stage after downtime), once. True if one was queued."""
-    from bot.handlers.votes import ballot_actions
-
     ctx = current()
     now = now or utcnow()
     async with ctx.db.uow() as uow:

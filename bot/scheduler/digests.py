@@ -13,9 +13,8 @@ from datetime import datetime, timedelta, tzinfo
 from sqlalchemy import select
 
 from bot.chat.port import Sender
-from bot.handlers.context import member_locale
 from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
-from bot.i18n import Translator
+from bot.i18n import Translator, member_locale
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, planner
 from bot.services import voting

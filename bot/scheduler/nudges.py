@@ -19,8 +19,7 @@ from bot.deliberation.errors import InvalidInput
 from bot.deliberation.scope import Scope
 from bot.deliberation.vote_kinds import get_kind
 from bot.handlers import render
-from bot.handlers.context import member_locale
-from bot.i18n import Text, _
+from bot.i18n import Text, _, member_locale
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, planner
 from bot.services import directory

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible, NotFound
 from bot.deliberation.mandate import Power
-from bot.deliberation.proposal import Category, ProposalAction, ProposalState, transition, withdraw
+from bot.deliberation.proposal import OPEN_STATES, Category, ProposalAction, ProposalState, transition, withdraw
 from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.similarity import similar
 from bot.deliberation.text import clean_text, optional_text, require_text
@@ -301,8 +301,6 @@ async def get_proposal(db: Database, proposal_id: int) -> tuple[Proposal, int]:
 
 async def open_proposals(db: Database, community_id: int, scope: str | None = None) -> list[tuple[Proposal, int]]:
     """Matters not yet settled, newest first, with their co-signature counts."""
-    from bot.deliberation.proposal import OPEN_STATES
-
     async with db.uow(readonly=True) as uow:
         query = select(Proposal, func.count(Support.id)).outerjoin(
             Support, Support.proposal_id == Proposal.id  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.deliberation.census import CensusBounds, CensusProblem, CensusRow, parse_census
 from bot.deliberation.errors import DomainError, InvalidInput, NotFound
+from bot.deliberation.scope import Scope
 from bot.services import throttle
 from bot.storage.models import (
     Building,
@@ -186,8 +187,6 @@ class IssuedCode:
 
 async def issue_codes(db: Database, community_name: str, scope: str | None = None) -> list[IssuedCode]:
     """One fresh code per home (optionally within a scope); earlier unused codes stop working."""
-    from bot.deliberation.scope import Scope
-
     wanted = Scope.parse(scope) if scope else Scope.community()
     issued: list[IssuedCode] = []
     async with db.uow() as uow:

@@ -32,7 +32,7 @@ from bot.i18n import Text, Translator, _, normalize_locale
 from bot.services import directory
 from bot.services.broadcast import post_in_rooms
 from bot.services.directory import Actor
-from bot.storage.models import Community, Meeting, MeetingItem, Member, Proposal, utcnow
+from bot.storage.models import Community, CouncilRole, Meeting, MeetingItem, Member, Proposal, utcnow
 from bot.storage.outbox import Priority, enqueue_text
 from bot.storage.uow import Database, UnitOfWork
 
@@ -152,8 +152,6 @@ async def show(db: Database, community_id: int, now: datetime | None = None) -> 
 
 async def council_communities(db: Database, actor: Actor) -> list[Community]:
     """The communities on whose council this member sits (for /meeting in a private chat)."""
-    from bot.storage.models import CouncilRole
-
     async with db.uow(readonly=True) as uow:
         rows = await uow.session.execute(
             select(Community)
