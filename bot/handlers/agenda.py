@@ -17,11 +17,12 @@ from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
 from bot.deliberation.thresholds import progress_bar
 from bot.handlers import render
-from bot.handlers.callbacks import encode
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.callbacks import Page, SubmitDraft, Support, SupportSimilar, pack
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
 from bot.handlers.errors import state_name
-from bot.handlers.live import LiveKind, Post, register
+from bot.handlers.live import LiveKind, Post
+from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
@@ -29,6 +30,9 @@ from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
 
 if TYPE_CHECKING:
     from bot.handlers.app import Yishi
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 PAGE = 5
 CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
@@ -119,8 +123,8 @@ async def propose(ctx: Context, args: str) -> None:
         actions: list[list[Action]] = []
         for similar, _score in submission.similar:
             lines.append(_("#{id} {title}", id=similar.id, title=similar.title))
-            actions.append([Action(ctx.t(_("Support #{id}", id=similar.id)), data=encode("dup", similar.id))])
-        actions.append([Action(ctx.t(_("Submit mine anyway")), data=encode("new", key))])
+            actions.append([Action(ctx.t(_("Support #{id}", id=similar.id)), data=pack(SupportSimilar(similar.id)))])
+        actions.append([Action(ctx.t(_("Submit mine anyway")), data=pack(SubmitDraft(key)))])
         await ctx.reply(render.join(lines), actions)
         return
     ctx.app.replan()  # its collecting window
@@ -178,7 +182,7 @@ async def _cards_to_refresh(app: Yishi) -> list[int]:
         )
 
 
-register(LiveKind(CARD, _card_posts, _render_card, _cards_to_refresh))
+CARDS = LiveKind(CARD, _card_posts, _render_card, _cards_to_refresh)
 
 
 def touch_card(ctx: Context, *proposal_ids: int | None) -> None:
@@ -314,9 +318,9 @@ async def proposals_page(ctx: Context, page: int) -> tuple[Text, list[list[Actio
             lines.append(_("#{id} {title} — {state}", id=p.id, title=p.title, state=state_name(p.state)))
     nav: list[Action] = []
     if page > 0:
-        nav.append(Action("◀", data=encode("pg", page - 1)))
+        nav.append(Action("◀", data=pack(Page(page - 1))))
     if page < pages - 1:
-        nav.append(Action("▶", data=encode("pg", page + 1)))
+        nav.append(Action("▶", data=pack(Page(page + 1))))
     return render.join(lines), [nav] if nav else []
 
 
@@ -426,6 +430,7 @@ async def decline(ctx: Context, args: str) -> None:
 @registry.command(
     "merge", moderator=True, summary=_("Merge a duplicate into another proposal"), usage=_("/merge <id> <into-id>")
 )
+
 async def merge(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=2)
     if len(parts) < 2:
@@ -450,3 +455,19 @@ async def withdraw(ctx: Context, args: str) -> None:
     ctx.app.replan()
     touch_card(ctx, proposal.id)
     await ctx.reply(_("#{id} was withdrawn.", id=proposal.id))
+
+
+async def turn_page(ctx: Context, button: Page) -> None:
+    text, actions = await proposals_page(ctx, button.page)
+    await ctx.toast(_("Page {n}", n=button.page + 1))
+    if ctx.pressed_message_id:
+        await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)
+    features.live_kind(CARDS)
+    features.button(Support, lambda ctx, button: press_support(ctx, button.proposal_id))
+    features.button(SupportSimilar, lambda ctx, button: press_support(ctx, button.proposal_id))
+    features.button(SubmitDraft, lambda ctx, button: submit_draft(ctx, button.key))
+    features.button(Page, turn_page, edit_only=True)

@@ -26,9 +26,10 @@ from bot.deliberation.errors import DomainError
 from bot.handlers import errors
 from bot.handlers.board import BALLOT, BallotBoard
 from bot.handlers.buttons import handle_press
-from bot.handlers.callbacks import POSITION_CODES, decode
-from bot.handlers.commands import UsageError, parse_command, registry
+from bot.handlers.callbacks import BallotChoice, unpack
+from bot.handlers.commands import UsageError, parse_command
 from bot.handlers.context import Context, Refusal
+from bot.handlers.features import wire
 from bot.handlers.live import LiveMessages
 from bot.handlers.registration import is_council_anywhere
 from bot.handlers.render import POSITION_NAMES, join, receipt_line, when
@@ -56,8 +57,10 @@ class Yishi:
         self.db = db
         self.i18n = translator
         self.tz = timezone
+        # Every feature's commands, buttons and live messages (bot.handlers.features).
+        self.features = wire()
         # Messages the bot keeps editing (ballot turnout, proposal cards), refreshed from the database.
-        self.live = LiveMessages(self, {BALLOT: ballot_edit_interval})
+        self.live = LiveMessages(self, {BALLOT: ballot_edit_interval}, kinds=self.features.live)
         self.board = BallotBoard(self.live)
         self.boot_id = secrets.token_hex(8)  # tells this process's claims from a crashed one's
         self.ballots = BallotBatcher(db, self.boot_id)
@@ -68,17 +71,6 @@ class Yishi:
         # Set by the runtime: every send and edit then goes through the rate-limited outbox.
         self.outbox: Delivery | None = None
         self._through_outbox: dict[int, Messenger] = {}
-        # Handlers register themselves on import.
-        from bot.handlers import (  # noqa: F401
-            agenda,
-            digests,
-            implementation,
-            meetings,
-            nudges,
-            registration,
-            rooms,
-            votes,
-        )
 
     async def feed(self, event: Event, messenger: Messenger) -> None:
         messenger = self._outbound(messenger)
@@ -153,7 +145,7 @@ class Yishi:
             if ctx.private:  # in group rooms people talk to each other; stay quiet
                 await ctx.reply(_("I understand commands. Send /help to see what you can do."))
             return
-        spec = registry.get(command.name)
+        spec = self.features.commands.get(command.name)
         if spec is None:
             if ctx.private or command.mention:
                 await ctx.reply(_("Unknown command /{name}. Send /help for the list.", name=command.name))
@@ -187,28 +179,28 @@ class Yishi:
 
     async def _press(self, event: ButtonPress, messenger: Messenger) -> None:
         ctx = await self._context(event, messenger)
-        action = decode(event.data)
+        button = unpack(event.data)
         try:
-            if action is None:
+            if button is None:
                 raise Refusal(_("This button is no longer valid."))
-            await handle_press(ctx, action)
+            await handle_press(ctx, button, self.features.buttons)
         except Refusal as refusal:
             await ctx.toast(refusal.text, alert=True)
         except DomainError as error:
             await ctx.toast(errors.explain(error), alert=True)
 
     async def _ballot_press(self, event: ButtonPress, messenger: Messenger) -> None:
-        action = decode(event.data)
+        action = unpack(event.data)
         locale = member_locale(None, event.sender, self.i18n.default_locale)
-        if action is None or action.tag != "b" or (event.buttons is not None and event.data not in event.buttons):
+        if not isinstance(action, BallotChoice) or (event.buttons is not None and event.data not in event.buttons):
             if await self.inbox.claim(event.update_id):
                 await self._answer(event, messenger, self.i18n.render(_("This button is no longer valid."), locale),
                                    alert=True)
                 await self.inbox.finish(event.update_id)
             return
-        position = POSITION_CODES[action.args[1]]
+        position = action.choice
         outcome = await self.ballots.submit(
-            PressRequest(messenger.platform, event.update_id, event.sender.user_id, action.int(0), position,
+            PressRequest(messenger.platform, event.update_id, event.sender.user_id, action.vote_id, position,
                          bot=self.inbox.bot)
         )
         if outcome.duplicate:
@@ -224,7 +216,7 @@ class Yishi:
             )
         if outcome.error is not None:
             await self._answer(event, messenger, self.i18n.render(errors.explain(outcome.error), locale),
-                               alert=True, vote_id=action.int(0))
+                               alert=True, vote_id=action.vote_id)
             return
         assert outcome.cast is not None
         cast = outcome.cast
@@ -235,9 +227,9 @@ class Yishi:
             else _("Already recorded: {choice}.", choice=POSITION_NAMES[position])
         )
         await self._answer(event, messenger, self.i18n.render(join([headline, *receipt_line(cast), deadline]), locale),
-                           vote_id=action.int(0))
+                           vote_id=action.vote_id)
         if cast.changed:
-            self.board.touch(action.int(0), messenger)
+            self.board.touch(action.vote_id, messenger)
             await tell_replaced(self, cast)
 
     async def _answer(self, event: ButtonPress, messenger: Messenger, text: str, *, alert: bool = False,
@@ -266,11 +258,11 @@ class Yishi:
 
     async def confirm(self, event: Event, messenger: Messenger) -> None:
         """A ballot press a stopped process recorded but may not have answered: say where it stands."""
-        action = decode(event.data) if isinstance(event, ButtonPress) else None
-        if not isinstance(event, ButtonPress) or action is None or action.tag != "b":
+        action = unpack(event.data) if isinstance(event, ButtonPress) else None
+        if not isinstance(event, ButtonPress) or not isinstance(action, BallotChoice):
             return
         messenger = self._outbound(messenger)
-        vote_id = action.int(0)
+        vote_id = action.vote_id
         try:
             locale = await self._locale_of(event)
             async with self.db.uow(readonly=True) as uow:
@@ -328,7 +320,7 @@ class Yishi:
                 ("groups", False, False),
                 ("group_admins", False, True),
             ):
-                specs = registry.visible(private=private, moderator=moderator)
+                specs = self.features.commands.visible(private=private, moderator=moderator)
                 commands = [CommandInfo(s.name, self.i18n.render(s.summary, locale)[:256]) for s in specs]
                 language = None if locale == self.i18n.default_locale else locale
                 await messenger.set_commands(commands, scope=scope, language=language)  # type: ignore[arg-type]

@@ -14,8 +14,9 @@ from sqlalchemy import or_, select
 
 from bot.chat.port import Messenger, OutMessage
 from bot.handlers import render
-from bot.handlers.live import LiveKind, LiveMessages, Post, register
+from bot.handlers.live import LiveKind, LiveMessages, Post
 from bot.handlers.votes import ballot_actions
+from bot.handlers.wiring import Features
 from bot.services import voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
 
@@ -71,7 +72,11 @@ async def _current(app: Yishi) -> list[int]:
         )
 
 
-register(LiveKind(BALLOT, _posts, _render, _current))
+BALLOTS = LiveKind(BALLOT, _posts, _render, _current)
+
+
+def wire(features: Features) -> None:
+    features.live_kind(BALLOTS)
 
 
 class BallotBoard:

@@ -71,6 +71,17 @@ class Registry:
 
         return register
 
+    def include(self, other: Registry) -> None:
+        """Take a feature module's commands (``register`` in bot.handlers.features); a name used twice is an error."""
+        for name, spec in other.commands.items():
+            if name in self.commands or name in self.aliases:
+                raise ValueError(f"command /{name} registered twice")
+            self.commands[name] = spec
+        for alias, name in other.aliases.items():
+            if alias in self.commands or alias in self.aliases:
+                raise ValueError(f"command alias /{alias} registered twice")
+            self.aliases[alias] = name
+
     def get(self, name: str) -> CommandSpec | None:
         return self.commands.get(self.aliases.get(name, name))
 
@@ -82,5 +93,3 @@ class Registry:
             if spec.menu and spec.where in (kind, "any") and (moderator or not spec.moderator)
         ]
 
-
-registry = Registry()

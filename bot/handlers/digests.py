@@ -12,14 +12,18 @@ from bot.deliberation.errors import InvalidInput, NotEligible
 from bot.deliberation.text import clean_text
 from bot.deliberation.thresholds import progress_bar
 from bot.handlers import render
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
 from bot.handlers.errors import state_name
 from bot.handlers.votes import REASON_NAMES, STATUS_NAMES
+from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import digests
 from bot.services.digests import Changes, Item, Schedule
 from bot.storage.models import DigestSubscription
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_NAMES = (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday"))
@@ -82,6 +86,7 @@ USAGE = _(
     "(a room's digest, moderators); /digest me daily [HH:MM] | /digest me weekly <mon..sun> [HH:MM] | "
     "/digest me off (your private digest)"
 )
+
 
 
 @registry.command("digest", summary=_("Scheduled digest of what changed"), usage=USAGE)
@@ -311,3 +316,7 @@ def heading(audience: digests.Audience, since: datetime | None, tz: tzinfo) -> T
         "Your digest for {community}, changes since {since}", community=audience.community,
         since=render.when(since, tz),
     )
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from bot.handlers.agenda import parse_id
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context
+from bot.handlers.wiring import Features
 from bot.i18n import _
 from bot.services.implementation import record_progress
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 
 @registry.command(
@@ -15,6 +19,7 @@ from bot.services.implementation import record_progress
     summary=_("Record implementation progress of an adopted matter"),
     usage=_("/progress <id> <what was done> | /progress <id> done [note]"),
 )
+
 async def progress(ctx: Context, args: str) -> None:
     number, _sep, note = args.strip().partition(" ")
     if not number:
@@ -39,3 +44,7 @@ async def progress(ctx: Context, args: str) -> None:
     else:
         text = _("Progress on #{id} {title}: {note}", id=p.id, title=p.title, note=outcome.note)
     await ctx.reply(text)
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)

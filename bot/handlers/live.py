@@ -9,8 +9,9 @@ that edit is in flight makes it go round once more. So however presses and queue
 on any runtime and under any limits, the last edit a chat sees was rendered after the last change
 had been committed.
 
-A kind of live message is registered once (``register``) with three functions: where its messages
-were posted, how one is rendered from the database, and which subjects may be stale after a restart.
+A kind of live message is a ``LiveKind``, registered by its feature module (bot.handlers.features),
+with three functions: where its messages were posted, how one is rendered from the database, and
+which subjects may be stale after a restart.
 """
 
 from __future__ import annotations
@@ -59,14 +60,6 @@ class LiveKind:
     current: Callable[[Yishi], Awaitable[list[int]]]
 
 
-KINDS: dict[str, LiveKind] = {}
-
-
-def register(kind: LiveKind) -> LiveKind:
-    KINDS[kind.name] = kind
-    return kind
-
-
 @dataclass(eq=False)
 class _Message:
     post: Post
@@ -90,8 +83,11 @@ class _Message:
 class LiveMessages:
     """The live messages of one process, coalesced per message."""
 
-    def __init__(self, app: Yishi, intervals: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, app: Yishi, intervals: dict[str, float] | None = None, *, kinds: dict[str, LiveKind] | None = None
+    ) -> None:
         self.app = app
+        self.kinds = kinds or {}  # name -> kind, from the features' registrations
         self.intervals = intervals or {}  # kind -> least seconds between two rounds (0: next loop turn)
         self.edits: Counter[str] = Counter()  # edits that went out, per kind (tests, benchmarks)
         self._touched: dict[str, dict[int, Messenger]] = {}
@@ -116,13 +112,13 @@ class LiveMessages:
 
     async def refresh(self, kind: str, subject_ids: Iterable[int], messenger: Messenger) -> None:
         """Refresh now (no interval) and wait until each message was edited from a later render."""
-        posts = await KINDS[kind].posts(self.app, sorted(set(subject_ids)), messenger.platform)
+        posts = await self.kinds[kind].posts(self.app, sorted(set(subject_ids)), messenger.platform)
         await asyncio.gather(*(self._until(*self._want(post, messenger)) for post in posts))
 
     async def refresh_current(self, messenger: Messenger) -> int:
         """After a start: touch every subject whose messages may be stale; how many were touched."""
         touched = 0
-        for kind in list(KINDS.values()):
+        for kind in list(self.kinds.values()):
             try:
                 subject_ids = await kind.current(self.app)
             except Exception:  # noqa: BLE001 - one kind failing must not stop the start or the others
@@ -147,7 +143,7 @@ class LiveMessages:
                 by_platform.setdefault(id(messenger), (messenger, []))[1].append(subject_id)
             for messenger, subject_ids in by_platform.values():
                 try:
-                    for post in await KINDS[kind].posts(self.app, sorted(subject_ids), messenger.platform):
+                    for post in await self.kinds[kind].posts(self.app, sorted(subject_ids), messenger.platform):
                         self._want(post, messenger)
                 except Exception:  # noqa: BLE001 - a failed refresh must not surface anywhere
                     log.exception("finding the %s messages of %s failed", kind, subject_ids)
@@ -186,7 +182,7 @@ class LiveMessages:
             state.wake(everyone=True)  # cancelled (shutting down): nobody waits for ever
 
     async def _edit(self, post: Post, messenger: Messenger) -> None:
-        kind = KINDS[post.kind]
+        kind = self.kinds[post.kind]
 
         async def render() -> OutMessage | None:
             return await kind.render(self.app, post)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from bot.deliberation.errors import InvalidInput, NotFound
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
+from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import meetings
 from bot.storage.models import utcnow
 from bot.storage.outbox import split_text
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 CANCEL_WORDS = ("cancel", "\u53d6\u6d88")  # also the Chinese word quxiao
 
@@ -41,6 +45,7 @@ async def community_of(ctx: Context) -> int:
     summary=_("The next council meeting and its agenda"),
     usage=_("/meeting — or, for moderators: /meeting <date> <time> (e.g. /meeting 2026-12-05 19:30), /meeting cancel"),
 )
+
 async def meeting(ctx: Context, args: str) -> None:
     community_id = await community_of(ctx)
     words = args.split()
@@ -92,3 +97,7 @@ async def _show(ctx: Context, community_id: int) -> None:
     # A long agenda goes out in parts under the message limit, cut between lines.
     for part in split_text(ctx.t(meetings.agenda_text(view.meeting, view.items, ctx.app.tz))):
         await ctx.reply(part)
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context
+from bot.handlers.wiring import Features
 from bot.i18n import _
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 
 @registry.command(
@@ -13,6 +17,7 @@ from bot.i18n import _
     summary=_("Private reminders of votes you have not cast: on or off"),
     usage=_("/nudges on|off"),
 )
+
 async def nudges(ctx: Context, args: str) -> None:
     choice = args.strip().lower()
     if choice not in ("", "on", "off"):
@@ -27,3 +32,7 @@ async def nudges(ctx: Context, args: str) -> None:
                           "Send /nudges off to stop them."))
     else:
         await ctx.reply(_("Vote reminders in private are off. Send /nudges on to get them again."))
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)

@@ -11,11 +11,12 @@ from sqlalchemy import select, update
 
 from bot.chat.port import Action, ButtonPress, OutMessage, Sender
 from bot.deliberation.errors import NeedsConfirmation
-from bot.handlers.callbacks import encode
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.callbacks import ChooseRole, Decide, pack
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
 from bot.handlers.render import join
 from bot.handlers.votes import open_private_ballot
+from bot.handlers.wiring import Features
 from bot.i18n import Text, Translator, _, member_locale, normalize_locale
 from bot.services import directory, registration
 from bot.services.census import redeem_code
@@ -23,6 +24,9 @@ from bot.storage.models import Community, CouncilRole, Member, OutboxMessage
 from bot.storage.outbox import Priority, enqueue
 from bot.storage.outbox import encode as encode_payload
 from bot.storage.uow import UnitOfWork
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 DEEP_ID_RE = re.compile(r"[0-9]{1,9}")
 HOME_RE = re.compile(r"^[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}$")
@@ -79,8 +83,8 @@ async def register(ctx: Context, args: str) -> None:
             _("Are you the owner or a resident of {home}?", home=home.label),
             [
                 [
-                    Action(ctx.t(_("Owner")), data=encode("rg", home.id, "o")),
-                    Action(ctx.t(_("Resident")), data=encode("rg", home.id, "r")),
+                    Action(ctx.t(_("Owner")), data=pack(ChooseRole(home.id, "o"))),
+                    Action(ctx.t(_("Resident")), data=pack(ChooseRole(home.id, "r"))),
                 ]
             ],
         )
@@ -159,7 +163,7 @@ async def help_(ctx: Context, args: str) -> None:
     room = await ctx.room()
     moderator = await ctx.is_moderator(room.community_id) if room else await is_council_anywhere(ctx)
     lines: list[Text | str] = [_("Commands:")]
-    for spec in registry.visible(private=ctx.private, moderator=moderator):
+    for spec in ctx.app.features.commands.visible(private=ctx.private, moderator=moderator):
         lines.append(_("{usage} — {summary}", usage=spec.usage, summary=spec.summary))
     await ctx.reply(join(lines))
 
@@ -208,14 +212,15 @@ def decision_actions(link: registration.PendingLink, t: Callable[[Text], str]) -
     if link.own:
         return []
     return [
-        Action(t(_("Approve #{id}", id=link.link_id)), data=encode("ap", link.link_id, "a")),
-        Action(t(_("Deny #{id}", id=link.link_id)), data=encode("ap", link.link_id, "d")),
+        Action(t(_("Approve #{id}", id=link.link_id)), data=pack(Decide(link.link_id, "a"))),
+        Action(t(_("Deny #{id}", id=link.link_id)), data=pack(Decide(link.link_id, "d"))),
     ]
 
 
 @registry.command(
     "pending", where="private", moderator=True, summary=_("Registrations waiting for approval"), usage=_("/pending")
 )
+
 async def pending(ctx: Context, args: str) -> None:
     # Only in private: a request names a person next to a home, which a group room must not see.
     links: list[registration.PendingLink] = []
@@ -319,8 +324,8 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
     except NeedsConfirmation:
         # The home has a verified owner: one more, explicit press (the owner was told of the request).
         text = _("This home already has a verified owner. Approve request #{id} anyway?", id=link_id)
-        actions = [[Action(ctx.t(_("Confirm approval")), data=encode("ap", link_id, "c")),
-                    Action(ctx.t(_("Deny #{id}", id=link_id)), data=encode("ap", link_id, "d"))]]
+        actions = [[Action(ctx.t(_("Confirm approval")), data=pack(Decide(link_id, "c"))),
+                    Action(ctx.t(_("Deny #{id}", id=link_id)), data=pack(Decide(link_id, "d")))]]
         await ctx.toast(_("Please confirm: this home already has a verified owner."), alert=True)
         if _edits_one_request(ctx, link_id):
             await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
@@ -362,3 +367,15 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
         # The member may have blocked the bot; the decision stands either way.
         with contextlib.suppress(Exception):
             await ctx.send_private(decided.member.external_id, message, locale)
+
+
+async def role_pressed(ctx: Context, button: ChooseRole) -> None:
+    if not ctx.private:
+        raise Refusal(_("This button is no longer valid."))
+    await choose_role(ctx, button.home_id, "owner" if button.role == "o" else "resident")
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)
+    features.button(ChooseRole, role_pressed)
+    features.button(Decide, lambda ctx, b: decide(ctx, b.link_id, b.decision in ("a", "c"), confirm=b.decision == "c"))

@@ -6,11 +6,15 @@ from sqlalchemy import select
 
 from bot.deliberation.scope import Scope
 from bot.deliberation.text import clean_text
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
+from bot.handlers.wiring import Features
 from bot.i18n import _
 from bot.services.rooms import bind_room
 from bot.storage.models import Community, CouncilRole
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 
 @registry.command(
@@ -20,6 +24,7 @@ from bot.storage.models import Community, CouncilRole
     summary=_("Bind this room to the community or a building"),
     usage=_("/bind all | /bind 3 | /bind 3-2"),
 )
+
 async def bind(ctx: Context, args: str) -> None:
     if not args:
         raise UsageError()
@@ -66,3 +71,7 @@ async def _community_for(ctx: Context, name: str) -> int:
     if not communities:
         raise Refusal(_("No community has been imported yet (yishi census import)."))
     raise Refusal(_("Several communities exist: add the name, e.g. /bind 3-2 {name}.", name=communities[0].name))
+
+
+def wire(features: Features) -> None:
+    features.add_commands(registry)

@@ -12,13 +12,26 @@ from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render
 from bot.handlers.agenda import parse_id, touch_card
 from bot.handlers.announcements import close_and_announce
-from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
-from bot.handlers.commands import UsageError, registry
+from bot.handlers.callbacks import (
+    CODE_OF_POSITION,
+    BallotChoice,
+    RankOption,
+    ResetRanking,
+    SubmitOptions,
+    SubmitRanking,
+    ToggleOption,
+    pack,
+)
+from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
 from bot.handlers.replaced import tell_replaced
+from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import elevator, voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
+
+# This module's commands, handed to the app by ``wire`` (bot.handlers.features).
+registry = Registry()
 
 DAYS_RE = re.compile(r"^(\d{1,3})d$")
 
@@ -29,9 +42,9 @@ def ballot_actions(vote: Vote, t: Callable[[Text], str]) -> tuple[tuple[Action, 
     if get_kind(vote.kind).ballot is BallotType.YES_NO:
         return (
             (
-                Action(t(_("Yes")), data=encode("b", vote.id, "y")),
-                Action(t(_("No")), data=encode("b", vote.id, "n")),
-                Action(t(_("Abstain")), data=encode("b", vote.id, "a")),
+                Action(t(_("Yes")), data=pack(BallotChoice(vote.id, "y"))),
+                Action(t(_("No")), data=pack(BallotChoice(vote.id, "n"))),
+                Action(t(_("Abstain")), data=pack(BallotChoice(vote.id, "a"))),
             ),
         )
     return ((Action(t(_("Vote in private chat")), start=f"vote_{vote.id}"),),)
@@ -121,18 +134,6 @@ def _deadline_note(ctx: Context, vote: Vote) -> Text:
     return _("You can change it until {deadline}.", deadline=render.when(vote.closes_at, ctx.app.tz))
 
 
-async def press_ballot(ctx: Context, vote_id: int, code: str) -> None:
-    position = POSITION_CODES[code]
-    cast = await voting.cast_ballot(ctx.app.db, vote_id, await ctx.actor(), position)
-    name = render.POSITION_NAMES[position]
-    if cast.changed:
-        await ctx.toast(render.join([_("Recorded: {choice}.", choice=name), *render.receipt_line(cast),
-                                     _deadline_note(ctx, cast.vote)]))
-        ctx.app.board.touch(vote_id, ctx.messenger)
-    else:
-        await ctx.toast(render.join([_("Already recorded: {choice}.", choice=name), _deadline_note(ctx, cast.vote)]))
-
-
 # --- option ballots in private chat (stateless: the selection travels in the button data) -------------
 
 
@@ -166,11 +167,11 @@ def selection_view(ctx: Context, proposal: Proposal, vote: Vote, mask: int) -> t
         ]
     )
     rows = [
-        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=encode("o", vote.id, mask, i))]
+        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=pack(ToggleOption(vote.id, mask, i)))]
         for i, option in enumerate(options)
     ]
     if mask:
-        rows.append([Action(ctx.t(_("Submit")), data=encode("os", vote.id, mask))])
+        rows.append([Action(ctx.t(_("Submit")), data=pack(SubmitOptions(vote.id, mask)))])
     return text, rows
 
 
@@ -183,15 +184,15 @@ def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) ->
     ]
     lines.extend(f"{place}. {name}" for place, name in enumerate(ranked, start=1))
     rows = [
-        [Action(option[:40], data=encode("rk", vote.id, sequence, i))]
+        [Action(option[:40], data=pack(RankOption(vote.id, sequence, i)))]
         for i, option in enumerate(options)
         if str(i) not in sequence
     ]
     if sequence:
         rows.append(
             [
-                Action(ctx.t(_("Submit")), data=encode("rs", vote.id, sequence)),
-                Action(ctx.t(_("Start over")), data=encode("rr", vote.id)),
+                Action(ctx.t(_("Submit")), data=pack(SubmitRanking(vote.id, sequence))),
+                Action(ctx.t(_("Start over")), data=pack(ResetRanking(vote.id))),
             ]
         )
     return render.join(lines), rows
@@ -367,6 +368,7 @@ STATUS_NAMES = {"open": _("open"), "mediating": _("mediating"), "resolved": _("r
 @registry.command(
     "objection", moderator=True, summary=_("Record, list or update elevator objections"), usage=OBJECTION_USAGE
 )
+
 async def objection(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
     if not parts:
@@ -412,3 +414,23 @@ async def objection(ctx: Context, args: str) -> None:
             reason=REASON_NAMES[recorded.reason],
         )
     )
+
+
+async def submit_selection(ctx: Context, button: SubmitOptions) -> None:
+    await submit_options(ctx, button.vote_id, [i for i in range(10) if button.mask >> i & 1])
+
+
+async def submit_ranking(ctx: Context, button: SubmitRanking) -> None:
+    if len(set(button.ranking)) != len(button.ranking):
+        raise Refusal(_("This button is no longer valid."))
+    await submit_options(ctx, button.vote_id, [int(ch) for ch in button.ranking])
+
+
+def wire(features: Features) -> None:
+    """Yes/no ballot presses (BallotChoice) take the app's batched path (Yishi._ballot_press), not this table."""
+    features.add_commands(registry)
+    features.button(ToggleOption, lambda ctx, b: press_option(ctx, b.vote_id, b.mask, b.option), edit_only=True)
+    features.button(SubmitOptions, submit_selection)
+    features.button(RankOption, lambda ctx, b: press_rank(ctx, b.vote_id, b.ranking, b.option), edit_only=True)
+    features.button(SubmitRanking, submit_ranking)
+    features.button(ResetRanking, lambda ctx, b: reset_rank(ctx, b.vote_id), edit_only=True)

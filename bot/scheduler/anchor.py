@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.i18n import _
 from bot.scheduler.context import current
-from bot.scheduler.plan import PlannedJob, planner
+from bot.scheduler.plan import PlannedJob, Planner
 from bot.storage import Database
 from bot.storage.models import ChatRoom
 from bot.storage.outbox import Priority, enqueue_text
@@ -22,7 +22,6 @@ from bot.storage.uow import UnitOfWork
 JOB = "bot.scheduler.anchor:post_head"
 
 
-@planner
 async def plan_anchor(db: Database, now: datetime) -> list[PlannedJob]:
     return [PlannedJob("ledger-head", JOB, cron={"hour": 9, "minute": 0}, misfire_grace_time=12 * 3600)]
 
@@ -52,3 +51,7 @@ async def post_head() -> None:
         added = await queue_head(uow)
     if added:
         context.wake_outbox()
+
+
+def wire(planners: list[Planner]) -> None:
+    planners.append(plan_anchor)

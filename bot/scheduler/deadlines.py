@@ -21,7 +21,7 @@ from bot.handlers.announcements import close_and_announce, expiry_notice, post_i
 from bot.handlers.votes import ballot_actions
 from bot.i18n import Text, Translator, _
 from bot.scheduler.context import current
-from bot.scheduler.plan import PlannedJob, planner
+from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import agenda, elevator, voting
 from bot.storage import Database
 from bot.storage.models import Proposal, Vote, utcnow
@@ -60,7 +60,6 @@ def next_reminder(vote: Vote, now: datetime) -> datetime | None:
     return min(upcoming, default=None)
 
 
-@planner
 async def plan_deadlines(db: Database, now: datetime) -> list[PlannedJob]:
     jobs = [PlannedJob("deadline-sweep", SWEEP, cron={"minute": "*/5"}, misfire_grace_time=240)]
     async with db.uow(readonly=True) as uow:
@@ -197,3 +196,7 @@ async def sweep(now: datetime | None = None) -> None:
             await remind(vote.id, now)
     await expire_proposals(now)
     await settle_objections(now)
+
+
+def wire(planners: list[Planner]) -> None:
+    planners.append(plan_deadlines)

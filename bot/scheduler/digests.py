@@ -16,7 +16,7 @@ from bot.chat.port import Sender
 from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
 from bot.i18n import Translator, member_locale
 from bot.scheduler.context import current
-from bot.scheduler.plan import PlannedJob, planner
+from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import voting
 from bot.services.digests import Schedule, audience, build_digest, schedule_of
 from bot.storage import Database
@@ -26,7 +26,6 @@ from bot.storage.outbox import Priority, enqueue_text
 JOB = "bot.scheduler.digests:send_digest"
 
 
-@planner
 async def plan_digests(db: Database, now: datetime) -> list[PlannedJob]:
     """One repeating job per subscription, in community time (the scheduler gives APScheduler the zone)."""
     async with db.uow(readonly=True) as uow:
@@ -116,3 +115,7 @@ async def deliver(
             locked.last_sent_at = now
         locked.last_seq = max(locked.last_seq, head)
         return added
+
+
+def wire(planners: list[Planner]) -> None:
+    planners.append(plan_digests)

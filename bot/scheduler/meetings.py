@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from bot.scheduler.context import current
-from bot.scheduler.plan import PlannedJob, planner
+from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import meetings
 from bot.storage import Database
 from bot.storage.models import Meeting, MeetingItem
@@ -24,7 +24,6 @@ AGENDA_JOB = "bot.scheduler.meetings:post_agenda"
 NOTICES_JOB = "bot.scheduler.meetings:notify_proposers"
 
 
-@planner
 async def plan_meetings(db: Database, now: datetime) -> list[PlannedJob]:
     jobs: list[PlannedJob] = []
     async with db.uow(readonly=True) as uow:
@@ -65,3 +64,7 @@ async def notify_proposers(meeting_id: int) -> None:
     notices = meetings.Notices(context.i18n, context.tz)
     if await meetings.notify_pending(context.db, meeting_id, notices):
         context.wake_outbox()
+
+
+def wire(planners: list[Planner]) -> None:
+    planners.append(plan_meetings)

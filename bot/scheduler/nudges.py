@@ -21,7 +21,7 @@ from bot.deliberation.vote_kinds import get_kind
 from bot.handlers import render
 from bot.i18n import Text, _, member_locale
 from bot.scheduler.context import current
-from bot.scheduler.plan import PlannedJob, planner
+from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import directory
 from bot.services.community import QuietHours
 from bot.services.directory import Home, Link
@@ -48,7 +48,6 @@ MAX_VOTES_LISTED = 10
 DEFAULT_QUIET = QuietHours(time(22, 0), time(8, 0))
 
 
-@planner
 async def plan_nudges(db: Database, now: datetime) -> list[PlannedJob]:
     return [PlannedJob("nudges", NUDGE, cron={"minute": "*/15"}, misfire_grace_time=600)]
 
@@ -168,3 +167,7 @@ async def nudge_members(now: datetime | None = None) -> int:
         log.info("nudged %d members about open votes", sent)
         ctx.wake_outbox()
     return sent
+
+
+def wire(planners: list[Planner]) -> None:
+    planners.append(plan_nudges)

@@ -1,12 +1,13 @@
 """What the scheduler should hold, derived from the database (the source of truth).
 
-Each feature registers a *planner*: given the database and the current time, it returns the
-jobs that should exist for it. The scheduler service reconciles APScheduler's persistent job
-store with the union of all plans at start-up, periodically, and soon after ``replan()`` is
-called by a handler that changed something (a vote opened, a digest was set).
+Each job module hands over a *planner* (its ``wire``, called from bot.scheduler.jobs): given the
+database and the current time, it returns the jobs that should exist for it. The scheduler service
+reconciles APScheduler's persistent job store with the union of all plans at start-up,
+periodically, and soon after ``replan()`` is called by a handler that changed something (a vote
+opened, a digest was set).
 
-Job functions are module-level coroutines named by ``func`` ("package.module:function") with
-plain arguments, so APScheduler can store them; they reach the database and translator through
+Job functions are module-level coroutines named by ``func`` ("package.module:function", the
+reference APScheduler stores, so it never changes for a job in use) with plain arguments; they reach the database and translator through
 ``bot.scheduler.context.current()``. Every job must be idempotent (guarded by a state change
 or an outbox dedupe key in the same transaction) and only enqueue messages, never send them.
 """
@@ -38,11 +39,3 @@ class PlannedJob:
 
 
 Planner = Callable[[Database, datetime], Awaitable[list[PlannedJob]]]
-
-PLANNERS: list[Planner] = []
-
-
-def planner(function: Planner) -> Planner:
-    """Register a feature's planner (at import of its jobs module)."""
-    PLANNERS.append(function)
-    return function

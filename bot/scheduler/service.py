@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import socket
@@ -34,29 +33,15 @@ from apscheduler.triggers.date import DateTrigger
 from sqlalchemy.engine import make_url
 
 from bot.scheduler.context import JobContext, set_context
-from bot.scheduler.plan import PLANNERS, PlannedJob
+from bot.scheduler.jobs import planners as wired_planners
+from bot.scheduler.plan import PlannedJob, Planner
 from bot.storage.locks import AdvisoryLock, process_lock
 from bot.storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
-# The feature modules whose import registers their planners.
-JOB_MODULES = (
-    "bot.scheduler.deadlines",
-    "bot.scheduler.nudges",
-    "bot.scheduler.digests",
-    "bot.scheduler.meetings",
-    "bot.scheduler.anchor",
-)
 ADVISORY_LOCK_KEY = 0x59_49_53_48  # "YISH": the scheduler leader's PostgreSQL advisory lock
 JOBS_TABLE = "apscheduler_jobs"
-
-
-def load_job_modules(modules: tuple[str, ...] = JOB_MODULES) -> list[str]:
-    """Import the job modules (their import registers their planners); returns their names."""
-    for name in modules:
-        importlib.import_module(name)
-    return list(modules)
 
 
 def sync_url(database_url: str) -> str:
@@ -132,8 +117,11 @@ class SchedulerService:
     def __init__(
         self, database_url: str, tz: tzinfo, context: JobContext, *,
         reconcile_interval: float = 60.0, replan_delay: float = 1.0, jobs_table: str = JOBS_TABLE,
+        planners: list[Planner] | None = None,
     ) -> None:
         self.database_url = database_url
+        # What each job module wired (bot.scheduler.jobs) unless a test passes its own.
+        self.planners = wired_planners() if planners is None else planners
         self.tz = tz
         self.context = context
         self.reconcile_interval = reconcile_interval
@@ -154,7 +142,6 @@ class SchedulerService:
         self._loop = asyncio.get_running_loop()
         self.context.replan = self.replan
         set_context(self.context)
-        load_job_modules()
         await self._try_to_lead()
         self._task = asyncio.create_task(self._run(), name="scheduler-service")
 
@@ -243,7 +230,7 @@ class SchedulerService:
         now = now or utcnow()
         async with self._reconciling:
             planned: dict[str, PlannedJob] = {}
-            for plan in PLANNERS:
+            for plan in self.planners:
                 for job in await plan(self.context.db, now):
                     if job.id in planned:
                         log.warning("two planned jobs share the id %s; keeping the first", job.id)

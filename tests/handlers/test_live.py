@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from bot.chat.port import OutMessage
-from bot.handlers import live
 from bot.handlers.live import LiveKind, LiveMessages, Post
 from tests.handlers.test_app import Recorder
 
@@ -30,6 +29,9 @@ class SlowRecorder(Recorder):
         self.in_flight -= 1
 
 
+KINDS: dict[str, LiveKind] = {}  # what the features would wire; here only the test's "counter"
+
+
 @pytest.fixture
 def counter() -> Iterator[dict[str, int]]:
     """A "counter" kind whose state lives in a dict (the database, for this test)."""
@@ -45,13 +47,13 @@ def counter() -> Iterator[dict[str, int]]:
     async def current(app: Any) -> list[int]:
         return [7]
 
-    live.register(LiveKind("counter", posts, render, current))
+    KINDS["counter"] = LiveKind("counter", posts, render, current)
     yield state
-    live.KINDS.pop("counter")
+    KINDS.pop("counter")
 
 
 async def test_presses_during_an_edit_give_one_more_edit_showing_the_latest(counter: dict[str, int]) -> None:
-    messages = LiveMessages(app=None)  # type: ignore[arg-type]
+    messages = LiveMessages(app=None, kinds=KINDS)  # type: ignore[arg-type]
     messenger = SlowRecorder()
     for _press in range(30):
         counter["value"] += 1
@@ -67,7 +69,7 @@ async def test_presses_during_an_edit_give_one_more_edit_showing_the_latest(coun
 
 
 async def test_refresh_waits_for_an_edit_rendered_after_it(counter: dict[str, int]) -> None:
-    messages = LiveMessages(app=None)  # type: ignore[arg-type]
+    messages = LiveMessages(app=None, kinds=KINDS)  # type: ignore[arg-type]
     messenger = SlowRecorder()
     counter["value"] = 5
     await messages.refresh("counter", [1, 2], messenger)
@@ -75,7 +77,7 @@ async def test_refresh_waits_for_an_edit_rendered_after_it(counter: dict[str, in
 
 
 async def test_start_up_touches_every_current_subject(counter: dict[str, int]) -> None:
-    messages = LiveMessages(app=None)  # type: ignore[arg-type]
+    messages = LiveMessages(app=None, kinds=KINDS)  # type: ignore[arg-type]
     messenger = Recorder()
     counter["value"] = 3
     assert await messages.refresh_current(messenger) >= 1

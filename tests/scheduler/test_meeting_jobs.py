@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.i18n import Translator
 from bot.scheduler import meetings as jobs
 from bot.scheduler.context import JobContext, set_context
-from bot.scheduler.plan import PLANNERS
+from bot.scheduler.jobs import planners
 from bot.services import agenda, meetings
 from bot.storage import Database
 from bot.storage.models import ChatRoom, Meeting, OutboxMessage
@@ -30,7 +30,7 @@ def woken(db: Database) -> Iterator[list[int]]:
 
 
 def test_the_planner_is_registered() -> None:
-    assert jobs.plan_meetings in PLANNERS
+    assert jobs.plan_meetings in planners()
 
 
 async def test_plan_agenda_the_day_before_and_cancel_removes_it(db: Database, make_community) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 
 from bot.deliberation.errors import InvalidInput
 from bot.handlers.app import MAX_INPUT
-from bot.handlers.commands import registry
+from bot.handlers.features import wire
 from bot.services import agenda, elevator, implementation, voting
 from bot.services.census import CensusRejected, import_census, issue_codes, redeem_code
 from bot.services.council import add_council_member
@@ -146,6 +146,7 @@ async def test_every_command_refuses_a_message_over_the_limit(world: World) -> N
     await _owner(w, "101")
     await w.say(MODERATOR, GROUP, "/bind 3-2")
     ledger_before = await _count(w.db, LedgerEntry)
+    registry = wire().commands
     names = sorted([*registry.commands, *registry.aliases])  # every registered command, not a sample
     assert {"propose", "vote", "paper", "objection", "progress", "register", "start", "decline"} <= set(names)
     for name in names:

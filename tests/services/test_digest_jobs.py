@@ -12,7 +12,7 @@ from bot.deliberation.scope import Scope
 from bot.i18n import Translator
 from bot.scheduler import digests as jobs
 from bot.scheduler.context import JobContext, set_context
-from bot.scheduler.plan import PLANNERS
+from bot.scheduler.jobs import planners
 from bot.services import agenda, digests
 from bot.services.digests import Schedule
 from bot.services.rooms import bind_room
@@ -58,7 +58,7 @@ async def _setup(db: Database, make_community, link) -> tuple[int, int, list]:
 
 
 def test_the_planner_is_registered() -> None:
-    assert jobs.plan_digests in PLANNERS
+    assert jobs.plan_digests in planners()
 
 
 async def test_one_cron_job_per_subscription(db: Database, make_community, link) -> None:
