@@ -7,9 +7,10 @@ periodically, and soon after ``replan()`` is called by a handler that changed so
 opened, a digest was set).
 
 Job functions are module-level coroutines named by ``func`` ("package.module:function", the
-reference APScheduler stores, so it never changes for a job in use) with plain arguments; they reach the database and translator through
-``bot.scheduler.context.current()``. Every job must be idempotent (guarded by a state change
-or an outbox dedupe key in the same transaction) and only enqueue messages, never send them.
+reference APScheduler stores, so it never changes for a job in use) with plain arguments; they
+reach the database and translator through ``bot.scheduler.context.current()``. Every job must be
+idempotent (guarded by a state change or an outbox dedupe key in the same transaction) and only
+enqueue messages, never send them.
 """
 
 from __future__ import annotations
