@@ -1,8 +1,8 @@
 """Ledger hashing: each entry's hash covers the previous hash and the entry itself.
 
-A decision can be challenged for a year and owners may inspect ballots and
-minutes (DESIGN.md, Procedure), so every state change is appended to a chain in
-which editing any earlier entry breaks every later link.
+A decision can be challenged for a year (Civil Code Art. 280) and owners may inspect
+ballots and minutes (SPC interpretation on building co-ownership, Art. 13), so every
+state change is appended to a chain in which editing any earlier entry breaks every later link.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """SQLModel tables.
 
-Shaped so the rules in DESIGN.md can be computed in SQL: owners are separate from
+Shaped so the voting rules (bot/deliberation) can be computed in SQL: owners are separate from
 exclusive units (one head per owner, area summed over their units), areas are
 integers in hundredths of a square metre, and every scope is reachable through
 exclusive_unit -> building_unit -> building -> community. Unique constraints make a
