@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
@@ -99,6 +99,7 @@ class VoteKind:
     secret: bool
     criteria: tuple[CriterionSpec, ...]
     covenant: bool = False  # may "non-voters follow the majority" apply (Zhejiang 2009 Art. 10)
+    label: str = ""  # what residents read, in English: the msgid of its translations
 
     def measures_area(self) -> bool:
         return Dimension.AREA in self.measures
@@ -106,10 +107,11 @@ class VoteKind:
 
 _E = TypeVar("_E", bound=StrEnum)
 
+_LABEL_LINE_RE = re.compile(r'^label\s*=\s*"')
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RATIO_RE = re.compile(r"^(?P<num>[0-9]+)(?:/(?P<den>[0-9]+))?$")
 _KIND_KEYS = frozenset(
-    {"name", "source", "electorate", "ballot", "measures", "secret", "covenant", "criteria"}
+    {"name", "source", "label", "electorate", "ballot", "measures", "secret", "covenant", "criteria"}
 )
 _CRITERION_KEYS = frozenset({"name", "measure", "numerator", "denominator", "op", "ratio"})
 
@@ -173,11 +175,13 @@ def _criterion(raw: Any, where: str) -> CriterionSpec:
 
 def _kind(raw: Any, index: int) -> VoteKind:
     where = f"kinds[{index}]"
-    table = _keys(raw, _KIND_KEYS, _KIND_KEYS - {"covenant", "criteria"}, where)
+    table = _keys(raw, _KIND_KEYS, _KIND_KEYS - {"covenant", "criteria", "label"}, where)
     name = _name(table["name"], where)
     where = f"kind {name}"
     source = table["source"]
     _require(isinstance(source, str) and source.strip() != "", where, "source must cite the rule")
+    label = table.get("label", name)
+    _require(isinstance(label, str) and label.strip() != "", where, "label must name the kind")
     raw_measures = table["measures"]
     _require(isinstance(raw_measures, list) and len(raw_measures) > 0, where, "measures must be a list")
     measures = tuple(_enum(Dimension, m, where) for m in raw_measures)
@@ -190,6 +194,7 @@ def _kind(raw: Any, index: int) -> VoteKind:
     kind = VoteKind(
         name=name,
         source=source,
+        label=label,
         electorate=_enum(Electorate, table["electorate"], where),
         ballot=_enum(BallotType, table["ballot"], where),
         measures=measures,
@@ -269,3 +274,14 @@ def kind_names() -> tuple[str, ...]:
 
 def aliases() -> Mapping[str, str]:
     return _ALIASES
+
+
+def extract_labels(
+    fileobj: Any, keywords: Any, comment_tags: Any, options: Any
+) -> Iterator[tuple[int, None, str, list[str]]]:
+    """A Babel extractor (babel.cfg): every kind's label is a msgid of the catalogs."""
+    text = fileobj.read().decode("utf-8")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        match = _LABEL_LINE_RE.match(line)
+        if match:
+            yield lineno, None, tomllib.loads(line)["label"], []

@@ -12,6 +12,7 @@ from bot.chat.port import Action
 from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.tally import percent
 from bot.deliberation.thresholds import progress_bar
+from bot.deliberation.vote_kinds import all_kinds
 from bot.handlers.callbacks import encode
 from bot.handlers.errors import state_name
 from bot.i18n import Text, _
@@ -25,17 +26,8 @@ CATEGORY_NAMES = {
     "property_management": _("property management"),
     "other": _("other"),
 }
-KIND_NAMES = {
-    "art278": _("owners' vote, Civil Code Art. 278 (2/3 take part, more than half approve)"),
-    "art278_major": _("owners' vote on a major matter, Art. 278 items 6-8 (2/3 take part, 3/4 approve)"),
-    "residents_meeting": _("residents' meeting (more than half take part and approve)"),
-    "council": _("council vote (more than half of all members)"),
-    "simple": _("simple majority of ballots cast"),
-    "objection": _("objection vote (passes unless more than 1/3 object)"),
-    "choice": _("choice"),
-    "ranked": _("ranked choice (Schulze)"),
-    "approval": _("approval vote"),
-}
+# Each kind's label lives with its rules in vote_kinds.toml (its msgid; babel.cfg extracts it).
+KIND_NAMES = {kind.name: _(kind.label) for kind in all_kinds()}
 CRITERION_NAMES = {
     "participation_area": _("taking part, by area"),
     "participation_heads": _("taking part, by heads"),

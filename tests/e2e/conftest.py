@@ -1,24 +1,28 @@
-"""A whole Yishi, on a real runtime, talking HTTP to the in-repo fake Bot API server."""
+"""A whole Yishi, on a real runtime, talking HTTP to the in-repo fake Bot API server (tests.support.world.World)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import load_settings
 from bot.fakeapi import FakeTelegram
-from bot.fakeapi.server import StoredMessage
 from bot.handlers.app import Yishi
 from bot.i18n import Translator
 from bot.outbox.dispatcher import Dispatcher
 from bot.outbox.limits import Limits
 from bot.services.census import issue_codes
 from bot.services.council import add_council_member
+from bot.services.directory import Actor
 from bot.storage import Database
+from bot.storage.models import Community
 from bot.transports import create_transport
+from tests.support.world import World
+
+__all__ = ["GROUP", "MODERATOR", "OTHER_GROUP", "OUTSIDER", "OWNERS", "TENANT", "TOKEN", "World", "world"]
 
 TOKEN = "123456:e2e-token"
 GROUP = -1003200  # the room of building unit 3-2
@@ -28,44 +32,6 @@ TENANT = 5000
 OUTSIDER = 6000  # owner of 3-1-101
 OWNERS = {room: 3200 + i for i, room in enumerate(
     ["101", "102", "201", "202", "301", "302", "401", "402", "501", "502", "601", "602"], start=1)}
-
-
-@dataclass
-class World:
-    fake: FakeTelegram
-    app: Yishi
-    db: Database
-    codes: dict[str, str] = field(default_factory=dict)
-
-    async def say(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
-        """The user writes; returns the bot's first message after it."""
-        sent = self.fake.send_text(user, chat, text)
-        return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
-
-    async def say_all(self, user: int, chat: int, text: str, count: int, timeout: float = 10.0) -> list[StoredMessage]:
-        sent = self.fake.send_text(user, chat, text)
-        await self.fake.wait_for(lambda: len(self._bot_after(chat, sent.message_id)) >= count, timeout)
-        return self._bot_after(chat, sent.message_id)
-
-    def _bot_after(self, chat: int, after: int) -> list[StoredMessage]:
-        return [m for m in self.fake.messages(chat) if m.message_id > after and m.from_bot]
-
-    async def press(self, user: int, chat: int, message: StoredMessage, data: str) -> str:
-        """The user presses a button; returns the toast text."""
-        query = self.fake.press_button(user, chat, message.message_id, data)
-        answer = await self.fake.wait_for_callback_answer(query, timeout=10.0)
-        return answer.text or ""
-
-    async def settle(self, timeout: float = 10.0) -> None:
-        """Until every live message (ballot, card) was edited to the state in the database."""
-        async with asyncio.timeout(timeout):
-            while not self.app.live.idle:
-                await asyncio.sleep(0.02)
-
-    def button(self, message: StoredMessage, prefix: str) -> str:
-        found = [data for data in message.callback_data if data.startswith(prefix)]
-        assert found, f"no button {prefix!r} on {message.text!r}: {message.callback_data}"
-        return found[0]
 
 
 @pytest.fixture(params=["aiogram", "ptb"])
@@ -84,6 +50,8 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
         fake.add_group(OTHER_GROUP, "Unbound room", members=everyone, admins=[TENANT])
         await add_council_member(db, community, "telegram", str(MODERATOR))
         codes = {f"{c.building}-{c.unit}-{c.room}": c.code for c in await issue_codes(db, community)}
+        async with db.uow(readonly=True) as uow:
+            community_id = (await uow.session.execute(select(Community.id))).scalar_one()  # the only one
         settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=request.param,
                                  DATABASE_URL=db.url)
         app = Yishi(db, Translator("zh_CN"), settings.tz, ballot_edit_interval=0.3)
@@ -103,7 +71,8 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
         stop = asyncio.Event()
         polling = asyncio.create_task(transport.run_polling(stop))
         try:
-            yield World(fake, app, db, codes)
+            yield World(db, community, community_id, Actor("telegram", str(MODERATOR)), fake_api=fake, yishi=app,
+                        codes=codes)
         finally:
             stop.set()
             await asyncio.wait_for(polling, 15)

@@ -18,7 +18,8 @@ from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
 from bot.storage.models import Community, DigestSubscription, Proposal
-from tests.handlers.test_app import GROUP, Recorder, text
+from tests.handlers.test_app import GROUP, text
+from tests.support.chat import Recorder
 
 MODERATOR = "9"
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.chat.port import OutMessage
 from bot.handlers.live import LiveKind, LiveMessages, Post
-from tests.handlers.test_app import Recorder
+from tests.support.chat import Recorder
 
 
 class SlowRecorder(Recorder):

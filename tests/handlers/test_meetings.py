@@ -21,7 +21,8 @@ from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
 from bot.storage.models import Community, Meeting, MeetingItem, OutboxMessage
-from tests.handlers.test_app import Recorder, text
+from tests.handlers.test_app import text
+from tests.support.chat import Recorder
 
 NOW = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 ROOM = Chat("telegram", "-100", "group", "3-2")

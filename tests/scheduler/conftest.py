@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,35 +12,22 @@ from sqlalchemy import select
 from bot.deliberation.scope import Scope
 from bot.i18n import Translator
 from bot.scheduler.context import JobContext, set_context
-from bot.services import agenda, voting
 from bot.services.census import issue_codes, redeem_code
 from bot.services.council import add_council_member
 from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
-from bot.storage.models import Community, OutboxMessage, Vote
+from bot.storage.models import Community, OutboxMessage
+from tests.support.world import World
 
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai, a Monday
 MODERATOR = Actor("telegram", "9", "Moderator")
+__all__ = ["MODERATOR", "OWNERS", "ROOMS", "T0", "TZ", "World", "hours", "outbox"]
+
 # chat id -> room scope
 ROOMS = {"-1": "all", "-2": "3", "-3": "3-2", "-4": "3-1", "-5": "4"}
 OWNERS = {"1": "3-2-101", "2": "3-2-201", "3": "3-1-101"}  # user id -> home
-
-
-@dataclass
-class World:
-    db: Database
-    community: str
-    community_id: int
-
-    async def vote(self, scope: str = "3-2", days: int = 7, now: datetime = T0, title: str = "Paint the stairwell",
-                   author: str = "1") -> Vote:
-        proposal = (await agenda.propose(self.db, self.community_id, Actor("telegram", author), title, scope=scope,
-                                         force=True, now=now)).proposal
-        assert proposal is not None and proposal.id is not None
-        await agenda.accept(self.db, proposal.id, MODERATOR, now=now)
-        return await voting.open_vote(self.db, proposal.id, MODERATOR, "art278", days, now=now)
 
 
 @pytest.fixture
@@ -65,7 +51,7 @@ async def world(db: Database, community: str) -> World:
     assert community_id is not None
     for chat_id, scope in ROOMS.items():
         await bind_room(db, "telegram", chat_id, f"room {scope}", community_id, Scope.parse(scope), MODERATOR)
-    return World(db, community, community_id)
+    return World(db, community, community_id, MODERATOR, t0=T0)
 
 
 async def outbox(db: Database, prefix: str = "") -> list[OutboxMessage]:

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from bot.chat.port import Chat, IncomingMessage, Sender
 from bot.handlers.app import Yishi
 from bot.i18n import Translator
-from tests.handlers.test_app import Recorder
 from tests.scheduler.conftest import MODERATOR, World, outbox
+from tests.support.chat import Recorder
 
 
 async def test_close_posts_in_every_room_of_the_scope(world: World) -> None:

@@ -19,8 +19,8 @@ from bot.services import voting
 from bot.services.community import QuietHours, configure
 from bot.services.directory import Actor
 from bot.storage.models import Member
-from tests.handlers.test_app import Recorder
 from tests.scheduler.conftest import T0, World, hours, outbox
+from tests.support.chat import Recorder
 
 SH = ZoneInfo("Asia/Shanghai")
 

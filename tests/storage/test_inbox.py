@@ -12,7 +12,8 @@ from bot.handlers.app import Yishi
 from bot.storage import Database
 from bot.storage.inbox import Inbox, bot_key, claim_handled
 from bot.storage.models import InboxUpdate, utcnow
-from tests.handlers.test_app import Recorder, _open_vote, press, yishi  # noqa: F401 - the fixture
+from tests.handlers.test_app import _open_vote, press, yishi  # noqa: F401 - the fixture
+from tests.support.chat import Recorder
 
 BOT = "telegram:424242"
 
