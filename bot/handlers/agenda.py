@@ -8,7 +8,6 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
@@ -21,15 +20,12 @@ from bot.handlers.callbacks import Page, SubmitDraft, Support, SupportSimilar, p
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
 from bot.handlers.errors import state_name
-from bot.handlers.live import LiveKind, Post
+from bot.handlers.live import Host, LiveKind, Post
 from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
 from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
-
-if TYPE_CHECKING:
-    from bot.handlers.app import Yishi
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
@@ -139,7 +135,7 @@ CARD = "card"
 RECENTLY_CHANGED = timedelta(days=1)
 
 
-async def _card_posts(app: Yishi, proposal_ids: list[int], platform: str) -> list[Post]:
+async def _card_posts(app: Host, proposal_ids: list[int], platform: str) -> list[Post]:
     async with app.db.uow(readonly=True) as uow:
         rows = (
             await uow.session.execute(
@@ -151,7 +147,7 @@ async def _card_posts(app: Yishi, proposal_ids: list[int], platform: str) -> lis
         return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
 
 
-async def _render_card(app: Yishi, post: Post) -> OutMessage | None:
+async def _render_card(app: Host, post: Post) -> OutMessage | None:
     try:
         proposal, supports = await agenda.get_proposal(app.db, post.subject_id)
     except NotFound:
@@ -164,7 +160,7 @@ async def _render_card(app: Yishi, post: Post) -> OutMessage | None:
     return OutMessage(t(render.proposal_card(proposal, supports, app.tz))[:4096], tuple(tuple(r) for r in actions))
 
 
-async def _cards_to_refresh(app: Yishi) -> list[int]:
+async def _cards_to_refresh(app: Host) -> list[int]:
     since = utcnow() - RECENTLY_CHANGED
     async with app.db.uow(readonly=True) as uow:
         return list(

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
 from bot.chat.port import Messenger, OutMessage
 from bot.handlers import render
-from bot.handlers.live import LiveKind, LiveMessages, Post
+from bot.handlers.live import Host, LiveKind, LiveMessages, Post
 from bot.handlers.votes import ballot_actions
 from bot.handlers.wiring import Features
 from bot.services import voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
-
-if TYPE_CHECKING:
-    from bot.handlers.app import Yishi
 
 BALLOT = "ballot"
 # A vote closed this recently may have missed its final edit in a crash (the /close command edits in
@@ -29,7 +25,7 @@ BALLOT = "ballot"
 RECENTLY_CLOSED = timedelta(days=1)
 
 
-async def _posts(app: Yishi, vote_ids: list[int], platform: str) -> list[Post]:
+async def _posts(app: Host, vote_ids: list[int], platform: str) -> list[Post]:
     async with app.db.uow(readonly=True) as uow:
         rows = (
             await uow.session.execute(
@@ -41,7 +37,7 @@ async def _posts(app: Yishi, vote_ids: list[int], platform: str) -> list[Post]:
         return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
 
 
-async def _render(app: Yishi, post: Post) -> OutMessage | None:
+async def _render(app: Host, post: Post) -> OutMessage | None:
     async with app.db.uow(readonly=True) as uow:
         found = await voting.turnouts_in(uow, [post.subject_id])
         if post.subject_id not in found:
@@ -55,7 +51,7 @@ async def _render(app: Yishi, post: Post) -> OutMessage | None:
     return OutMessage(text[:4096], actions)
 
 
-async def _current(app: Yishi) -> list[int]:
+async def _current(app: Host) -> list[int]:
     since = utcnow() - RECENTLY_CLOSED
     async with app.db.uow(readonly=True) as uow:
         return list(

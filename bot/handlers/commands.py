@@ -5,15 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 from bot.i18n import Text
 
-if TYPE_CHECKING:
-    from bot.handlers.context import Context
-
 Where = Literal["private", "group", "any"]
-Handler = Callable[["Context", str], Awaitable[None]]
+# A command's coroutine: (a bot.handlers.context.Context, the arguments). Typed loosely here because
+# the context is built on this module, never the other way round.
+Handler = Callable[[Any, str], Awaitable[None]]
 
 _COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+|$)(.*)$", re.DOTALL)
 

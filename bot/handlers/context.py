@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -12,6 +12,7 @@ from bot.chat.port import (
     Action,
     ButtonPress,
     Chat,
+    Delivery,
     IncomingMessage,
     Messenger,
     OutMessage,
@@ -19,13 +20,36 @@ from bot.chat.port import (
     SentMessage,
 )
 from bot.deliberation.errors import NotEligible
+from bot.handlers.commands import Registry
+from bot.handlers.live import Host
 from bot.i18n import Text, _
 from bot.i18n import member_locale as member_locale  # re-exported: it lives with i18n
 from bot.services.directory import Actor, is_council_member, may_see_community
 from bot.storage.models import ChatRoom, Member
 
-if TYPE_CHECKING:
-    from bot.handlers.app import Yishi
+
+class _Board(Protocol):
+    def touch(self, vote_id: int, messenger: Messenger) -> None: ...
+
+    async def refresh(self, vote_id: int, messenger: Messenger) -> None: ...
+
+
+class _Live(Protocol):
+    def touch(self, kind: str, subject_id: int, messenger: Messenger) -> None: ...
+
+
+class _Features(Protocol):
+    commands: Registry
+
+
+class App(Host, Protocol):
+    """What a handler reaches through ``ctx.app`` (bot.handlers.app.Yishi is the one implementation)."""
+
+    replan: Callable[[], None]
+    outbox: Delivery | None
+    board: _Board
+    live: _Live
+    features: _Features
 
 Rows = Sequence[Sequence[Action]]
 
@@ -40,7 +64,7 @@ class Refusal(Exception):
 
 @dataclass
 class Context:
-    app: Yishi
+    app: App
     event: IncomingMessage | ButtonPress
     messenger: Messenger
     locale: str

@@ -24,14 +24,23 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from datetime import tzinfo
+from typing import Protocol
 
 from bot.chat.port import Messenger, MessengerError, OutMessage
-
-if TYPE_CHECKING:
-    from bot.handlers.app import Yishi
+from bot.i18n import Translator
+from bot.storage import Database
 
 log = logging.getLogger(__name__)
+
+
+class Host(Protocol):
+    """What a live kind renders with: the app's database, translator and time zone (Host has them)."""
+
+    db: Database
+    i18n: Translator
+    tz: tzinfo
+
 
 MAX_ATTEMPTS = 5  # tries of one refresh after a 429 or a network failure before it is given up
 Render = Callable[[], Awaitable[OutMessage | None]]
@@ -53,11 +62,11 @@ class Post:
 class LiveKind:
     name: str
     # The messages posted for these subjects on this platform.
-    posts: Callable[[Yishi, list[int], str], Awaitable[list[Post]]]
+    posts: Callable[[Host, list[int], str], Awaitable[list[Post]]]
     # One message as the database says it should look now (None: leave it as it is).
-    render: Callable[[Yishi, Post], Awaitable[OutMessage | None]]
+    render: Callable[[Host, Post], Awaitable[OutMessage | None]]
     # Subjects whose messages may have missed an edit while the bot was down.
-    current: Callable[[Yishi], Awaitable[list[int]]]
+    current: Callable[[Host], Awaitable[list[int]]]
 
 
 @dataclass(eq=False)
@@ -84,7 +93,7 @@ class LiveMessages:
     """The live messages of one process, coalesced per message."""
 
     def __init__(
-        self, app: Yishi, intervals: dict[str, float] | None = None, *, kinds: dict[str, LiveKind] | None = None
+        self, app: Host, intervals: dict[str, float] | None = None, *, kinds: dict[str, LiveKind] | None = None
     ) -> None:
         self.app = app
         self.kinds = kinds or {}  # name -> kind, from the features' registrations
