@@ -10,16 +10,15 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.chat.port import OutMessage
 from bot.handlers import render
 from bot.i18n import Text, Translator, _
 from bot.services import voting
 from bot.services.broadcast import post_in_rooms, rooms_for_scope
 from bot.services.voting import Closed
-from bot.storage.models import BallotPost, ChatRoom, Proposal, Vote, utcnow
+from bot.storage.models import ChatRoom, Proposal, Vote, utcnow
 from bot.storage.outbox import Priority, enqueue
+from bot.storage.rooms import ballot_posts
 from bot.storage.uow import Database, UnitOfWork
 
 __all__ = [
@@ -56,7 +55,7 @@ async def freeze_ballot_posts(uow: UnitOfWork, i18n: Translator, tz: tzinfo, pro
     """Queue an edit of every ballot message to its closed state (final turnout, no buttons)."""
     assert vote.id is not None
     standing = (await voting.turnouts_in(uow, [vote.id]))[vote.id][1]
-    posts = (await uow.session.execute(select(BallotPost).where(BallotPost.vote_id == vote.id))).scalars().all()
+    posts = await ballot_posts(uow, vote.id)
     added = 0
     for post in posts:
         body = i18n.render(render.ballot_post(proposal, vote, standing, tz), post.locale)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-
 from bot.i18n import _
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, Planner
 from bot.storage import Database
-from bot.storage.models import ChatRoom
 from bot.storage.outbox import Priority, enqueue_text
+from bot.storage.rooms import rooms_with_scope
 from bot.storage.uow import UnitOfWork
 
 JOB = "bot.scheduler.anchor:post_head"
@@ -32,7 +30,7 @@ async def queue_head(uow: UnitOfWork) -> int:
     head = await uow.ledger.head()
     if not head["seq"]:
         return 0
-    rooms = (await uow.session.execute(select(ChatRoom).where(ChatRoom.scope == "all"))).scalars().all()
+    rooms = await rooms_with_scope(uow, "all")
     text = context.i18n.render(
         _("Ledger head today: {seq}:{hash}. Keep this message: `yishi ledger verify --head {seq}:{hash}` checks "
           "that the ledger still contains it.", seq=head["seq"], hash=head["hash"]),

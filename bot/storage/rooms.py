@@ -1,10 +1,10 @@
-"""Chat rooms in storage: what the outbox and the services both need."""
+"""Chat rooms in storage (a repository): handlers, jobs and the outbox reach rooms through these."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.storage.models import ChatRoom
+from bot.storage.models import BallotPost, ChatRoom
 from bot.storage.uow import UnitOfWork
 
 
@@ -20,3 +20,13 @@ async def follow_migration(uow: UnitOfWork, platform: str, old_chat_id: str, new
     room.chat_id = new_chat_id
     await uow.ledger.append("room_migrated", f"room:{room.id}", {"from": old_chat_id, "to": new_chat_id})
     return True
+
+
+async def rooms_with_scope(uow: UnitOfWork, scope: str) -> list[ChatRoom]:
+    """Bound rooms of exactly this scope (e.g. every community's "all" room)."""
+    return list((await uow.session.execute(select(ChatRoom).where(ChatRoom.scope == scope))).scalars())
+
+
+async def ballot_posts(uow: UnitOfWork, vote_id: int) -> list[BallotPost]:
+    """Every ballot message posted for a vote, in any chat."""
+    return list((await uow.session.execute(select(BallotPost).where(BallotPost.vote_id == vote_id))).scalars())
