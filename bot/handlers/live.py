@@ -212,15 +212,24 @@ class LiveMessages:
                 log.exception("refreshing %s message %s in %s failed", post.kind, post.message_id, post.chat_id)
                 return
 
-    async def drain(self) -> None:
-        """Stop: pending refreshes are dropped (the next start refreshes every live message)."""
+    async def drain(self, grace: float = 5.0) -> None:
+        """Stop: pending refreshes are dropped (the next start refreshes every live message).
+
+        Edits already in hand get ``grace`` seconds to finish before they are cancelled: a task cancelled
+        in the middle of a database read leaves its pooled connection to be reset by the garbage collector.
+        """
+        self._touched.clear()
+        for state in self._messages.values():
+            state.wanted = state.done  # a worker ends after the edit it is doing
         tasks = [t for t in self._flushers.values() if not t.done()]
         tasks += [s.task for s in self._messages.values() if s.task is not None and not s.task.done()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._touched.clear()
 
 

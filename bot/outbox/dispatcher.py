@@ -144,9 +144,13 @@ class Dispatcher:
         self._stopping = True
         self.wake()
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            # The loop ends by itself at its next check; cancelling it inside a database call would leave
+            # the pooled connection to be reset by the garbage collector.
+            _done, late = await asyncio.wait({self._loop}, timeout=grace)
+            for task in late:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         tasks = list(self._active.values())
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)

@@ -89,6 +89,8 @@ async def test_reasons_authorities_and_display_names_are_shown_clean(world: Worl
     w.fake.add_private_chat(stranger)
     question = await w.say(stranger, stranger, "/register 3-2-502")
     assert "sent" in (await w.press(stranger, stranger, question, w.button(question, "v1:rg:"))).lower()
+    # The council's bundled notice comes first, so that /pending's answer is the next message.
+    await w.fake.wait_for_message(MODERATOR, lambda m: m.from_bot and "wait for the council" in (m.text or ""), 10.0)
     pending = await w.say(MODERATOR, MODERATOR, "/pending")
     assert pending.text == f"Request #2: {'李' * 200} asks to be owner of 3-2-502."
     async with w.db.uow() as uow:
