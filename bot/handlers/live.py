@@ -16,7 +16,6 @@ were posted, how one is rendered from the database, and which subjects may be st
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.handlers.types import Messenger, MessengerError, OutMessage
+from bot.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from bot.handlers.app import Yishi
@@ -225,11 +225,7 @@ class LiveMessages:
         tasks += [s.task for s in self._messages.values() if s.task is not None and not s.task.done()]
         if tasks:
             _done, late = await asyncio.wait(tasks, timeout=grace)
-            for task in late:
-                task.cancel()
-            for task in late:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(late)
         self._touched.clear()
 
 

@@ -40,6 +40,7 @@ from bot.services.rooms import follow_migration
 from bot.storage import Database
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import Member, OutboxMessage, utcnow
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,7 @@ class Dispatcher:
             # The loop ends by itself at its next check; cancelling it inside a database call would leave
             # the pooled connection to be reset by the garbage collector.
             _done, late = await asyncio.wait({self._loop}, timeout=grace)
-            for task in late:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(late)
         tasks = list(self._active.values())
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.handlers.types import Event, EventSink, Messenger
 from bot.storage.inbox import Inbox, bot_key
+from bot.tasks import cancel_and_wait
 from bot.transports import DRAIN_TIMEOUT, MAX_CONCURRENT_UPDATES, POLL_TIMEOUT, feed_safely, secret_matches
 
 log = logging.getLogger(__name__)
@@ -78,10 +79,7 @@ class Intake:
             # A sweep in the middle of a database call finishes it: a cancelled call leaves its pooled
             # connection to be reset by the garbage collector (a traceback in the log).
             _done, late = await asyncio.wait({maintenance}, timeout=DRAIN_TIMEOUT)
-            for task in late:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await cancel_and_wait(late)
         await self._drain()
         if self.inbox is not None:
             try:
@@ -228,7 +226,5 @@ async def _unless_stopped(work: Awaitable[Sequence[Received]], stop: asyncio.Eve
         stopping.cancel()
     if fetching.done():
         return fetching.result()
-    fetching.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await fetching
+    await cancel_and_wait([fetching])
     return None

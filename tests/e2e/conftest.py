@@ -106,7 +106,11 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
             yield World(fake, app, db, codes)
         finally:
             stop.set()
-            await asyncio.wait_for(polling, 15)
-            await app.close()
-            await outbox.stop()
-            await transport.close()
+            try:
+                await asyncio.wait_for(polling, 60)  # a loaded machine (xdist workers) is slow to drain
+            finally:
+                try:
+                    await app.close()
+                    await outbox.stop()
+                finally:
+                    await transport.close()
