@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.deliberation.scope import Scope
 from bot.deliberation.text import clean_text
+from bot.handlers import aliases
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import _
@@ -24,7 +25,7 @@ async def bind(ctx: Context, args: str) -> None:
     if not args:
         raise UsageError()
     scope_text, _sep, community_name = args.partition(" ")
-    scope = Scope.parse(scope_text)
+    scope = Scope.parse(aliases.scope_text(scope_text))
     community_id = await _community_for(ctx, community_name.strip())
     # Only a council member binds or re-binds a room (and of the community it was bound to: the service
     # checks both); a group's admins cannot, since anyone can create a group.
