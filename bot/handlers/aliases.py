@@ -102,7 +102,8 @@ def argument(table: str, word: str, codes: tuple[str, ...] | dict[str, Any]) -> 
 
 
 def scope_text(text: str) -> str:
-    """A scope written in Chinese ("全部", "3号楼", "3号楼2单元") in the form Scope.parse reads."""
+    """A scope written in Chinese (the whole community, building 3, building 3 unit 2) in the form
+    Scope.parse reads (all, 3, 3-2); the patterns are in aliases.toml."""
     stripped = text.strip()
     if stripped.lower() in words().scope_all:
         return "all"
@@ -114,7 +115,8 @@ def scope_text(text: str) -> str:
 
 
 def join_days(tokens: list[str]) -> list[str]:
-    """``10 天`` (two words) becomes ``10d``; ``10天`` and ``10d`` become ``10d``; others stay as they are."""
+    """A number of days with a unit of aliases.toml, glued or as two words, becomes ``<n>d``
+    (``10d``); other words stay as they are."""
     units = words().tables["days"]
     out: list[str] = []
     for token in tokens:
