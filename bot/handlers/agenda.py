@@ -8,7 +8,7 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
@@ -351,6 +351,20 @@ HISTORY = {
 }
 
 
+def _plain_codes(event: str, params: dict[str, Any]) -> dict[str, Any]:
+    """History entries store codes (a vote kind, an objection reason or status): show their plain names."""
+    from bot.handlers.votes import REASON_NAMES, STATUS_NAMES  # votes imports this module
+
+    plain: dict[str, Any] = {}
+    if "kind" in params:
+        plain["kind"] = render.kind_name(str(params["kind"]))
+    if event == "objection_recorded" and "reason" in params:  # a declined matter's reason is free text
+        plain["reason"] = REASON_NAMES.get(str(params["reason"]), str(params["reason"]))
+    if event == "objection_updated" and "to" in params:
+        plain["to"] = STATUS_NAMES.get(str(params["to"]), str(params["to"]))
+    return plain
+
+
 @registry.command("show", summary=_("One proposal with its history"), usage=_("/show <id>"))
 async def show(ctx: Context, args: str) -> None:
     proposal_id = parse_id(args)
@@ -364,7 +378,8 @@ async def show(ctx: Context, args: str) -> None:
         template = HISTORY.get(entry.event)
         if template is None:
             continue
-        params = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        params.update(_plain_codes(entry.event, params))
         if "closes_at" in params:
             from datetime import datetime
 

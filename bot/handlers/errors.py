@@ -15,6 +15,7 @@ from bot.deliberation.errors import (
 )
 from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
+from bot.plain import scope_name
 
 
 def state_name(state: str) -> Text:
@@ -71,7 +72,7 @@ def explain(error: DomainError) -> Text:
         if reason == "not_registered_in_scope":
             return _(
                 "Only registered households in {scope} can do that. Register first with /register.",
-                scope=params.get("scope", ""),
+                scope=scope_name(str(params.get("scope", ""))),
             )
         if reason == "not_on_roll":
             return _(

@@ -140,7 +140,10 @@ async def me(ctx: Context, args: str) -> None:
         lines.append(_("You have not linked a home yet. Send /register."))
     for name in council:
         lines.append(_("Council member (moderator) of {community}", community=name))
-    lines.append(_("Language: {locale}. Change it with /lang zh or /lang en.", locale=ctx.locale))
+    from bot.handlers.render import LANGUAGE_NAMES
+
+    lines.append(_("Language: {locale}. Change it with /lang zh or /lang en.",
+                   locale=LANGUAGE_NAMES.get(ctx.locale, ctx.locale)))
     await ctx.reply(join(lines))
 
 

@@ -9,6 +9,7 @@ from bot.deliberation.text import clean_text
 from bot.handlers import aliases
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
+from bot.handlers.render import scope_name
 from bot.i18n import _
 from bot.services.rooms import bind_room
 from bot.storage.models import Community, CouncilRole
@@ -39,7 +40,7 @@ async def bind(ctx: Context, args: str) -> None:
         _(
             "This room is now bound to {community}, scope {scope} ({homes} homes).",
             community=bound.community,
-            scope=str(scope),
+            scope=scope_name(str(scope)),
             homes=bound.homes,
         )
     )

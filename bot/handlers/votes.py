@@ -304,11 +304,16 @@ async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: 
     await ctx.reply(render.result_text(proposal, vote, result, head))
 
 
-@registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))
+@registry.command("results", summary=_("The result of a vote (the standing while open)"),
+                  usage=_("/results <id> [table] (table: the pairwise comparisons of a ranked vote)"))
 async def results(ctx: Context, args: str) -> None:
-    proposal, vote = await _vote_of(ctx, parse_id(args), scoped=True)
+    number, _sep, extra = args.strip().partition(" ")
+    detail = bool(extra.strip())
+    if detail and aliases.code("keywords", extra) != "detail":
+        raise UsageError()
+    proposal, vote = await _vote_of(ctx, parse_id(number), scoped=True)
     if vote.result is not None:
-        await ctx.reply(render.result_text(proposal, vote, vote.result))
+        await ctx.reply(render.result_text(proposal, vote, vote.result, detail=detail))
         return
     assert vote.id is not None
     _v, standing = await voting.turnout(ctx.app.db, vote.id)
@@ -329,7 +334,7 @@ async def results(ctx: Context, args: str) -> None:
         **voting.result_document(voting.tally(get_kind(vote.kind), vote, roll, ballots), len(roll)),
         "provisional": True,
     }
-    await ctx.reply(render.result_text(proposal, vote, result))
+    await ctx.reply(render.result_text(proposal, vote, result, detail=detail))
 
 
 @registry.command(
@@ -351,13 +356,19 @@ async def paper(ctx: Context, args: str) -> None:
     cast = await voting.paper_ballot(
         ctx.app.db, vote.id, await ctx.actor(), parts[1], position, parts[3], source=source
     )
-    await ctx.reply(
-        _(
+    recorded = (
+        _("Proxy ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
+          home=parts[1], choice=render.POSITION_NAMES[position], authority=optional_text(parts[3], max_length=500))
+        if source == "proxy"
+        else _(
             "Paper ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
             home=parts[1],
             choice=render.POSITION_NAMES[position],
             authority=optional_text(parts[3], max_length=500),
         )
+    )
+    await ctx.reply(
+        recorded
         if cast.changed
         else _("That ballot was already recorded.")
     )
