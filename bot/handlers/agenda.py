@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
-from bot.handlers import render
+from bot.handlers import aliases, render
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 PAGE = 5
 CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
-_CATEGORY_PREFIX = re.compile(r"^\s*\[?(" + "|".join(CATEGORIES) + r")\]?\s*[:：]\s*", re.IGNORECASE)
+# English codes and the Chinese words of aliases.toml, longest first so that a longer word wins.
+_CATEGORY_WORDS = sorted({*CATEGORIES, *aliases.words().tables["categories"]}, key=len, reverse=True)
+_CATEGORY_PREFIX = re.compile(
+    r"^\s*\[?(" + "|".join(map(re.escape, _CATEGORY_WORDS)) + r")\]?\s*[:\uff1a]\s*", re.IGNORECASE
+)
 _ELEVATOR_WORDS = ("\u7535\u68af", "elevator", "lift")  # dianti, the Chinese word
 ID_RE = re.compile(r"^#?(\d{1,9})$")
 
@@ -86,7 +90,8 @@ def split_proposal(args: str, reply_text: str | None) -> tuple[str, str, str]:
     category = "other"
     match = _CATEGORY_PREFIX.match(title)
     if match:
-        category = match.group(1).lower()
+        word = match.group(1).lower()
+        category = word if word in CATEGORIES else aliases.words().tables["categories"][word]
         title = title[match.end() :].strip()
     elif any(word in (title + body).lower() for word in _ELEVATOR_WORDS):
         category = "elevator"
