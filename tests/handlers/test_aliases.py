@@ -29,7 +29,14 @@ SAMPLE_ARGS = {
 
 def _import_handlers() -> None:
     from bot.handlers import (  # noqa: F401
-        agenda, digests, implementation, meetings, nudges, registration, rooms, votes,
+        agenda,
+        digests,
+        implementation,
+        meetings,
+        nudges,
+        registration,
+        rooms,
+        votes,
     )
 
 
