@@ -59,7 +59,7 @@ def explain(error: DomainError) -> Text:
                 name=clean_text(str(params.get("name", "")))[:40],  # typed by the member: shown cleaned
             )
         if what == "scope":
-            return _("There are no homes in {name}.", name=params.get("name"))
+            return _("There are no homes in {name}.", name=scope_name(str(params.get("name", ""))))
         return _("Not found.")
     if isinstance(error, NotEligible):
         reason = params.get("reason")

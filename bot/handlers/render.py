@@ -49,6 +49,11 @@ CRITERION_NAMES = {
 }
 POSITION_NAMES = {"yes": _("Yes"), "no": _("No"), "abstain": _("Abstain")}
 LANGUAGE_NAMES = {"zh_CN": _("Chinese"), "en": _("English")}
+# The covenant clause's legal sources (bot/deliberation/tally.py), named as a resident would look them up.
+COVENANT_SOURCE_NAMES = {
+    "Zhejiang 2009 Art. 10": _("Zhejiang Property Management Regulations (2009), Art. 10"),
+    "Liaocheng 2021 Art. 16": _("Liaocheng Property Management Regulations (2021), Art. 16"),
+}
 
 
 def kind_name(kind: str) -> Text | str:
@@ -112,6 +117,12 @@ def support_actions(p: Proposal, t: Callable[[Text], str]) -> list[list[Action]]
     if p.state != "collecting" or p.id is None:
         return []
     return [[Action(t(_("Support")), data=encode("s", p.id))]]
+
+
+def join_inline(parts: Sequence[Text | str], separator: str) -> Text:
+    """Parts on one line, each translated on its own."""
+    placeholders = {f"p{i}": part for i, part in enumerate(parts)}
+    return Text(separator.join("{" + key + "}" for key in placeholders), placeholders)
 
 
 def join(parts: Sequence[Text | str]) -> Text:
@@ -347,7 +358,7 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | Non
         lines.append(
             _(
                 "Covenant ({sources}): {heads} non-voting heads / {area} m² counted with {side}",
-                sources="; ".join(covenant["sources"]),
+                sources=join_inline([COVENANT_SOURCE_NAMES.get(c, c) for c in covenant["sources"]], " / "),
                 heads=covenant["followers"]["heads"],
                 area=covenant["followers"]["area_m2"],
                 side=POSITION_NAMES[covenant["side"]],

@@ -123,7 +123,8 @@ async def test_bad_input_gets_a_clear_answer(world: World) -> None:
     assert "/vote" not in member_help and "/propose" in member_help
     await w.say(owner, owner, "/lang zh")
     assert "赞成" not in (await w.say(owner, owner, "/me")).text
-    assert "/lang" in (await w.say(owner, owner, "/me")).text and "当前语言：中文" in (await w.say(owner, owner, "/me")).text
+    me = (await w.say(owner, owner, "/me")).text
+    assert "/lang" in me and "当前语言：中文" in me
 
 
 async def test_command_menus_are_localized(world: World) -> None:

@@ -165,3 +165,12 @@ def test_history_and_objections_in_plain_words() -> None:
     for names in (REASON_NAMES, STATUS_NAMES):
         assert all(_codes_in(zh(name)) == [] for name in names.values())
     assert zh(render.LANGUAGE_NAMES["zh_CN"]) == "中文"
+
+
+def test_covenant_sources_named_in_chinese() -> None:
+    roll = [Elector(f"owner:{i}", 10_000) for i in range(12)]
+    ballots = {f"owner:{i}": "yes" for i in range(7)} | {"owner:7": "no"}
+    result = result_document(tally_binary(get_kind("art278"), roll, ballots, non_voters_follow_majority=True), 12)
+    text = zh(render.result_text(_proposal(), _vote("art278"), result))
+    assert "《浙江省物业管理条例》（2009 年）第 10 条" in text and "Zhejiang" not in text
+    assert _codes_in(text) == []
