@@ -337,7 +337,10 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | Non
         )
     elif "options" in result:
         for i, option in enumerate(result["options"]):
-            if "scores" in result:
+            if "scores" in result and (vote.kind == "ranked" or result.get("kind") == "ranked"):
+                # A ranked ballot's score is its first preferences; the winner is decided pair by pair.
+                lines.append(_("{option}: first choice of {heads}", option=option, heads=result["scores"][i]["heads"]))
+            elif "scores" in result:
                 lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
             else:  # a secret result without counts still lists what was voted on
                 lines.append(f"{i + 1}. {option}")

@@ -122,6 +122,7 @@ def test_ranked_result_says_how_the_winner_was_found_and_shows_the_table() -> No
     vote = _vote("ranked", options=options)
     text = zh(render.result_text(_proposal(), vote, result))
     assert "按舒尔茨方法" in text and "甲方案 胜过其他每个选项" in text and "结果 3 详细" in text
+    assert "甲方案：2 人排在第一位" in text
     table = zh(render.result_text(_proposal(), vote, result, detail=True))
     assert "甲方案 优先于 乙方案：3 票；乙方案 优先于 甲方案：2 票" in table
     assert "甲方案 优先于 丙方案：3 票；丙方案 优先于 甲方案：2 票" in table
