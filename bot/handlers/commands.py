@@ -18,8 +18,8 @@ Handler = Callable[["Context", str], Awaitable[None]]
 _COMMAND_RE = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+|$)(.*)$", re.DOTALL)
 # A keyword alias (bot/handlers/aliases.toml), with or without the slash: "/<kw>[@bot] args" or "<kw> args".
 # Telegram's setMyCommands accepts only [a-z0-9_] names, so keywords are never registered in the menu; and a
-# bot in privacy mode receives in groups only commands Telegram recognises (Latin names), so keywords reach
-# it in groups only with privacy mode off or as an administrator (Telegram Bot API, "Privacy mode").
+# bot in privacy mode receives in groups only messages starting with "/" or mentioning it, so bare keywords
+# reach it in groups only with privacy mode off or as an administrator (Telegram Bot API, "Privacy mode").
 _KEYWORD_RE = re.compile(r"^(/?)([^\s/@]{1,16})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+|$)(.*)$", re.DOTALL)
 
 
