@@ -32,6 +32,7 @@ class ParsedCommand:
     name: str
     mention: str | None
     args: str
+    bare: bool = False  # a keyword without the slash: ordinary words, so it stays quiet where it does not apply
 
 
 def parse_command(text: str) -> ParsedCommand | None:
@@ -54,7 +55,7 @@ def _parse_keyword(text: str) -> ParsedCommand | None:
     found = keyword(word)
     if found is None or (not slash and (mention or not found.bare.match(args))):
         return None
-    return ParsedCommand(found.command, mention, args)
+    return ParsedCommand(found.command, mention, args, bare=not slash)
 
 
 @dataclass(frozen=True, slots=True)

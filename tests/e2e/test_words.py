@@ -164,7 +164,8 @@ async def test_agenda_and_vote_by_chinese_keywords(world: World) -> None:
     await act(w, OWNERS["101"], GROUP, "提议 楼道灯坏了\n三楼到五楼都不亮", _proposal(1, state="collecting"))
     # People talking about co-signing: no command, no answer, no co-signature.
     await quiet(w, OWNERS["102"], GROUP, ["附议的人多吗", "附议 一下吧", "附议", "附议，我也觉得", "结果 出来了吗",
-                                          "帮助 我一下", "表决什么时候开始"])
+                                          "帮助 我一下", "表决什么时候开始", "开始", "提醒 关",
+                                          f"登记 {w.codes['3-2-301']}"])
     async with w.db.uow(readonly=True) as uow:
         assert await _count(Support, Support.proposal_id == 1)(uow.session) == 1
     await act(w, OWNERS["102"], GROUP, "附议 1", _at_least(Support, 2, Support.proposal_id == 1))

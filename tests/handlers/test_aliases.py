@@ -58,6 +58,7 @@ def test_keyword_with_and_without_slash(word: str, command: str) -> None:
     for text in (f"/{word} {args}", f"{word} {args}", f"/{word}@yishi_bot {args}"):
         parsed = parse_command(text.strip())
         assert parsed is not None and (parsed.name, parsed.args) == (command, args), text
+        assert parsed.bare == (not text.startswith("/")), text
     # Glued to the next word, or inside a sentence: chat, not a command.
     assert parse_command(f"{word}吗") is None
     assert parse_command(f"我觉得 {word} {args}") is None
