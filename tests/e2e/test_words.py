@@ -30,6 +30,7 @@ from bot.storage.models import (
     Vote,
 )
 from tests.e2e.conftest import GROUP, MODERATOR, OTHER_GROUP, OWNERS, World
+from tests.test_plain_words import _codes_in
 
 Check = Callable[[Any], Awaitable[bool]]
 
@@ -242,6 +243,11 @@ async def test_elevator_objections_by_chinese_words(world: World) -> None:
     assert "#1" in listed and "#5" in listed
     # An unknown Chinese word: the usage line, in the member's language (Chinese), and nothing recorded.
     await act(w, MODERATOR, MODERATOR, "语言 中文", _member_is(MODERATOR, locale="zh_CN"))
+    # The objection list and the matter's history in Chinese: every code shown as a word.
+    listed = await answer(w, MODERATOR, GROUP, "异议 1")
+    assert "采光" in listed and "待处理" in listed and _codes_in(listed) == [], listed
+    shown = await answer(w, MODERATOR, GROUP, "查看 1")
+    assert "重大事项" in shown and "3 号楼 2 单元" in shown and _codes_in(shown) == [], shown
     assert "用法" in await answer(w, MODERATOR, GROUP, "异议 1 3-2-101 风水")
     assert "用法" in await answer(w, MODERATOR, GROUP, "/异议 状态 1 吵架中")
     assert "用法" in await answer(w, MODERATOR, GROUP, "/表决 1 飞机")
