@@ -26,7 +26,10 @@ async def bind(ctx: Context, args: str) -> None:
     if not args:
         raise UsageError()
     scope_text, _sep, community_name = args.partition(" ")
-    scope = Scope.parse(aliases.scope_text(scope_text))
+    plain = aliases.scope_text(scope_text)
+    if not plain.isascii():
+        raise UsageError()  # an unknown word: the usage line shows the forms that work
+    scope = Scope.parse(plain)
     community_id = await _community_for(ctx, community_name.strip())
     # Only a council member binds or re-binds a room (and of the community it was bound to: the service
     # checks both); a group's admins cannot, since anyone can create a group.

@@ -251,6 +251,8 @@ async def test_elevator_objections_by_chinese_words(world: World) -> None:
     assert "用法" in await answer(w, MODERATOR, GROUP, "异议 1 3-2-101 风水")
     assert "用法" in await answer(w, MODERATOR, GROUP, "/异议 状态 1 吵架中")
     assert "用法" in await answer(w, MODERATOR, GROUP, "/表决 1 飞机")
+    assert "用法" in await answer(w, MODERATOR, GROUP, "/绑定 火星")
+    assert "用法" in await answer(w, MODERATOR, GROUP, "/结果 1 火星")
     assert "用法" in await answer(w, MODERATOR, GROUP, "/paper 1 3-2-301 随便 纸质选票")
     async with w.db.uow(readonly=True) as uow:
         assert await _count(Objection)(uow.session) == 5
