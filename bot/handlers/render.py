@@ -266,7 +266,7 @@ def criterion_line(criterion: dict[str, Any]) -> Text:
     if criterion.get("measure") == "area":
         parts = _("{num} / {den} m²", num=grouped_area(num), den=grouped_area(den))
     else:
-        parts = _("{num} / {den} heads", num=num, den=den)
+        parts = _("{num} / {den} heads", num=f"{num:,}", den=f"{den:,}")
     actual, bound = Fraction(num, den), Fraction(criterion["ratio"])
     shown, required = bound_figures(actual, bound)
     if actual == bound:
