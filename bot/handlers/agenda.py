@@ -8,13 +8,13 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
-from bot.handlers import render
+from bot.handlers import aliases, render
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 PAGE = 5
 CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
-_CATEGORY_PREFIX = re.compile(r"^\s*\[?(" + "|".join(CATEGORIES) + r")\]?\s*[:：]\s*", re.IGNORECASE)
+# English codes and the Chinese words of aliases.toml, longest first so that a longer word wins.
+_CATEGORY_WORDS = sorted({*CATEGORIES, *aliases.words().tables["categories"]}, key=len, reverse=True)
+_CATEGORY_PREFIX = re.compile(
+    r"^\s*\[?(" + "|".join(map(re.escape, _CATEGORY_WORDS)) + r")\]?\s*[:\uff1a]\s*", re.IGNORECASE
+)
 _ELEVATOR_WORDS = ("\u7535\u68af", "elevator", "lift")  # dianti, the Chinese word
 ID_RE = re.compile(r"^#?(\d{1,9})$")
 
@@ -86,7 +90,8 @@ def split_proposal(args: str, reply_text: str | None) -> tuple[str, str, str]:
     category = "other"
     match = _CATEGORY_PREFIX.match(title)
     if match:
-        category = match.group(1).lower()
+        word = match.group(1).lower()
+        category = word if word in CATEGORIES else aliases.words().tables["categories"][word]
         title = title[match.end() :].strip()
     elif any(word in (title + body).lower() for word in _ELEVATOR_WORDS):
         category = "elevator"
@@ -351,6 +356,20 @@ HISTORY = {
 }
 
 
+def _plain_codes(event: str, params: dict[str, Any]) -> dict[str, Any]:
+    """History entries store codes (a vote kind, an objection reason or status): show their plain names."""
+    from bot.handlers.votes import REASON_NAMES, STATUS_NAMES  # votes imports this module
+
+    plain: dict[str, Any] = {}
+    if "kind" in params:
+        plain["kind"] = render.kind_name(str(params["kind"]))
+    if event == "objection_recorded" and "reason" in params:  # a declined matter's reason is free text
+        plain["reason"] = REASON_NAMES.get(str(params["reason"]), str(params["reason"]))
+    if event == "objection_updated" and "to" in params:
+        plain["to"] = STATUS_NAMES.get(str(params["to"]), str(params["to"]))
+    return plain
+
+
 @registry.command("show", summary=_("One proposal with its history"), usage=_("/show <id>"))
 async def show(ctx: Context, args: str) -> None:
     proposal_id = parse_id(args)
@@ -364,7 +383,8 @@ async def show(ctx: Context, args: str) -> None:
         template = HISTORY.get(entry.event)
         if template is None:
             continue
-        params = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        params.update(_plain_codes(entry.event, params))
         if "closes_at" in params:
             from datetime import datetime
 

@@ -152,6 +152,8 @@ class Yishi:
                 await ctx.reply(_("I understand commands. Send /help to see what you can do."))
             return
         spec = registry.get(command.name)
+        if spec is not None and command.bare and spec.where == "private" and not ctx.private:
+            return  # "<start keyword>" said in a group is talk, not a private-only command
         if spec is None:
             if ctx.private or command.mention:
                 await ctx.reply(_("Unknown command /{name}. Send /help for the list.", name=command.name))

@@ -301,7 +301,8 @@ def _closing(item: Item, tz: tzinfo, standings: dict[int, dict[str, Any]]) -> li
 
 def heading(audience: digests.Audience, since: datetime | None, tz: tzinfo) -> Text:
     if audience.room is not None:
-        scope = audience.community if str(audience.scope) == "all" else f"{audience.community} {audience.scope}"
+        scope: Text | str = audience.community if str(audience.scope) == "all" else _(
+            "{community}, {scope}", community=audience.community, scope=render.scope_name(str(audience.scope)))
         if since is None:
             return _("Digest for {scope}", scope=scope)
         return _("Digest for {scope}, changes since {since}", scope=scope, since=render.when(since, tz))

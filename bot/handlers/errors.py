@@ -15,6 +15,7 @@ from bot.deliberation.errors import (
 )
 from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
+from bot.plain import scope_name
 
 
 def state_name(state: str) -> Text:
@@ -58,7 +59,7 @@ def explain(error: DomainError) -> Text:
                 name=clean_text(str(params.get("name", "")))[:40],  # typed by the member: shown cleaned
             )
         if what == "scope":
-            return _("There are no homes in {name}.", name=params.get("name"))
+            return _("There are no homes in {name}.", name=scope_name(str(params.get("name", ""))))
         return _("Not found.")
     if isinstance(error, NotEligible):
         reason = params.get("reason")
@@ -71,7 +72,7 @@ def explain(error: DomainError) -> Text:
         if reason == "not_registered_in_scope":
             return _(
                 "Only registered households in {scope} can do that. Register first with /register.",
-                scope=params.get("scope", ""),
+                scope=scope_name(str(params.get("scope", ""))),
             )
         if reason == "not_on_roll":
             return _(

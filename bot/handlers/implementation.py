@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.handlers.agenda import parse_id
+from bot.handlers.aliases import code
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context
 from bot.i18n import _
@@ -21,7 +22,7 @@ async def progress(ctx: Context, args: str) -> None:
         raise UsageError()
     proposal_id = parse_id(number)
     first, _sep, rest = note.strip().partition(" ")
-    done = first.lower() == "done"
+    done = code("keywords", first) == "done"
     if done:
         note = rest
     elif not note.strip():

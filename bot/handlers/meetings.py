@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from bot.deliberation.errors import InvalidInput, NotFound
+from bot.handlers.aliases import code
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
 from bot.i18n import Text, _
 from bot.outbox.queue import split_text
 from bot.services import meetings
 from bot.storage.models import utcnow
-
-CANCEL_WORDS = ("cancel", "\u53d6\u6d88")  # also the Chinese word quxiao
 
 INVALID = {
     "date": _("That date is not valid. Write it as 2026-12-05, or 12-05 for the next 5 December."),
@@ -47,7 +46,7 @@ async def meeting(ctx: Context, args: str) -> None:
     if not words:
         await _show(ctx, community_id)
         return
-    if len(words) == 1 and words[0].lower() not in CANCEL_WORDS or len(words) > 2:
+    if len(words) == 1 and code("keywords", words[0]) != "cancel" or len(words) > 2:
         raise UsageError()
     await ctx.require_moderator(community_id)  # refused before the date is even read
     notices = meetings.Notices(ctx.app.i18n, ctx.app.tz)

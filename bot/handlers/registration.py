@@ -140,15 +140,18 @@ async def me(ctx: Context, args: str) -> None:
         lines.append(_("You have not linked a home yet. Send /register."))
     for name in council:
         lines.append(_("Council member (moderator) of {community}", community=name))
-    lines.append(_("Language: {locale}. Change it with /lang zh or /lang en.", locale=ctx.locale))
+    from bot.handlers.render import LANGUAGE_NAMES
+
+    lines.append(_("Language: {locale}. Change it with /lang zh or /lang en.",
+                   locale=LANGUAGE_NAMES.get(ctx.locale, ctx.locale)))
     await ctx.reply(join(lines))
 
 
 @registry.command("lang", summary=_("Choose your language: zh or en"), usage=_("/lang zh|en"))
 async def lang(ctx: Context, args: str) -> None:
-    choice = {"zh": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "\u4e2d\u6587": "zh_CN", "en": "en", "english": "en"}.get(
-        args.strip().lower()
-    )
+    from bot.handlers.aliases import code
+
+    choice = code("languages", args)
     if choice is None:
         raise UsageError()
     await registration.set_locale(ctx.app.db, await ctx.actor(), choice)
@@ -160,11 +163,19 @@ async def lang(ctx: Context, args: str) -> None:
 async def help_(ctx: Context, args: str) -> None:
     room = await ctx.room()
     moderator = await ctx.is_moderator(room.community_id) if room else await is_council_anywhere(ctx)
+    from bot.handlers.aliases import keywords_of
     from bot.handlers.render import join
 
     lines: list[Text | str] = [_("Commands:")]
     for spec in registry.visible(private=ctx.private, moderator=moderator):
-        lines.append(_("{usage} — {summary}", usage=spec.usage, summary=spec.summary))
+        words = keywords_of(spec.name)
+        if words:
+            lines.append(_("{usage} — {summary} (or: {words})", usage=spec.usage, summary=spec.summary,
+                           words=" / ".join(words)))
+        else:
+            lines.append(_("{usage} — {summary}", usage=spec.usage, summary=spec.summary))
+    lines.append(_("Every command also works by its Chinese keyword, with or without the slash, e.g. {example}.",
+                   example=f"{(keywords_of('support') or ('support',))[0]} 3"))
     await ctx.reply(join(lines))
 
 

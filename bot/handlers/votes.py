@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.text import optional_text
-from bot.deliberation.vote_kinds import BallotType, get_kind
-from bot.handlers import render
+from bot.deliberation.vote_kinds import BallotType, get_kind, kind_of_word
+from bot.handlers import aliases, render
 from bot.handlers.agenda import parse_id, touch_card
 from bot.handlers.callbacks import CODE_OF_POSITION, POSITION_CODES, encode
 from bot.handlers.commands import UsageError, registry
@@ -63,11 +63,16 @@ async def open_vote(ctx: Context, args: str) -> None:
     if len(parts) < 2:
         raise UsageError()
     proposal_id, kind = parse_id(parts[0]), parts[1].lower()
+    if (plain := kind_of_word(kind)) is not None:
+        kind = plain  # a plain name (a Chinese word) stands for its kind
+    elif not kind.isascii():
+        raise UsageError()  # an unknown word: the usage line says what is accepted
     days = 7
     secret: bool | None = None
     seen: set[str] = set()
-    for extra in parts[2:]:
-        flag = "days" if DAYS_RE.match(extra.lower()) else "secrecy" if extra.lower() in ("secret", "open") else ""
+    for extra in aliases.join_days(parts[2:]):
+        secrecy = aliases.english_or_code("secrecy", extra, ("secret", "open"))
+        flag = "days" if DAYS_RE.match(extra.lower()) else "secrecy" if secrecy else ""
         # Each flag at most once: "secret open" or "5d 9d" is ambiguous, so it is refused, not guessed.
         if not flag or flag in seen:
             raise UsageError()
@@ -75,7 +80,7 @@ async def open_vote(ctx: Context, args: str) -> None:
         if match := DAYS_RE.match(extra.lower()):
             days = int(match.group(1))
         else:
-            secret = extra.lower() == "secret"
+            secret = secrecy == "secret"
     options = [line.strip() for line in rest.split("\n") if line.strip()] or None
     vote = await voting.open_vote(
         ctx.app.db, proposal_id, await ctx.actor(), kind, days, secret=secret, options=options, max_choices=1
@@ -299,11 +304,16 @@ async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: 
     await ctx.reply(render.result_text(proposal, vote, result, head))
 
 
-@registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))
+@registry.command("results", summary=_("The result of a vote (the standing while open)"),
+                  usage=_("/results <id> [table] (table: the pairwise comparisons of a ranked vote)"))
 async def results(ctx: Context, args: str) -> None:
-    proposal, vote = await _vote_of(ctx, parse_id(args), scoped=True)
+    number, _sep, extra = args.strip().partition(" ")
+    detail = bool(extra.strip())
+    if detail and aliases.code("keywords", extra) != "detail":
+        raise UsageError()
+    proposal, vote = await _vote_of(ctx, parse_id(number), scoped=True)
     if vote.result is not None:
-        await ctx.reply(render.result_text(proposal, vote, vote.result))
+        await ctx.reply(render.result_text(proposal, vote, vote.result, detail=detail))
         return
     assert vote.id is not None
     _v, standing = await voting.turnout(ctx.app.db, vote.id)
@@ -324,7 +334,7 @@ async def results(ctx: Context, args: str) -> None:
         **voting.result_document(voting.tally(get_kind(vote.kind), vote, roll, ballots), len(roll)),
         "provisional": True,
     }
-    await ctx.reply(render.result_text(proposal, vote, result))
+    await ctx.reply(render.result_text(proposal, vote, result, detail=detail))
 
 
 @registry.command(
@@ -335,21 +345,30 @@ async def results(ctx: Context, args: str) -> None:
 )
 async def paper(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
-    if len(parts) < 4 or parts[2].lower() not in CODE_OF_POSITION:
+    position = aliases.english_or_code("positions", parts[2], CODE_OF_POSITION) if len(parts) == 4 else None
+    if len(parts) < 4 or position is None:
         raise UsageError()
     _proposal, vote = await _vote_of(ctx, parse_id(parts[0]))
     assert vote.id is not None
-    source = "proxy" if parts[3].lower().startswith("proxy") else "paper"
+    proxy = parts[3].lower().startswith("proxy") or any(
+        parts[3].startswith(word) for word in aliases.words().tables["proxy"])
+    source = "proxy" if proxy else "paper"
     cast = await voting.paper_ballot(
-        ctx.app.db, vote.id, await ctx.actor(), parts[1], parts[2].lower(), parts[3], source=source
+        ctx.app.db, vote.id, await ctx.actor(), parts[1], position, parts[3], source=source
     )
-    await ctx.reply(
-        _(
+    recorded = (
+        _("Proxy ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
+          home=parts[1], choice=render.POSITION_NAMES[position], authority=optional_text(parts[3], max_length=500))
+        if source == "proxy"
+        else _(
             "Paper ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
             home=parts[1],
-            choice=render.POSITION_NAMES[parts[2].lower()],
+            choice=render.POSITION_NAMES[position],
             authority=optional_text(parts[3], max_length=500),
         )
+    )
+    await ctx.reply(
+        recorded
         if cast.changed
         else _("That ballot was already recorded.")
     )
@@ -371,11 +390,12 @@ async def objection(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
     if not parts:
         raise UsageError()
-    if parts[0].lower() == "status":
+    if aliases.code("keywords", parts[0]) == "status":
         if len(parts) < 3:
             raise UsageError()
+        status = aliases.argument("statuses", parts[2], STATUS_NAMES)
         updated = await elevator.update_objection(
-            ctx.app.db, parse_id(parts[1]), await ctx.actor(), parts[2].lower(), parts[3] if len(parts) > 3 else ""
+            ctx.app.db, parse_id(parts[1]), await ctx.actor(), status, parts[3] if len(parts) > 3 else ""
         )
         await ctx.reply(_("Objection #{id} is now {status}.", id=updated.id, status=STATUS_NAMES[updated.status]))
         return
@@ -400,8 +420,9 @@ async def objection(ctx: Context, args: str) -> None:
         return
     if len(parts) < 3:
         raise UsageError()
+    reason = aliases.argument("reasons", parts[2], REASON_NAMES)
     recorded = await elevator.record_objection(
-        ctx.app.db, proposal_id, await ctx.actor(), parts[1], parts[2].lower(), parts[3] if len(parts) > 3 else ""
+        ctx.app.db, proposal_id, await ctx.actor(), parts[1], reason, parts[3] if len(parts) > 3 else ""
     )
     await ctx.reply(
         _(

@@ -121,7 +121,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
     author, *cosigners = await residents(w.fake, w.db, w.codes, sample_census_text, 21)
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 21  # reached by the 20th
-    assert "all" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    assert "whole community" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
     card = await w.say(author, ALL_ROOM, "/propose Repaint the bicycle shed\nThe paint is peeling.")
     assert "1/21" in card.text
     toasts = await press_all(w, [(user, card.message_id, encode("s", 1)) for user in cosigners], network)
@@ -148,7 +148,7 @@ async def test_fifty_concurrent_ballots_leave_the_ballot_message_showing_the_tur
     voters = await residents(w.fake, w.db, w.codes, sample_census_text, 50)
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 1
-    assert "all" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    assert "whole community" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
     await agenda.propose(w.db, 1, Actor("telegram", str(voters[0])), "Replace the mailboxes", scope="all")
     await w.say(MODERATOR, ALL_ROOM, "/accept 1")
     ballot = await w.say(MODERATOR, ALL_ROOM, "/vote 1 art278 7d")

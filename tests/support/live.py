@@ -145,7 +145,7 @@ class LiveBot:
 
     async def bind_group(self, chat: int = GROUP, scope: str = "3-2") -> None:
         reply = await self.say(MODERATOR, chat, f"/bind {scope}")
-        assert scope in (reply.text or ""), reply.text
+        assert "now bound to" in (reply.text or ""), reply.text
 
 
 @contextlib.asynccontextmanager
