@@ -239,7 +239,7 @@ def next_due(clock: Clock) -> Due | None:
 
 def due_now(clock: Clock, now: datetime) -> list[Due]:
     """Every step due at ``now`` (a late run catches up: only the highest stage per deadline is acted on)."""
-    out = []
+    out: list[Due] = []
     if clock.state is RequestState.CLOSED:
         return out
     if clock.state is RequestState.RESOLVED:
