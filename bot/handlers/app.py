@@ -74,6 +74,7 @@ class Yishi:
             meetings,
             nudges,
             registration,
+            requests,
             rooms,
             votes,
         )
@@ -148,6 +149,8 @@ class Yishi:
             return  # "/close@other_bot 4" is for another bot in the room
         ctx = await self._context(event, messenger)
         if command is None:
+            if ctx.private and await self._keyword(ctx, event.text):
+                return
             if ctx.private:  # in group rooms people talk to each other; stay quiet
                 await ctx.reply(_("I understand commands. Send /help to see what you can do."))
             return
@@ -172,6 +175,18 @@ class Yishi:
             await ctx.reply(refusal.text)
         except DomainError as error:
             await ctx.reply(errors.explain(error))
+
+    async def _keyword(self, ctx: Context, text: str) -> bool:
+        """A private message that is a request by its keyword (bot/handlers/requests.py); True if handled."""
+        from bot.handlers import requests
+
+        try:
+            return await requests.keyword(ctx, text)
+        except Refusal as refusal:
+            await ctx.reply(refusal.text)
+        except DomainError as error:
+            await ctx.reply(errors.explain(error))
+        return True
 
     async def _may_moderate(self, ctx: Context) -> bool:
         """Moderator commands: council members of the room's community, or of any community in private.
