@@ -10,7 +10,9 @@ import logging
 from collections.abc import Sequence
 
 from bot.deliberation import requests as rules
+from bot.deliberation.errors import DomainError, IllegalTransition, InvalidInput, NotEligible, NotFound
 from bot.deliberation.requests import RATING_CODES, Rating, RequestAction
+from bot.deliberation.text import clean_text
 from bot.handlers import render
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
@@ -295,3 +297,44 @@ async def press_suggestion(ctx: Context, suggestion_id: int) -> None:
             await ctx.messenger.send(person.external_id, OutMessage(text, ((button,),)))
         except MessengerError:
             log.warning("could not invite member %s to co-sign", person.id)
+
+
+def explain(error: DomainError) -> Text | None:
+    """Refusals of the request rules in words (None: not one of theirs)."""
+    params = error.params
+    if isinstance(error, NotFound):
+        if params.get("what") == "request":
+            return _("There is no work order {no} among the ones you may see. /myreports lists yours.",
+                     no=rules.format_number(int(params.get("id", 0))))
+        if params.get("what") == "party":
+            return _("There is no party {name} in this community.", name=clean_text(str(params.get("name", "")))[:64])
+        if params.get("what") == "suggestion":
+            return _("There is no such suggestion.")
+    if isinstance(error, NotEligible):
+        reason = params.get("reason")
+        if reason == "requests_unregistered":
+            return _("Only registered residents can report a problem. Register first with /register.")
+        if reason == "not_request_handler":
+            return _("Only a handler of the party this work order is routed to can do that.")
+        if reason == "not_request_author":
+            return _("Only the resident who reported this problem can rate it.")
+    if isinstance(error, IllegalTransition) and error.action in {str(a) for a in RequestAction} | {"adopt_suggestion"}:
+        if error.action == "adopt_suggestion":
+            return _("That suggestion is already a proposal.")
+        return _("Not possible now: the work order is {state}.", state=state_name(error.current))
+    if isinstance(error, InvalidInput):
+        messages = {
+            "request_text": _("Please say what happened (at most {max} characters).", max=rules.TEXT_MAX),
+            "request_reply": _("Please write the answer after the work order number."),
+            "request_note": _("Please say what was done after the work order number."),
+            "request_reason": _("Please give a reason."),
+            "request_category": _("There is no category {name} here.", name=clean_text(str(params.get("value", "")))),
+            "request_party_same": _("The work order is already with that party."),
+            "request_department": _("A whistle calls a department: name a party of kind department."),
+            "location": _("Say where: your home (3-2-501), a building unit (3-2), a building (3) or a common area "
+                          "(one word, at most 40 characters)."),
+            "work_order": _("Give the work order number, e.g. R12."),
+        }
+        if params.get("field") in messages:
+            return messages[str(params.get("field"))]
+    return None
