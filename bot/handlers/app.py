@@ -70,6 +70,7 @@ class Yishi:
         from bot.handlers import (  # noqa: F401
             agenda,
             digests,
+            followers,
             implementation,
             meetings,
             nudges,

@@ -29,6 +29,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "new": re.compile(r"^(\d{1,9})$"),  # submit anyway (a pending draft id)
     "rq": re.compile(r"^(\d{1,9}):([sbu])$"),  # rate a resolved request: satisfied / basic / unsatisfied
     "sg": re.compile(r"^(\d{1,9})$"),  # turn a recurring-problem suggestion into a proposal
+    "ev": re.compile(r"^(\d{1,9}):([sbu])$"),  # evaluate a completed matter
 }
 
 

@@ -583,3 +583,32 @@ class RequestSuggestion(SQLModel, table=True):
     state: str = Field(default="open", max_length=16)
     proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
     created_at: datetime = _when(default_factory=utcnow)
+
+
+class ProposalFollow(SQLModel, table=True):
+    """A member's choice to hear (or, for a co-signer, not to hear) a matter's implementation progress."""
+
+    __tablename__ = "proposal_follow"
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    following: bool = True  # False: a co-signer who turned it off (co-signers follow by default)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ProposalEvaluation(SQLModel, table=True):
+    """A household's evaluation of a completed matter (满意 / 基本满意 / 不满意, with a comment); counts are public."""
+
+    __tablename__ = "proposal_evaluation"
+    __table_args__ = (
+        sa.UniqueConstraint("proposal_id", "household_key"),
+        sa.CheckConstraint("rating IN ('satisfied', 'basic', 'unsatisfied')", name="evaluation_rating"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    household_key: str = Field(max_length=40)
+    member_id: int = Field(foreign_key="member.id")
+    rating: str = Field(max_length=16)
+    comment: str = Field(default="", sa_type=sa.Text())
+    created_at: datetime = _when(default_factory=utcnow)

@@ -1,4 +1,4 @@
-"""requests: residents requests, parties, handlers, suggestions
+"""requests: residents' requests, parties, handlers, suggestions; following and evaluating implementation
 
 Revision ID: 0008_requests
 Revises: 0006
@@ -114,9 +114,49 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_resident_request_author_member_id"), ["author_member_id"], unique=False)
         batch_op.create_index("ix_resident_request_community_state", ["community_id", "state"], unique=False)
 
+    op.create_table("proposal_follow",
+    sa.Column("id", sa.Integer(), nullable=False),
+    sa.Column("proposal_id", sa.Integer(), nullable=False),
+    sa.Column("member_id", sa.Integer(), nullable=False),
+    sa.Column("following", sa.Boolean(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(["member_id"], ["member.id"], ),
+    sa.ForeignKeyConstraint(["proposal_id"], ["proposal.id"], ),
+    sa.PrimaryKeyConstraint("id"),
+    sa.UniqueConstraint("proposal_id", "member_id")
+    )
+    with op.batch_alter_table("proposal_follow", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_proposal_follow_member_id"), ["member_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_proposal_follow_proposal_id"), ["proposal_id"], unique=False)
+
+    op.create_table("proposal_evaluation",
+    sa.Column("id", sa.Integer(), nullable=False),
+    sa.Column("proposal_id", sa.Integer(), nullable=False),
+    sa.Column("household_key", sa.String(length=40), nullable=False),
+    sa.Column("member_id", sa.Integer(), nullable=False),
+    sa.Column("rating", sa.String(length=16), nullable=False),
+    sa.Column("comment", sa.Text(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("rating IN ('satisfied', 'basic', 'unsatisfied')", name="evaluation_rating"),
+    sa.ForeignKeyConstraint(["member_id"], ["member.id"], ),
+    sa.ForeignKeyConstraint(["proposal_id"], ["proposal.id"], ),
+    sa.PrimaryKeyConstraint("id"),
+    sa.UniqueConstraint("proposal_id", "household_key")
+    )
+    with op.batch_alter_table("proposal_evaluation", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_proposal_evaluation_proposal_id"), ["proposal_id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("proposal_evaluation", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proposal_evaluation_proposal_id"))
+
+    op.drop_table("proposal_evaluation")
+    with op.batch_alter_table("proposal_follow", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_proposal_follow_proposal_id"))
+        batch_op.drop_index(batch_op.f("ix_proposal_follow_member_id"))
+
+    op.drop_table("proposal_follow")
     with op.batch_alter_table("resident_request", schema=None) as batch_op:
         batch_op.drop_index("ix_resident_request_community_state")
         batch_op.drop_index(batch_op.f("ix_resident_request_author_member_id"))
