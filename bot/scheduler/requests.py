@@ -10,13 +10,17 @@ dedupe key, so a job that runs twice sends nothing twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from sqlalchemy import select
 
 from bot.deliberation.errors import InvalidInput
-from bot.deliberation.requests import next_awake
+from bot.deliberation.requests import next_awake, percent
+from bot.handlers.context import member_locale
+from bot.handlers.render import join
 from bot.handlers.requests import notice_message
+from bot.handlers.types import Sender
+from bot.i18n import Text, _
 from bot.outbox.queue import Priority, enqueue_text
 from bot.scheduler.context import current
 from bot.scheduler.nudges import DEFAULT_QUIET, quiet_now
@@ -79,4 +83,55 @@ async def request_clock(request_id: int, now: datetime | None = None) -> int:
         ctx.wake_outbox()
         log.info("request %s: %d clock messages queued", request_id, queued)
     ctx.replan()  # its next step
+    return queued
+
+
+MONTHLY = "bot.scheduler.requests:monthly_rates"
+
+
+@planner
+async def plan_monthly_rates(db: Database, now: datetime) -> list[PlannedJob]:
+    # The council hears last month's three rates on the 1st at 09:00, community time.
+    return [PlannedJob("request-rates", MONTHLY, cron={"day": 1, "hour": 9, "minute": 0}, misfire_grace_time=86400)]
+
+
+def previous_month(now: datetime, tz: tzinfo) -> str:
+    local = now.astimezone(tz)
+    year, month = (local.year, local.month - 1) if local.month > 1 else (local.year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+async def monthly_rates(now: datetime | None = None) -> int:
+    """Last month's rates, privately to each council member of every community that had requests; returns
+    how many messages were queued (a second run queues none: one dedupe key per member and month)."""
+    ctx = current()
+    now = now or utcnow()
+    month = previous_month(now, ctx.tz)
+    async with ctx.db.uow(readonly=True) as uow:
+        communities = list((await uow.session.execute(select(Community))).scalars())
+    queued = 0
+    for community in communities:
+        rows = await service.stats(ctx.db, community.name, month, ctx.tz)
+        if not rows or rows[0].rates.received == 0:
+            continue
+        lines: list[Text | str] = [_("Residents' requests in {month}:", month=month)]
+        for row in rows:
+            r = row.rates
+            name: Text | str = _("all requests") if row.group == "all" else (
+                service.category_name(row.name) if row.group == "category" else row.name)
+            lines.append(_("{name}: {n} received, response {response}, resolution {resolution}, satisfaction "
+                           "{satisfaction} ({not_rated} not rated)", name=name, n=r.received,
+                           response=percent(r.response_rate), resolution=percent(r.resolution_rate),
+                           satisfaction=percent(r.satisfaction_rate), not_rated=r.not_rated))
+        text = join(lines)
+        async with ctx.db.uow() as uow:
+            assert community.id is not None
+            for member in await service.council(uow, community.id):
+                locale = member_locale(member, Sender(member.platform, member.external_id), ctx.i18n.default_locale)
+                queued += await enqueue_text(
+                    uow, platform=member.platform, chat_id=member.external_id, text=ctx.i18n.render(text, locale),
+                    dedupe_key=f"request-rates:{community.id}:{month}:{member.id}", chat_kind="private",
+                    member_id=member.id, priority=Priority.BULK)
+    if queued:
+        ctx.wake_outbox()
     return queued

@@ -113,3 +113,25 @@ async def test_no_rating_in_three_days_is_not_rated(world: World, job_context: J
         assert row is not None and (row.state, row.rating) == ("closed", "not_rated")
     assert await _plan(world) == {}  # a closed request has no clock
     assert await _ledger_events(world) == ["request_reported", "request_resolve", "request_not_rated"]
+
+
+async def test_the_council_hears_last_months_rates_once(world: World, job_context: JobContext) -> None:
+    from bot.deliberation.requests import Rating
+    from bot.scheduler.requests import monthly_rates, previous_month
+
+    await _setup(world)
+    fixer = Actor("telegram", HANDLER)
+    await service.report(world.db, AUTHOR, "repair", "3-2", "Lamp broken", now=local(2, 10))
+    await service.report(world.db, AUTHOR, "repair", "3-2", "Door broken", now=local(2, 11))
+    await service.handle(world.db, fixer, 1, RequestAction.RESOLVE, "Replaced", now=local(2, 12))
+    await service.rate(world.db, AUTHOR, 1, Rating.SATISFIED, now=local(2, 13))
+    first_of_april = datetime(2026, 4, 1, 9, 0, tzinfo=SH)
+    assert previous_month(first_of_april, SH) == "2026-03"
+    assert previous_month(datetime(2026, 1, 1, 9, 0, tzinfo=SH), SH) == "2025-12"
+    assert await monthly_rates(now=first_of_april) == 1  # one council member
+    text = (await outbox(world.db, "request-rates:"))[0].payload["text"]
+    assert "Residents' requests in 2026-03:" in text
+    assert "all requests: 2 received, response 50.00%, resolution 50.00%, satisfaction 100.00% (0 not rated)" in text
+    assert "PropertyCo: 2 received" in text
+    assert await monthly_rates(now=first_of_april) == 0
+    assert await monthly_rates(now=datetime(2026, 3, 1, 9, 0, tzinfo=SH)) == 0  # February had none
