@@ -136,8 +136,13 @@ async def evaluate(db: Database, actor: Actor, proposal_id: int, rating: str, co
         else:
             row.rating, row.member_id, row.created_at = rating, member.id or 0, now
             row.comment = comment or row.comment
+        await uow.session.flush()
+        ratings = list((await uow.session.execute(select(ProposalEvaluation.rating).where(
+            ProposalEvaluation.proposal_id == proposal_id))).scalars())
+        # The running counts ride along: the digest shows them without reading the rows.
         await uow.ledger.append("proposal_evaluated", f"proposal:{proposal_id}", {
-            "household": key, "rating": rating, "by": member.id}, at=now)
+            "household": key, "rating": rating, "by": member.id,
+            "counts": {r: ratings.count(r) for r in EVALUATIONS}}, at=now)
     return await evaluation(db, proposal_id)
 
 

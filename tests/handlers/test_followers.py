@@ -8,13 +8,15 @@ import pytest
 from sqlalchemy import select
 
 from bot.handlers.app import Yishi
-from bot.i18n import Translator
+from bot.handlers.digests import digest_text
+from bot.i18n import Text, Translator
 from bot.services import agenda
 from bot.services.census import issue_codes, redeem_code
 from bot.services.council import add_council_member
+from bot.services.digests import build_digest
 from bot.services.directory import Actor
 from bot.storage import Database
-from bot.storage.models import Community, LedgerEntry, Proposal
+from bot.storage.models import Community, DigestSubscription, LedgerEntry, Proposal, utcnow
 from tests.handlers.test_app import Recorder
 from tests.handlers.test_requests import Chatter
 
@@ -70,6 +72,13 @@ async def test_progress_reaches_followers_and_done_asks_for_evaluation(chat: Cha
         events = (await uow.session.execute(select(LedgerEntry.event).where(
             LedgerEntry.event == "proposal_evaluated"))).scalars().all()
     assert len(events) == 3
+    # The counts appear in the digest (a subscription from before the evaluations).
+    async with db.uow(readonly=True) as uow:
+        changes = await build_digest(uow, DigestSubscription(community_id=1, member_id=1, cadence="daily",
+                                                             at_time="20:00", last_seq=0), utcnow())
+    text = Translator("en").render(digest_text(changes, ZoneInfo("Asia/Shanghai"), heading=Text("Digest")) or "")
+    assert "Residents' evaluation of completed matters:" in text
+    assert "#1 Paint the stairwell: satisfied 1, basically satisfied 1, not satisfied 1" in text
 
 
 async def test_an_open_matter_cannot_be_evaluated(chat: Chatter, db: Database) -> None:
