@@ -70,10 +70,12 @@ class Yishi:
         from bot.handlers import (  # noqa: F401
             agenda,
             digests,
+            followers,
             implementation,
             meetings,
             nudges,
             registration,
+            requests,
             rooms,
             votes,
         )

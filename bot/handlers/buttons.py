@@ -53,5 +53,16 @@ async def handle_press(ctx: Context, action: Decoded) -> None:
         await ctx.toast(_("Page {n}", n=action.int(0) + 1))
         if ctx.pressed_message_id:
             await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
+    elif tag == "ev":
+        from bot.handlers import followers
+
+        await followers.press_evaluation(ctx, action.int(0), action.args[1])
+    elif tag in ("rq", "sg"):
+        from bot.handlers import requests
+
+        if tag == "rq":
+            await requests.press_rating(ctx, action.int(0), action.args[1])
+        else:
+            await requests.press_suggestion(ctx, action.int(0))
     else:  # pragma: no cover - decode() only returns known tags
         raise Refusal(_("This button is no longer valid."))

@@ -27,6 +27,9 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "pg": re.compile(r"^(\d{1,4})$"),  # page of /proposals
     "dup": re.compile(r"^(\d{1,9})$"),  # support the similar proposal instead
     "new": re.compile(r"^(\d{1,9})$"),  # submit anyway (a pending draft id)
+    "rq": re.compile(r"^(\d{1,9}):([sbu])$"),  # rate a resolved request: satisfied / basic / unsatisfied
+    "sg": re.compile(r"^(\d{1,9})$"),  # turn a recurring-problem suggestion into a proposal
+    "ev": re.compile(r"^(\d{1,9}):([sbu])$"),  # evaluate a completed matter
 }
 
 

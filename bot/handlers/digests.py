@@ -232,6 +232,12 @@ def _progress(item: Item) -> Text:
     return _("#{id} {title}: {note}", id=p.id, title=p.title, note=note)
 
 
+def _evaluation(item: Item) -> Text:
+    p, counts = item.proposal, item.payload.get("counts") or {}
+    return _("#{id} {title}: satisfied {s}, basically satisfied {b}, not satisfied {u}", id=p.id, title=p.title,
+             s=counts.get("satisfied", 0), b=counts.get("basic", 0), u=counts.get("unsatisfied", 0))
+
+
 def digest_text(
     changes: Changes,
     tz: tzinfo,
@@ -262,6 +268,7 @@ def digest_text(
     section(_("Results:"), changes.results, _result)
     section(_("Objections:"), changes.objections, _objection)
     section(_("Implementation:"), changes.progress, _progress)
+    section(_("Residents' evaluation of completed matters:"), changes.evaluations, _evaluation)
     return render.join(lines)
 
 

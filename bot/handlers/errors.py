@@ -43,6 +43,10 @@ def state_name(state: str) -> Text:
 
 def explain(error: DomainError) -> Text:
     params = error.params
+    from bot.handlers.requests import explain as explain_request  # residents' requests
+
+    if (found := explain_request(error)) is not None:
+        return found
     if isinstance(error, LedgerMismatch):
         return _(
             "Vote #{id} was not closed: {count} stored ballots differ from the ledger. The council must check the "

@@ -6,6 +6,7 @@ from bot.handlers.agenda import parse_id
 from bot.handlers.aliases import code
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context
+from bot.handlers.followers import after_progress
 from bot.i18n import _
 from bot.services.implementation import record_progress
 
@@ -40,3 +41,4 @@ async def progress(ctx: Context, args: str) -> None:
     else:
         text = _("Progress on #{id} {title}: {note}", id=p.id, title=p.title, note=outcome.note)
     await ctx.reply(text)
+    await after_progress(ctx, p, text, outcome.done)  # private notes to followers; evaluation when done

@@ -48,6 +48,7 @@ JOB_MODULES = (
     "bot.scheduler.digests",
     "bot.scheduler.meetings",
     "bot.scheduler.anchor",
+    "bot.scheduler.requests",
 )
 ADVISORY_LOCK_KEY = 0x59_49_53_48  # "YISH": the scheduler leader's PostgreSQL advisory lock
 JOBS_TABLE = "apscheduler_jobs"

@@ -24,6 +24,10 @@ SAMPLE_ARGS = {
     "withdraw": "3", "digest": "我 每天 20:00", "progress": "3 完成", "meeting": "12-05 19:30",
     "nudges": "关", "bind": "3号楼2单元", "vote": "3 电梯 10天", "close": "3", "results": "3 详细",
     "paper": "3 3-2-501 赞成 委托书", "objection": "状态 2 调解中",
+    "report": "停车 3-2 消防通道被占", "myreports": "", "order": "R12", "queue": "", "take": "R12",
+    "reply": "R12 明天上午来修", "resolve": "R12 已更换灯泡", "transfer": "R12 物业 不归我们管",
+    "whistle": "R12 城管 违建", "reopen": "R12 还是漏水", "suggestions": "", "follow": "3", "unfollow": "3",
+    "evaluate": "3 满意 很好", "evaluation": "3",
 }
 
 
@@ -31,10 +35,12 @@ def _import_handlers() -> None:
     from bot.handlers import (  # noqa: F401
         agenda,
         digests,
+        followers,
         implementation,
         meetings,
         nudges,
         registration,
+        requests,
         rooms,
         votes,
     )
