@@ -38,4 +38,4 @@ async def progress(ctx: Context, args: str) -> None:
         text = _("Implementation of #{id} {title} has started: {note}", id=p.id, title=p.title, note=outcome.note)
     else:
         text = _("Progress on #{id} {title}: {note}", id=p.id, title=p.title, note=outcome.note)
-    await ctx.reply(text)
+    await ctx.reply(text, public=True)

@@ -149,11 +149,35 @@ async def lang(ctx: Context, args: str) -> None:
     choice = {"zh": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "\u4e2d\u6587": "zh_CN", "en": "en", "english": "en"}.get(
         args.strip().lower()
     )
+    if not ctx.private:
+        await _room_lang(ctx, choice, args)
+        return
     if choice is None:
         raise UsageError()
     await registration.set_locale(ctx.app.db, await ctx.actor(), choice)
     ctx.locale = choice
     await ctx.reply(_("Language set to English.") if choice == "en" else _("Language set to Chinese."))
+
+
+async def _room_lang(ctx: Context, choice: str | None, args: str) -> None:
+    """In a group: the room's language, set by a council member (mandate.Power.ROOM_LANGUAGE)."""
+    from bot.services.rooms import set_room_locale
+
+    room = await ctx.require_room()
+    assert room.id is not None
+    if not args.strip():
+        current = await ctx.room_locale()
+        await ctx.reply(_("This room's language is English.") if current == "en"
+                        else _("This room's language is Chinese."))
+        return
+    if not await ctx.is_moderator(room.community_id):
+        raise Refusal(_("Only moderators of the residents' council can do that."))
+    if choice is None:
+        raise UsageError()
+    await set_room_locale(ctx.app.db, room.id, await ctx.actor(room.community_id), choice)
+    ctx._room_loaded = False  # re-read: the announcement below is in the new language
+    await ctx.reply(_("This room's language is now English.") if choice == "en"
+                    else _("This room's language is now Chinese."), public=True)
 
 
 @registry.command("help", summary=_("The commands you can use here"), usage=_("/help"))

@@ -40,7 +40,8 @@ async def bind(ctx: Context, args: str) -> None:
             community=bound.community,
             scope=str(scope),
             homes=bound.homes,
-        )
+        ),
+        public=True,
     )
 
 

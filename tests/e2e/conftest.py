@@ -38,9 +38,31 @@ class World:
     codes: dict[str, str] = field(default_factory=dict)
 
     async def say(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
-        """The user writes; returns the bot's first message after it."""
+        """The user writes; returns the bot's first answer after it: in the chat, or (a personal answer
+        to a command in a group, see Context.reply) in the user's private chat."""
+        if chat == user:
+            sent = self.fake.send_text(user, chat, text)
+            return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
+        mark = self._last_id(user)
         sent = self.fake.send_text(user, chat, text)
-        return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
+        found: list[StoredMessage] = []
+
+        def answered() -> bool:
+            found[:] = self._bot_after(chat, sent.message_id) or self._bot_after(user, mark)
+            return bool(found)
+
+        await self.fake.wait_for(answered, timeout)
+        return found[0]
+
+    async def personal(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
+        """A personal command in a group: its answer comes in private; returns it."""
+        mark = self._last_id(user)
+        self.fake.send_text(user, chat, text)
+        return await self.fake.wait_for_message(user, lambda m: m.from_bot, timeout, after=mark)
+
+    def _last_id(self, chat: int) -> int:
+        last = self.fake.last_message(chat)
+        return last.message_id if last is not None else 0
 
     async def say_all(self, user: int, chat: int, text: str, count: int, timeout: float = 10.0) -> list[StoredMessage]:
         sent = self.fake.send_text(user, chat, text)

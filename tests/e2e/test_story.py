@@ -40,8 +40,8 @@ async def test_whole_story(world: World) -> None:
     assert "#1" in card.text and "1/5" in card.text and "▓░░░░" in card.text
     support = w.button(card, "v1:s:")
     offer = await w.say(OWNERS["102"], GROUP, "/propose 三号楼二单元申请装电梯")
-    assert "#1" in offer.text
-    toast = await w.press(OWNERS["102"], GROUP, offer, w.button(offer, "v1:dup:"))
+    assert "#1" in offer.text and offer.chat_id == OWNERS["102"]  # an offer is personal: in private
+    toast = await w.press(OWNERS["102"], OWNERS["102"], offer, w.button(offer, "v1:dup:"))
     assert "2/5" in toast
     for room in ("201", "301"):
         toast = await w.press(OWNERS[room], GROUP, card, support)
@@ -156,7 +156,7 @@ async def test_choice_vote_in_private_review_and_objections(world: World) -> Non
     assert "#2" in first.text
     dup = await w.say(OWNERS["201"], GROUP, "/propose environment: Plant trees near the gate")
     submit = w.button(dup, "v1:new:")
-    await w.press(OWNERS["201"], GROUP, dup, submit)
+    await w.press(OWNERS["201"], dup.chat_id, dup, submit)
     await w.fake.wait_for_message(GROUP, lambda m: m.from_bot and (m.text or "").startswith("#3"))
     merged = await w.say(MODERATOR, GROUP, "/merge 3 2")
     assert "merged into #2" in merged.text
