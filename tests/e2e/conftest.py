@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -38,27 +38,18 @@ class World:
     codes: dict[str, str] = field(default_factory=dict)
 
     async def say(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
-        """The user writes; returns the bot's first answer after it: in the chat, or (a personal answer
-        to a command in a group, see Context.reply) in the user's private chat."""
-        if chat == user:
-            sent = self.fake.send_text(user, chat, text)
-            return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
-        mark = self._last_id(user)
+        """The user writes; returns the bot's first message after it (in a group: a public answer)."""
         sent = self.fake.send_text(user, chat, text)
-        found: list[StoredMessage] = []
+        return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
 
-        def answered() -> bool:
-            found[:] = self._bot_after(chat, sent.message_id) or self._bot_after(user, mark)
-            return bool(found)
-
-        await self.fake.wait_for(answered, timeout)
-        return found[0]
-
-    async def personal(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
-        """A personal command in a group: its answer comes in private; returns it."""
+    async def personal(self, user: int, chat: int, text: str, timeout: float = 10.0,
+                       match: Callable[[str], bool] | None = None) -> StoredMessage:
+        """A personal command in a group (Context.reply): its answer comes in the user's private chat.
+        ``match`` tells it from a notice that may arrive there meanwhile."""
         mark = self._last_id(user)
         self.fake.send_text(user, chat, text)
-        return await self.fake.wait_for_message(user, lambda m: m.from_bot, timeout, after=mark)
+        return await self.fake.wait_for_message(
+            user, lambda m: m.from_bot and (match is None or match(m.text or "")), timeout, after=mark)
 
     def _last_id(self, chat: int) -> int:
         last = self.fake.last_message(chat)
