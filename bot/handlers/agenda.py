@@ -6,8 +6,9 @@ import itertools
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
@@ -24,6 +25,7 @@ from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
 from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
+from bot.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.handlers.app import Yishi
@@ -277,14 +279,20 @@ def support_message(outcome: agenda.SupportOutcome) -> Text:
 
 @registry.command("support", summary=_("Co-sign a proposal"), usage=_("/support <id>"))
 async def support(ctx: Context, args: str) -> None:
-    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor())
+    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor(), on_reached=_tell_council(ctx))
     await ctx.reply(support_message(outcome))
     if outcome.added:
         touch_card(ctx, outcome.proposal.id)
 
 
+def _tell_council(ctx: Context) -> Callable[[UnitOfWork, Proposal, datetime], Awaitable[None]]:
+    from bot.handlers.registration import tell_about_threshold
+
+    return lambda uow, proposal, now: tell_about_threshold(uow, ctx.app.i18n, proposal, now)
+
+
 async def press_support(ctx: Context, proposal_id: int) -> None:
-    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
+    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor(), on_reached=_tell_council(ctx))
     await ctx.toast(support_message(outcome))
     if outcome.added:
         # Never this press's own snapshot: presses finish in any order, so the card is rendered from

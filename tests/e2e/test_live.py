@@ -133,7 +133,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
         supports = (await uow.session.execute(select(func.count()).select_from(Support))).scalar_one()
     assert (proposal.state, supports) == ("review", 21)
     i18n = Translator("zh_CN")
-    expected = i18n.render(render.proposal_card(proposal, supports, w.app.tz), "en")  # the author's language
+    expected = i18n.render(render.proposal_card(proposal, supports, w.app.tz), "zh_CN")  # the room's language
     assert await shows(w, card.message_id, expected) == expected
     shown = w.fake.message(ALL_ROOM, card.message_id)
     assert "under review" in shown.text and "21 co-signatures" in shown.text and "/21" not in shown.text
