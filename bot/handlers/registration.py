@@ -344,8 +344,7 @@ async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int
     if matters:
         lines.append(_("Matters reached their co-signatures and wait for the council's review:"))
         for matter in matters[:NOTICE_ITEMS]:
-            lines.append(_("#{id} {title} ({scope})", id=matter.id, title=matter.title,
-                           scope=matter.scope))
+            lines.append(_("#{id} {title}", id=matter.id, title=matter.title))
             rows.append(review_actions(matter, t))
         if len(matters) > NOTICE_ITEMS:
             lines.append(_("More matters wait for review."))
