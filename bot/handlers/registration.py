@@ -298,6 +298,7 @@ async def tell_about_request(uow: UnitOfWork, i18n: Translator, requested: regis
 async def tell_about_threshold(uow: UnitOfWork, i18n: Translator, proposal: Proposal, now: datetime) -> None:
     """A matter reached its co-signatures: the community's council members hear that a review waits, in the
     same bundled notice as registrations (at most one per member per NOTICE_GAP)."""
+    await uow.session.flush()  # the matter's new state is read back below
     await uow.get(Community, proposal.community_id, what="community", lock=True)  # one notice slot at a time
     members = (await uow.session.execute(
         select(Member).join(CouncilRole, CouncilRole.member_id == Member.id)  # type: ignore[arg-type]
