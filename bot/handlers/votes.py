@@ -295,8 +295,9 @@ async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: 
                           head: str | None = None) -> None:
     """The result here, at once, and the ballot messages frozen (the scope's other rooms: see /close)."""
     assert vote.id is not None
-    await ctx.app.board.refresh(vote.id, ctx.messenger)
+    # The result first: under the chat's 1 message/s the frozen ballot's edit would hold it back.
     await ctx.reply(render.result_text(proposal, vote, result, head), public=True)
+    await ctx.app.board.refresh(vote.id, ctx.messenger)
 
 
 @registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))
