@@ -210,9 +210,10 @@ class Context:
                 ).values(pointed_at=now))
             if not done.rowcount:  # type: ignore[attr-defined]
                 return None
+            name = member.display_name or member.external_id  # stored cleaned: no control or bidi characters
         me = getattr(self.messenger, "bot_username", "") or ""
         text = _("{name}, I answer you in a private chat: open @{bot} and press Start, then send it again.",
-                 name=self.sender.display_name or self.sender.user_id, bot=me)
+                 name=name[:64], bot=me)
         reply_to = self.event.message_id if isinstance(self.event, IncomingMessage) else None
         return await self.messenger.send(self.chat.chat_id, self.render(text, (), await self.room_locale()),
                                          reply_to=reply_to)
