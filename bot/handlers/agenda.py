@@ -6,8 +6,9 @@ import itertools
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
@@ -18,12 +19,13 @@ from bot.handlers import aliases, render
 from bot.handlers.callbacks import encode
 from bot.handlers.commands import UsageError, registry
 from bot.handlers.context import Context, Refusal
-from bot.handlers.live import LiveKind, Post, register
+from bot.handlers.live import LiveKind, Post, register, room_languages
 from bot.handlers.types import Action, OutMessage
 from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
 from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
+from bot.storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.handlers.app import Yishi
@@ -47,6 +49,8 @@ class Draft:
     body: str
     category: str
     user_id: str
+    chat_id: str = ""  # the room the card goes to, wherever the author presses "submit"
+    locale: str = ""  # that room's language
 
 
 class Drafts:
@@ -117,7 +121,8 @@ async def propose(ctx: Context, args: str) -> None:
         ctx.app.db, room.community_id, await ctx.actor(), title, body, scope=room.scope, category=category
     )
     if submission.proposal is None:
-        key = drafts.put(Draft(room.community_id, room.scope, title, body, category, ctx.sender.user_id))
+        key = drafts.put(Draft(room.community_id, room.scope, title, body, category, ctx.sender.user_id,
+                               ctx.chat.chat_id, await ctx.room_locale()))
         lines: list[Text | str] = [_("Similar open proposals already exist. Support one of them instead?")]
         actions: list[list[Action]] = []
         for similar, _score in submission.similar:
@@ -146,8 +151,10 @@ async def _card_posts(app: Yishi, proposal_ids: list[int], platform: str) -> lis
                 .where(ProposalCard.proposal_id.in_(proposal_ids), ProposalCard.platform == platform)  # type: ignore[attr-defined]
                 .order_by(ProposalCard.id)  # type: ignore[arg-type]
             )
-        ).scalars()
-        return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
+        ).scalars().all()
+        rooms = await room_languages(uow, platform, (r.chat_id for r in rows), app.i18n.default_locale)
+        return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, rooms.get(r.chat_id, r.locale))
+                for r in rows]
 
 
 async def _render_card(app: Yishi, post: Post) -> OutMessage | None:
@@ -191,10 +198,12 @@ def touch_card(ctx: Context, *proposal_ids: int | None) -> None:
             ctx.app.live.touch(CARD, proposal_id, ctx.messenger)
 
 
-async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adopt: bool = False) -> None:
+async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adopt: bool = False,
+                        locale: str | None = None, chat_id: str | None = None) -> None:
     """Record where a card of the matter was posted. ``adopt``: the pressed message turns into the card
     (a /show answer, an offer of similar matters, a card from before cards were recorded), unless it
     already is another live message (a forged button must not turn a ballot into a card)."""
+    locale = locale or (ctx.locale if ctx.private else await ctx.room_locale())
     async with ctx.app.db.uow() as uow:
         if adopt:
             ballot = await uow.session.execute(
@@ -211,21 +220,33 @@ async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adop
             {
                 "proposal_id": proposal_id,
                 "platform": ctx.chat.platform,
-                "chat_id": ctx.chat.chat_id,
+                "chat_id": chat_id or ctx.chat.chat_id,
                 "message_id": message_id,
-                "locale": ctx.locale,
+                "locale": locale,
                 "posted_at": utcnow(),
             },
             ("platform", "chat_id", "message_id"),
         )
 
 
-async def post_card(ctx: Context, proposal: Proposal, supports: int) -> None:
-    sent = await ctx.reply(
-        render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, ctx.t)
-    )
+async def post_card(ctx: Context, proposal: Proposal, supports: int, draft: Draft | None = None) -> None:
     assert proposal.id is not None
-    await remember_card(ctx, proposal.id, sent.message_id)
+    if draft is not None and draft.chat_id and draft.chat_id != ctx.chat.chat_id:
+        # Submitted from the offer the author got in private: the card goes to the room it was proposed in.
+        def t(text: Text | str) -> str:
+            return ctx.app.i18n.render(text, draft.locale)
+
+        card = OutMessage(t(render.proposal_card(proposal, supports, ctx.app.tz))[:4096],
+                          tuple(tuple(r) for r in render.support_actions(proposal, t)))
+        posted = await ctx.messenger.send(draft.chat_id, card)
+        await remember_card(ctx, proposal.id, posted.message_id, locale=draft.locale, chat_id=draft.chat_id)
+        return
+    sent = await ctx.reply(
+        render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, await ctx.public_t()),
+        public=True,
+    )
+    assert sent is not None
+    await remember_card(ctx, proposal.id, sent.message_id, locale=await ctx.room_locale())
 
 
 async def submit_draft(ctx: Context, key: int) -> None:
@@ -245,7 +266,7 @@ async def submit_draft(ctx: Context, key: int) -> None:
     assert submission.proposal is not None
     ctx.app.replan()  # its collecting window
     await ctx.toast(_("Submitted."))
-    await post_card(ctx, submission.proposal, submission.supports)
+    await post_card(ctx, submission.proposal, submission.supports, draft)
 
 
 def support_message(outcome: agenda.SupportOutcome) -> Text:
@@ -263,14 +284,20 @@ def support_message(outcome: agenda.SupportOutcome) -> Text:
 
 @registry.command("support", summary=_("Co-sign a proposal"), usage=_("/support <id>"))
 async def support(ctx: Context, args: str) -> None:
-    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor())
+    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor(), on_reached=_tell_council(ctx))
     await ctx.reply(support_message(outcome))
     if outcome.added:
         touch_card(ctx, outcome.proposal.id)
 
 
+def _tell_council(ctx: Context) -> Callable[[UnitOfWork, Proposal, datetime], Awaitable[None]]:
+    from bot.handlers.registration import tell_about_threshold
+
+    return lambda uow, proposal, now: tell_about_threshold(uow, ctx.app.i18n, proposal, now)
+
+
 async def press_support(ctx: Context, proposal_id: int) -> None:
-    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
+    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor(), on_reached=_tell_council(ctx))
     await ctx.toast(support_message(outcome))
     if outcome.added:
         # Never this press's own snapshot: presses finish in any order, so the card is rendered from
@@ -285,7 +312,7 @@ async def press_support(ctx: Context, proposal_id: int) -> None:
 @registry.command("proposals", where="group", summary=_("Open matters in this room's scope"), usage=_("/proposals"))
 async def proposals(ctx: Context, args: str) -> None:
     text, actions = await proposals_page(ctx, 0)
-    await ctx.reply(text, actions)
+    await ctx.reply(text, actions, public=True)
 
 
 async def proposals_page(ctx: Context, page: int) -> tuple[Text, list[list[Action]]]:
@@ -427,7 +454,7 @@ async def accept(ctx: Context, args: str) -> None:
                                    notices=Notices(ctx.app.i18n, ctx.app.tz))
     ctx.app.replan()  # it may have joined a meeting's agenda
     touch_card(ctx, proposal.id)
-    await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))
+    await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title), public=True)
 
 
 @registry.command(
@@ -441,7 +468,8 @@ async def decline(ctx: Context, args: str) -> None:
     ctx.app.replan()
     touch_card(ctx, proposal.id)
     await ctx.reply(
-        _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason)
+        _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason),
+        public=True,
     )
 
 
@@ -462,7 +490,8 @@ async def merge(ctx: Context, args: str) -> None:
             "#{id} was merged into #{into}; its co-signatures carried over.",
             id=proposal.id,
             into=proposal.merged_into_id,
-        )
+        ),
+        public=True,
     )
 
 
@@ -471,4 +500,4 @@ async def withdraw(ctx: Context, args: str) -> None:
     proposal = await agenda.withdraw_proposal(ctx.app.db, parse_id(args), await ctx.actor())
     ctx.app.replan()
     touch_card(ctx, proposal.id)
-    await ctx.reply(_("#{id} was withdrawn.", id=proposal.id))
+    await ctx.reply(_("#{id} was withdrawn.", id=proposal.id), public=True)

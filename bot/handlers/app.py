@@ -133,6 +133,8 @@ class Yishi:
                 # Remembered for messages sent to them later, unprompted (approvals, nudges).
                 member = await uow.member(event.sender.platform, event.sender.user_id, event.sender.display_name)
                 member.language_code = code or member.language_code
+            if event.chat.kind == "private" and not member.reachable:
+                member.reachable = True  # they write to us in private, so we can answer there again
         return Context(
             self,
             event,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import or_, select
 
 from bot.handlers import render
-from bot.handlers.live import LiveKind, LiveMessages, Post, register
+from bot.handlers.live import LiveKind, LiveMessages, Post, register, room_languages
 from bot.handlers.types import Messenger, OutMessage
 from bot.handlers.votes import ballot_actions
 from bot.services import voting
@@ -36,8 +36,10 @@ async def _posts(app: Yishi, vote_ids: list[int], platform: str) -> list[Post]:
                 .where(BallotPost.vote_id.in_(vote_ids), BallotPost.platform == platform)  # type: ignore[attr-defined]
                 .order_by(BallotPost.id)  # type: ignore[arg-type]
             )
-        ).scalars()
-        return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
+        ).scalars().all()
+        rooms = await room_languages(uow, platform, (r.chat_id for r in rows), app.i18n.default_locale)
+        return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, rooms.get(r.chat_id, r.locale))
+                for r in rows]
 
 
 async def _render(app: Yishi, post: Post) -> OutMessage | None:

@@ -48,6 +48,8 @@ async def handle_press(ctx: Context, action: Decoded) -> None:
         await registration.choose_role(ctx, action.int(0), "owner" if action.args[1] == "o" else "resident")
     elif tag == "ap":
         await registration.decide(ctx, action.int(0), action.args[1] in ("a", "c"), confirm=action.args[1] == "c")
+    elif tag == "rv":
+        await registration.review(ctx, action.int(0), action.args[1] == "a")
     elif tag == "pg":
         text, actions = await agenda.proposals_page(ctx, action.int(0))
         await ctx.toast(_("Page {n}", n=action.int(0) + 1))

@@ -24,6 +24,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     "rr": re.compile(r"^(\d{1,9})$"),  # reset ranking
     "rg": re.compile(r"^(\d{1,9}):([or])$"),  # register home as owner / resident
     "ap": re.compile(r"^(\d{1,9}):([adc])$"),  # approve / deny a registration; c: approve over a verified owner
+    "rv": re.compile(r"^(\d{1,9}):([ad])$"),  # review a matter from the council's notice: accept / decline
     "pg": re.compile(r"^(\d{1,4})$"),  # page of /proposals
     "dup": re.compile(r"^(\d{1,9})$"),  # support the similar proposal instead
     "new": re.compile(r"^(\d{1,9})$"),  # submit anyway (a pending draft id)

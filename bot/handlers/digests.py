@@ -115,12 +115,13 @@ async def _room_digest(ctx: Context, tokens: list[str]) -> None:
         cleared = await digests.clear_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id))
         if cleared:
             ctx.app.replan()
-        await ctx.reply(_("This room's digest is off.") if cleared else _("This room has no digest."))
+        await ctx.reply(_("This room's digest is off.") if cleared else _("This room has no digest."), public=cleared)
         return
     await digests.set_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id), schedule)
     ctx.app.replan()
     await ctx.reply(
-        _("This room will get a digest {schedule}, when something changed.", schedule=describe(schedule))
+        _("This room will get a digest {schedule}, when something changed.", schedule=describe(schedule)),
+        public=True,
     )
 
 

@@ -40,5 +40,5 @@ async def progress(ctx: Context, args: str) -> None:
         text = _("Implementation of #{id} {title} has started: {note}", id=p.id, title=p.title, note=outcome.note)
     else:
         text = _("Progress on #{id} {title}: {note}", id=p.id, title=p.title, note=outcome.note)
-    await ctx.reply(text)
+    await ctx.reply(text, public=True)
     await after_progress(ctx, p, text, outcome.done)  # private notes to followers; evaluation when done

@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.handlers.types import Messenger, MessengerError, OutMessage
 from bot.tasks import cancel_and_wait
@@ -60,6 +60,21 @@ class LiveKind:
 
 
 KINDS: dict[str, LiveKind] = {}
+
+
+async def room_languages(uow: Any, platform: str, chat_ids: Iterable[str], default: str) -> dict[str, str]:
+    """The language of each bound room among ``chat_ids`` (its own, else ``default``): a live message in a
+    room renders in the room's current language, whatever it was posted in; a private one keeps its own."""
+    from sqlalchemy import select
+
+    from bot.storage.models import ChatRoom
+
+    wanted = sorted(set(chat_ids))
+    if not wanted:
+        return {}
+    rows = await uow.session.execute(select(ChatRoom.chat_id, ChatRoom.locale).where(
+        ChatRoom.platform == platform, ChatRoom.chat_id.in_(wanted)))  # type: ignore[attr-defined]
+    return {chat_id: locale or default for chat_id, locale in rows}
 
 
 def register(kind: LiveKind) -> LiveKind:

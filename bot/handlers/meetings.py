@@ -55,7 +55,7 @@ async def meeting(ctx: Context, args: str) -> None:
             cancelled = await meetings.cancel(ctx.app.db, community_id, await ctx.actor(community_id), notices)
             ctx.app.replan()
             await ctx.reply(_("The council meeting on {when} was cancelled.",
-                              when=meetings.when(cancelled.starts_at, ctx.app.tz)))
+                              when=meetings.when(cancelled.starts_at, ctx.app.tz)), public=True)
             return
         now = utcnow()
         starts_at = meetings.parse_when(words[0], words[1], ctx.app.tz, now)
@@ -80,7 +80,7 @@ async def meeting(ctx: Context, args: str) -> None:
         if done.agenda_posted
         else _("The agenda will be posted in the rooms the day before."),
     ]
-    await ctx.reply(meetings.join(lines))
+    await ctx.reply(meetings.join(lines), public=True)
 
 
 async def _show(ctx: Context, community_id: int) -> None:

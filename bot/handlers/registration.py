@@ -19,7 +19,7 @@ from bot.outbox.queue import Priority, enqueue
 from bot.outbox.queue import encode as encode_payload
 from bot.services import directory, registration
 from bot.services.census import redeem_code
-from bot.storage.models import Community, CouncilRole, Member, OutboxMessage
+from bot.storage.models import Community, CouncilRole, Member, OutboxMessage, Proposal
 from bot.storage.uow import UnitOfWork
 
 DEEP_ID_RE = re.compile(r"[0-9]{1,9}")
@@ -152,11 +152,35 @@ async def lang(ctx: Context, args: str) -> None:
     from bot.handlers.aliases import code
 
     choice = code("languages", args)
+    if not ctx.private:
+        await _room_lang(ctx, choice, args)
+        return
     if choice is None:
         raise UsageError()
     await registration.set_locale(ctx.app.db, await ctx.actor(), choice)
     ctx.locale = choice
     await ctx.reply(_("Language set to English.") if choice == "en" else _("Language set to Chinese."))
+
+
+async def _room_lang(ctx: Context, choice: str | None, args: str) -> None:
+    """In a group: the room's language, set by a council member (mandate.Power.ROOM_LANGUAGE)."""
+    from bot.services.rooms import set_room_locale
+
+    room = await ctx.require_room()
+    assert room.id is not None
+    if not args.strip():
+        current = await ctx.room_locale()
+        await ctx.reply(_("This room's language is English.") if current == "en"
+                        else _("This room's language is Chinese."))
+        return
+    if not await ctx.is_moderator(room.community_id):
+        raise Refusal(_("Only moderators of the residents' council can do that."))
+    if choice is None:
+        raise UsageError()
+    await set_room_locale(ctx.app.db, room.id, await ctx.actor(room.community_id), choice)
+    ctx._room_loaded = False  # re-read: the announcement below is in the new language
+    await ctx.reply(_("This room's language is now English.") if choice == "en"
+                    else _("This room's language is now Chinese."), public=True)
 
 
 @registry.command("help", summary=_("The commands you can use here"), usage=_("/help"))
@@ -282,12 +306,36 @@ async def tell_about_request(uow: UnitOfWork, i18n: Translator, requested: regis
                       chat_kind="private", member_id=owner.id, priority=Priority.NOTICE)
 
 
+async def tell_about_threshold(uow: UnitOfWork, i18n: Translator, proposal: Proposal, now: datetime) -> None:
+    """A matter reached its co-signatures: the community's council members hear that a review waits, in the
+    same bundled notice as registrations (at most one per member per NOTICE_GAP)."""
+    await uow.session.flush()  # the matter's new state is read back below
+    await uow.get(Community, proposal.community_id, what="community", lock=True)  # one notice slot at a time
+    members = (await uow.session.execute(
+        select(Member).join(CouncilRole, CouncilRole.member_id == Member.id)  # type: ignore[arg-type]
+        .where(CouncilRole.community_id == proposal.community_id).order_by(Member.id))).scalars().all()
+    for moderator in members:
+        if moderator.reachable:
+            await _notice_moderator(uow, i18n, proposal.community_id, moderator, now)
+
+
+def review_actions(proposal: Proposal, t: Callable[[Text], str]) -> list[Action]:
+    return [
+        Action(t(_("Accept #{id}", id=proposal.id)), data=encode("rv", proposal.id, "a")),
+        Action(t(_("Decline #{id}", id=proposal.id)), data=encode("rv", proposal.id, "d")),
+    ]
+
+
 async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int, moderator: Member,
                             now: datetime) -> None:
+    """The one bundled notice of the council's waiting work: registrations and matters to review."""
     assert moderator.id is not None
     links = [link for link in await registration.pending_in(uow, community_id, NOTICE_ITEMS + 1,
                                                             viewer_id=moderator.id) if not link.own]
-    if not links:
+    matters = (await uow.session.execute(
+        select(Proposal).where(Proposal.community_id == community_id, Proposal.state == "review")
+        .order_by(Proposal.id).limit(NOTICE_ITEMS + 1))).scalars().all()  # type: ignore[arg-type]
+    if not links and not matters:
         return
     locale = moderator.locale or normalize_locale(moderator.language_code, i18n.default_locale)
 
@@ -296,14 +344,23 @@ async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int
 
     from bot.handlers.render import join
 
-    lines: list[Text | str] = [_("Registrations wait for the council's decision:")]
+    lines: list[Text | str] = []
     rows: list[list[Action]] = []
-    for link in links[:NOTICE_ITEMS]:
-        lines.append(pending_line(link))
-        rows.append(decision_actions(link, t))
-    if len(links) > NOTICE_ITEMS:
-        lines.append(_("More are waiting: send /pending."))
-    message = OutMessage(t(join(lines))[:4096], tuple(tuple(row) for row in rows))
+    if links:
+        lines.append(_("Registrations wait for the council's decision:"))
+        for link in links[:NOTICE_ITEMS]:
+            lines.append(pending_line(link))
+            rows.append(decision_actions(link, t))
+        if len(links) > NOTICE_ITEMS:
+            lines.append(_("More are waiting: send /pending."))
+    if matters:
+        lines.append(_("Matters reached their co-signatures and wait for the council's review:"))
+        for matter in matters[:NOTICE_ITEMS]:
+            lines.append(_("#{id} {title}", id=matter.id, title=matter.title))
+            rows.append(review_actions(matter, t))
+        if len(matters) > NOTICE_ITEMS:
+            lines.append(_("More matters wait for review."))
+    message = OutMessage(t(join(lines))[:4096], tuple(tuple(row) for row in rows if row))
     prefix = f"reg-waiting:{moderator.id}:"
     latest = (await uow.session.execute(
         select(OutboxMessage).where(OutboxMessage.member_id == moderator.id,
@@ -384,3 +441,21 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
         # The member may have blocked the bot; the decision stands either way.
         with contextlib.suppress(Exception):
             await ctx.send_private(decided.member.external_id, message, locale)
+
+
+async def review(ctx: Context, proposal_id: int, accept: bool) -> None:
+    """Accept or decline from the council's notice (the services check the mandate again)."""
+    if not accept:
+        # A decline needs a public reason, which a button cannot carry.
+        await ctx.toast(_("To decline #{id}, send /decline {id} <reason> in its room: the reason is published.",
+                          id=proposal_id), alert=True)
+        return
+    from bot.handlers.agenda import touch_card
+    from bot.services import agenda
+    from bot.services.meetings import Notices
+
+    proposal = await agenda.accept(ctx.app.db, proposal_id, await ctx.actor(),
+                                   notices=Notices(ctx.app.i18n, ctx.app.tz))
+    ctx.app.replan()  # it may have joined a meeting's agenda
+    touch_card(ctx, proposal.id)  # its cards in the rooms show the decision, edited in place
+    await ctx.toast(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))

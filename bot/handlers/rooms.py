@@ -45,7 +45,8 @@ async def bind(ctx: Context, args: str) -> None:
             community=bound.community,
             scope=scope_name(str(scope)),
             homes=bound.homes,
-        )
+        ),
+        public=True,
     )
 
 

@@ -96,7 +96,7 @@ async def post_ballot(ctx: Context, vote: Vote) -> None:
     async with ctx.app.db.uow() as uow:
         proposal = await uow.session.get(Proposal, vote.proposal_id)
     assert proposal is not None
-    locale = ctx.app.i18n.default_locale
+    locale = await ctx.room_locale()  # posted for the whole room: in the room's language
     sent = await ctx.messenger.send(
         ctx.chat.chat_id,
         ctx.render(
@@ -300,8 +300,9 @@ async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: 
                           head: str | None = None) -> None:
     """The result here, at once, and the ballot messages frozen (the scope's other rooms: see /close)."""
     assert vote.id is not None
+    # The result first: under the chat's 1 message/s the frozen ballot's edit would hold it back.
+    await ctx.reply(render.result_text(proposal, vote, result, head), public=True)
     await ctx.app.board.refresh(vote.id, ctx.messenger)
-    await ctx.reply(render.result_text(proposal, vote, result, head))
 
 
 @registry.command("results", summary=_("The result of a vote (the standing while open)"),
@@ -397,7 +398,8 @@ async def objection(ctx: Context, args: str) -> None:
         updated = await elevator.update_objection(
             ctx.app.db, parse_id(parts[1]), await ctx.actor(), status, parts[3] if len(parts) > 3 else ""
         )
-        await ctx.reply(_("Objection #{id} is now {status}.", id=updated.id, status=STATUS_NAMES[updated.status]))
+        await ctx.reply(_("Objection #{id} is now {status}.", id=updated.id, status=STATUS_NAMES[updated.status]),
+                        public=True)
         return
     proposal_id = parse_id(parts[0])
     if len(parts) == 1:
@@ -431,5 +433,6 @@ async def objection(ctx: Context, args: str) -> None:
             proposal=proposal_id,
             floor=recorded.floor,
             reason=REASON_NAMES[recorded.reason],
-        )
+        ),
+        public=True,
     )

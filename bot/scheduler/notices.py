@@ -38,11 +38,11 @@ async def post_in_rooms(
     uow: UnitOfWork, i18n: Translator, community_id: int, scope: str, text: Text, key: str,
     *, skip_chat: tuple[str, str] | None = None, actions: Any = None,
 ) -> list[ChatRoom]:
-    """Queue ``text`` (in the community's default locale) in every room of the scope; the rooms used."""
+    """Queue ``text`` in every room of the scope, each in the room's language; the rooms used."""
     rooms = [r for r in await rooms_for_scope(uow, community_id, scope) if (r.platform, r.chat_id) != skip_chat]
-    locale = i18n.default_locale
-    rendered = i18n.render(text, locale)
     for room in rooms:
+        locale = room.locale or i18n.default_locale
+        rendered = i18n.render(text, locale)
         await enqueue_text(
             uow, platform=room.platform, chat_id=room.chat_id, text=rendered,
             dedupe_key=f"{key}:{room.platform}:{room.chat_id}", priority=Priority.NOTICE,
@@ -75,9 +75,12 @@ async def freeze_ballot_posts(uow: UnitOfWork, i18n: Translator, tz: tzinfo, pro
     assert vote.id is not None
     standing = (await voting.turnouts_in(uow, [vote.id]))[vote.id][1]
     posts = (await uow.session.execute(select(BallotPost).where(BallotPost.vote_id == vote.id))).scalars().all()
+    from bot.handlers.live import room_languages
+
     added = 0
     for post in posts:
-        body = i18n.render(render.ballot_post(proposal, vote, standing, tz), post.locale)
+        rooms = await room_languages(uow, post.platform, [post.chat_id], i18n.default_locale)
+        body = i18n.render(render.ballot_post(proposal, vote, standing, tz), rooms.get(post.chat_id, post.locale))
         added += await enqueue(
             uow, platform=post.platform, chat_id=post.chat_id, message=OutMessage(body[:4096]),
             dedupe_key=f"vote-closed-edit:{vote.id}:{post.id}", edit=post.message_id, priority=Priority.NOTICE,

@@ -150,6 +150,8 @@ class Member(SQLModel, table=True):
     reachable: bool = True
     nudges: bool = True
     last_nudged_at: datetime | None = _when(default=None)  # at most one nudge a community-local day
+    # The last "answered you in private" pointer posted in a group for them: at most one a local day.
+    pointed_at: datetime | None = _when(default=None)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -198,6 +200,7 @@ class ChatRoom(SQLModel, table=True):
     scope: str = Field(max_length=40)  # all | <building> | <building>-<unit>
     title: str = Field(default="", max_length=255)
     bound_at: datetime = _when(default_factory=utcnow)
+    locale: str | None = Field(default=None, max_length=16)  # the room's language (/lang in the room)
 
 
 # --- agenda and votes -------------------------------------------------------------------------------

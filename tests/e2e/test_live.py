@@ -122,6 +122,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 21  # reached by the 20th
     assert "whole community" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    await w.say(MODERATOR, ALL_ROOM, "/lang en")  # the room's language: its card is in English
     card = await w.say(author, ALL_ROOM, "/propose Repaint the bicycle shed\nThe paint is peeling.")
     assert "1/21" in card.text
     toasts = await press_all(w, [(user, card.message_id, encode("s", 1)) for user in cosigners], network)
@@ -133,7 +134,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
         supports = (await uow.session.execute(select(func.count()).select_from(Support))).scalar_one()
     assert (proposal.state, supports) == ("review", 21)
     i18n = Translator("zh_CN")
-    expected = i18n.render(render.proposal_card(proposal, supports, w.app.tz), "en")  # the author's language
+    expected = i18n.render(render.proposal_card(proposal, supports, w.app.tz), "en")  # the room's language
     assert await shows(w, card.message_id, expected) == expected
     shown = w.fake.message(ALL_ROOM, card.message_id)
     assert "under review" in shown.text and "21 co-signatures" in shown.text and "/21" not in shown.text

@@ -15,7 +15,7 @@ from bot.services import agenda, voting
 from bot.services.census import issue_codes, redeem_code
 from bot.services.council import add_council_member
 from bot.services.directory import Actor
-from bot.services.rooms import bind_room
+from bot.services.rooms import bind_room, set_room_locale
 from bot.storage import Database
 from bot.storage.models import Community, DigestSubscription, Proposal
 from tests.handlers.test_app import GROUP, Recorder, text
@@ -39,7 +39,8 @@ async def app(db: Database, community: str) -> Yishi:
 
 
 async def _bind(db: Database) -> None:
-    await bind_room(db, "telegram", GROUP.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", MODERATOR))
+    room = await bind_room(db, "telegram", GROUP.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", MODERATOR))
+    await set_room_locale(db, room.room_id, Actor("telegram", MODERATOR), "en")  # the room posts in English
 
 
 class Chatter:

@@ -18,7 +18,7 @@ from bot.services import agenda
 from bot.services.census import import_census, issue_codes, redeem_code
 from bot.services.council import add_council_member
 from bot.services.directory import Actor
-from bot.services.rooms import bind_room
+from bot.services.rooms import bind_room, set_room_locale
 from bot.storage import Database
 from bot.storage.models import Community, Meeting, MeetingItem, OutboxMessage
 from tests.handlers.test_app import Recorder, text
@@ -37,7 +37,8 @@ def frozen() -> Iterator[None]:
 @pytest.fixture
 async def app(db: Database, community: str, frozen: None) -> Yishi:
     await add_council_member(db, community, "telegram", str(MODERATOR))
-    await bind_room(db, "telegram", ROOM.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", str(MODERATOR)))
+    room = await bind_room(db, "telegram", ROOM.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", str(MODERATOR)))
+    await set_room_locale(db, room.room_id, Actor("telegram", str(MODERATOR)), "en")  # the room posts in English
     yishi = Yishi(db, Translator("zh_CN"), ZoneInfo("Asia/Shanghai"), ballot_edit_interval=0)
     yishi.replanned = []  # type: ignore[attr-defined]
     yishi.replan = lambda: yishi.replanned.append(1)  # type: ignore[attr-defined]

@@ -54,7 +54,7 @@ async def _open_vote(bot: LiveBot, round_no: int) -> tuple[int, StoredMessage]:
     found = re.search(r"#(\d+)", card.text or "")
     assert found, card.text
     proposal = int(found.group(1))
-    assert "agenda" in ((await bot.say(MODERATOR, GROUP, f"/accept {proposal}")).text or "")
+    assert "议程" in ((await bot.say(MODERATOR, GROUP, f"/accept {proposal}")).text or "")  # the room's language
     ballot = await bot.say(MODERATOR, GROUP, f"/vote {proposal} art278 5d")
     vote_id = int(bot.button(ballot, "v1:b:").split(":")[2])
     return vote_id, ballot
