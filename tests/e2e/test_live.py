@@ -121,7 +121,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
     author, *cosigners = await residents(w.fake, w.db, w.codes, sample_census_text, 21)
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 21  # reached by the 20th
-    assert "whole community" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    assert "全体" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text  # the room speaks Chinese by default
     await w.say(MODERATOR, ALL_ROOM, "/lang en")  # the room's language: its card is in English
     card = await w.say(author, ALL_ROOM, "/propose Repaint the bicycle shed\nThe paint is peeling.")
     assert "1/21" in card.text
@@ -149,7 +149,7 @@ async def test_fifty_concurrent_ballots_leave_the_ballot_message_showing_the_tur
     voters = await residents(w.fake, w.db, w.codes, sample_census_text, 50)
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 1
-    assert "whole community" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    assert "全体" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text  # the room speaks Chinese by default
     await agenda.propose(w.db, 1, Actor("telegram", str(voters[0])), "Replace the mailboxes", scope="all")
     await w.say(MODERATOR, ALL_ROOM, "/accept 1")
     ballot = await w.say(MODERATOR, ALL_ROOM, "/vote 1 art278 7d")

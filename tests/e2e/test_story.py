@@ -35,7 +35,7 @@ async def test_whole_story(world: World) -> None:
 
     # Bind the room, propose, meet the duplicate check, co-sign to the threshold.
     bound = await w.say(MODERATOR, GROUP, "/bind 3-2")
-    assert "building 3, unit 2" in bound.text and "12" in bound.text
+    assert "3 号楼 2 单元" in bound.text and "12" in bound.text  # the room speaks Chinese by default
     card = await w.say(OWNERS["101"], GROUP, "/propose 3号楼2单元加装电梯\nWe are old; six floors is too many.")
     assert "#1" in card.text and "1/5" in card.text and "▓░░░░" in card.text
     support = w.button(card, "v1:s:")

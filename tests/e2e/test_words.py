@@ -180,9 +180,10 @@ async def test_agenda_and_vote_by_chinese_keywords(world: World) -> None:
     # The duplicate check offers #3 first; "submit mine anyway" makes #4.
     offer_text = await answer(w, OWNERS["202"], GROUP, "/提议 给自行车棚刷漆")
     assert "#3" in offer_text
-    offer = [m for m in w.fake.messages(GROUP) if m.from_bot and m.callback_data
+    # The offer is personal (the group's budget): it comes in the author's private chat.
+    offer = [m for m in w.fake.messages(OWNERS["202"]) if m.from_bot and m.callback_data
              and any(d.startswith("v1:new:") for d in m.callback_data)][-1]
-    await w.press(OWNERS["202"], GROUP, offer, w.button(offer, "v1:new:"))
+    await w.press(OWNERS["202"], OWNERS["202"], offer, w.button(offer, "v1:new:"))
     await _until(w, _proposal(4, state="collecting"), "#4")
     await act(w, MODERATOR, GROUP, "合并 4 3", _proposal(4, state="merged", merged_into_id=3))
     await act(w, MODERATOR, GROUP, "不予受理 3 街道统一安排", _proposal(3, state="declined"))

@@ -57,8 +57,12 @@ class Chatter:
                                     event.chat, event.message_id, event.text)
         before = len(self.messenger.sent)
         await self.app.feed(event, self.messenger)
-        # Private notices to others (a matter's followers) may go out too; this chat gets exactly one answer.
-        here = [m for chat_id, m in self.messenger.sent[before:] if chat_id == event.chat.chat_id]
+        # Private notices to others (a matter's followers) may go out too. The answer is in this chat, or (a
+        # personal answer to a command said in a group: the group's budget) in the member's private chat.
+        sent = self.messenger.sent[before:]
+        here = [m for chat_id, m in sent if chat_id == event.chat.chat_id]
+        if not here and event.chat.kind != "private":
+            here = [m for chat_id, m in sent if chat_id == str(user)]
         assert len(here) == 1, "exactly one answer"
         return here[0].text
 

@@ -58,7 +58,7 @@ async def test_nobody_else_sees_or_moves_a_request(world: World) -> None:
         assert SECRET not in (await w.say(GRID, GRID, command)).text
     assert await _state(w) == before
     # Nothing about it in a group room, and handler commands are refused there.
-    refused = await w.say(owner, GROUP, "/order R1")
+    refused = await w.personal(owner, GROUP, "/order R1")  # a refusal is personal: in private
     assert "private chat" in refused.text and SECRET not in refused.text
     # The ledger has no text and no place: an export of it reveals neither.
     async with w.db.uow(readonly=True) as uow:

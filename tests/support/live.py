@@ -152,7 +152,8 @@ class LiveBot:
 
     async def bind_group(self, chat: int = GROUP, scope: str = "3-2") -> None:
         reply = await self.say(MODERATOR, chat, f"/bind {scope}")
-        assert "now bound to" in (reply.text or ""), reply.text
+        # The room's language (Chinese unless a moderator set /lang en) says it.
+        assert any(word in (reply.text or "") for word in ("now bound to", "本群已绑定到")), reply.text
 
 
 @contextlib.asynccontextmanager
