@@ -20,8 +20,10 @@ run: $(STAMP)
 	$(BIN)/yishi run
 
 # pytest exits 5 when it collected no test: that must fail, and it does (make passes the code on).
+# Most tests wait on sockets and subprocesses, so four workers keep two cores busy (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # Extract user-facing strings and merge them into both catalogs (compiling happens at start-up).
 catalogs: $(STAMP)

@@ -391,6 +391,127 @@ def _fen(text: str, name: str) -> int:
     return int(amount * 100)
 
 
+# --- residents' requests (接诉即办) -------------------------------------------------------------------
+
+complaints_app = typer.Typer(help="Residents' requests: categories, routing, deadlines and rates.",
+                             no_args_is_help=True)
+handlers_app = typer.Typer(help="Handlers of residents' requests (a party's staff).", no_args_is_help=True)
+app.add_typer(complaints_app, name="complaints")
+app.add_typer(handlers_app, name="handlers")
+
+
+def _pairs(values: list[str] | None, sep: str, what: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values or []:
+        left, found, right = value.partition(sep)
+        if not found or not left.strip():
+            raise fail(f"{what}: expected NAME{sep}VALUE, got {value!r}")
+        out.append((left.strip(), right.strip()))
+    return out
+
+
+@complaints_app.command("config")
+def complaints_config(
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+    party: Annotated[list[str] | None, typer.Option(
+        help="Add a party NAME:KIND (kind: property, grid, committee, street, department); repeatable.")] = None,
+    route: Annotated[list[str] | None, typer.Option(
+        help="Route CATEGORY=PARTY (a new category is added; PARTY empty: unrouted); repeatable.")] = None,
+    remove_category: Annotated[list[str] | None, typer.Option(help="Remove a category; repeatable.")] = None,
+    street: Annotated[str | None, typer.Option(help="The party that is the street level (escalation).")] = None,
+    response_hours: Annotated[int | None, typer.Option(help="First response within N hours (default 24).")] = None,
+    urgent_response_hours: Annotated[int | None, typer.Option(help="Urgent: first response within N hours (2).")]
+    = None,
+    resolution_days: Annotated[int | None, typer.Option(help="Resolution within N days (default 7).")] = None,
+    rating_days: Annotated[int | None, typer.Option(help="The author may rate for N days (default 3).")] = None,
+    recurring_households: Annotated[int | None, typer.Option(
+        help="Similar reports from N households make a recurring problem (default 3).")] = None,
+    recurring_days: Annotated[int | None, typer.Option(help="... within N days (default 30).")] = None,
+) -> None:
+    """Show or change a community's request rules (with no option: show them)."""
+    from bot.services.requests import configure
+
+    config = settings()
+    shown = with_db(config, lambda db: configure(
+        db, community, parties=_pairs(party, ":", "--party"), routes=_pairs(route, "=", "--route"),
+        remove=remove_category or [], street=street, response_hours=response_hours,
+        urgent_response_hours=urgent_response_hours, resolution_days=resolution_days, rating_days=rating_days,
+        recurring_households=recurring_households, recurring_days=recurring_days))
+    for key, value in shown.items():
+        typer.echo(f"{key}: {value}")
+
+
+class StatsFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+@complaints_app.command("stats")
+def complaints_stats(
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+    month: Annotated[str, typer.Option(help="The month the requests were reported in, YYYY-MM (community time).")],
+    format: Annotated[StatsFormat, typer.Option(help="table, csv or json.")] = StatsFormat.table,
+) -> None:
+    """Response, resolution and satisfaction rates of a month: overall, per party and per category."""
+    import json
+
+    from bot.deliberation.requests import percent
+    from bot.services.requests import stats
+
+    config = settings()
+    rows = with_db(config, lambda db: stats(db, community, month, config.tz))
+    columns = ["group", "name", "received", "responded_on_time", "response_rate", "resolved_on_time",
+               "resolution_rate", "satisfied", "basic", "unsatisfied", "not_rated", "satisfaction_rate"]
+
+    def fraction(value: Any) -> str:
+        return "" if value is None else f"{value.numerator}/{value.denominator}"
+
+    records = []
+    for row in rows:
+        r = row.rates
+        records.append({"group": row.group, "name": row.name, "received": r.received,
+                        "responded_on_time": r.responded_on_time, "response_rate": r.response_rate,
+                        "resolved_on_time": r.resolved_on_time, "resolution_rate": r.resolution_rate,
+                        "satisfied": r.satisfied, "basic": r.basic, "unsatisfied": r.unsatisfied,
+                        "not_rated": r.not_rated, "satisfaction_rate": r.satisfaction_rate})
+    rates = ("response_rate", "resolution_rate", "satisfaction_rate")
+    if format is StatsFormat.json:
+        typer.echo(json.dumps({"format": "yishi-request-stats/1", "community": community, "month": month,
+                               "rows": [{k: (fraction(v) or None) if k in rates else v for k, v in rec.items()}
+                                        for rec in records]}, ensure_ascii=False, indent=2))
+    elif format is StatsFormat.csv:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        for rec in records:
+            writer.writerow(csv_row([fraction(rec[c]) if c in rates else rec[c] for c in columns]))
+        typer.echo(out.getvalue(), nl=False)
+    else:
+        typer.echo(f"{'group':<9} {'name':<16} {'received':>8} {'response':>9} {'resolution':>10} "
+                   f"{'satisfaction':>12} {'not rated':>9}")
+        for rec in records:
+            typer.echo(f"{rec['group']:<9} {rec['name'][:16]:<16} {rec['received']:>8} "
+                       f"{percent(rec['response_rate']):>9} {percent(rec['resolution_rate']):>10} "
+                       f"{percent(rec['satisfaction_rate']):>12} {rec['not_rated']:>9}")
+
+
+@handlers_app.command("add")
+def handlers_add(
+    platform: Annotated[str, typer.Argument(help="telegram (or another platform name).")],
+    user_id: Annotated[str, typer.Argument(help="The member's user id on that platform.")],
+    community: Annotated[str, typer.Option("--community", help="Community name.")],
+    party: Annotated[str, typer.Option("--party", help="The party they handle requests for.")],
+    supervisor: Annotated[bool, typer.Option("--supervisor", help="Also told when a deadline is missed.")] = False,
+) -> None:
+    """Give a chat member a handler (or supervisor) role in a party."""
+    from bot.services.requests import add_handler
+
+    config = settings()
+    added = with_db(config, lambda db: add_handler(db, community, platform, user_id, party, supervisor=supervisor))
+    typer.echo("Handler added." if added else "Already a handler of that party; nothing changed.")
+
+
 def main() -> None:
     app()
 

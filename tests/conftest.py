@@ -2,18 +2,22 @@
 
 Each test gets an empty, migrated database: on SQLite a copy of a migrated template
 file, on PostgreSQL the session's migrated database with every table truncated.
+Under pytest-xdist every worker gets its own PostgreSQL database (``<name>_gw0``, ...), created here
+and passed on to the processes tests start through TEST_DATABASE_URL.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import URL, make_url, text
 
 from bot.storage import Database
 from bot.storage.migrate import upgrade
@@ -28,6 +32,31 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
 def _is_postgres(url: str) -> bool:
     return url.startswith("postgresql")
+
+
+async def _ensure_database(url: URL) -> None:
+    server = await asyncpg.connect(user=url.username, password=url.password, host=url.host or "127.0.0.1",
+                                   port=url.port or 5432, database="postgres")
+    try:
+        if not await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", url.database):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # another run created it meanwhile
+                await server.execute(f'CREATE DATABASE "{url.database}"')
+    finally:
+        await server.close()
+
+
+def _per_worker(url: str, worker: str) -> str:
+    """This xdist worker's own database on the same server: tests truncate every table they use."""
+    parsed = make_url(url)
+    mine = parsed.set(database=f"{parsed.database}_{worker}")
+    asyncio.run(_ensure_database(mine))
+    return mine.render_as_string(hide_password=False)
+
+
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _is_postgres(TEST_DATABASE_URL) and _WORKER:
+    TEST_DATABASE_URL = _per_worker(TEST_DATABASE_URL, _WORKER)
+    os.environ["TEST_DATABASE_URL"] = TEST_DATABASE_URL
 
 
 def pytest_report_header(config: pytest.Config) -> str:

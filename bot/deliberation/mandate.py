@@ -33,6 +33,7 @@ class Power(StrEnum):
     PROGRESS = "progress"  # implementation notes of adopted matters
     BIND_ROOM = "bind_room"  # bind or re-bind a group room to a scope
     ROOM_DIGEST = "room_digest"  # set or stop the scheduled digest of one room
+    ROOM_LANGUAGE = "room_language"  # the language everything posted in a room uses
 
 
 _C = frozenset({Mandate.COUNCIL})
@@ -47,6 +48,7 @@ POWERS: Final[Mapping[Power, frozenset[Mandate]]] = MappingProxyType({
     Power.MEETINGS: _C,
     Power.PROGRESS: _C,
     Power.BIND_ROOM: _C,
+    Power.ROOM_LANGUAGE: _C,
     # A room's admins may set how often their own room hears what changed; nothing more.
     Power.ROOM_DIGEST: frozenset({Mandate.COUNCIL, Mandate.ROOM_ADMIN}),
 })

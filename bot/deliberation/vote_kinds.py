@@ -100,6 +100,7 @@ class VoteKind:
     criteria: tuple[CriterionSpec, ...]
     covenant: bool = False  # may "non-voters follow the majority" apply (Zhejiang 2009 Art. 10)
     label: str = ""  # what residents read, in English: the msgid of its translations
+    words: tuple[str, ...] = ()  # plain names a moderator may type instead of ``name``
 
     def measures_area(self) -> bool:
         return Dimension.AREA in self.measures
@@ -111,7 +112,7 @@ _LABEL_LINE_RE = re.compile(r'^label\s*=\s*"')
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _RATIO_RE = re.compile(r"^(?P<num>[0-9]+)(?:/(?P<den>[0-9]+))?$")
 _KIND_KEYS = frozenset(
-    {"name", "source", "label", "electorate", "ballot", "measures", "secret", "covenant", "criteria"}
+    {"name", "source", "label", "electorate", "ballot", "measures", "secret", "covenant", "criteria", "words"}
 )
 _CRITERION_KEYS = frozenset({"name", "measure", "numerator", "denominator", "op", "ratio"})
 
@@ -175,7 +176,7 @@ def _criterion(raw: Any, where: str) -> CriterionSpec:
 
 def _kind(raw: Any, index: int) -> VoteKind:
     where = f"kinds[{index}]"
-    table = _keys(raw, _KIND_KEYS, _KIND_KEYS - {"covenant", "criteria", "label"}, where)
+    table = _keys(raw, _KIND_KEYS, _KIND_KEYS - {"covenant", "criteria", "label", "words"}, where)
     name = _name(table["name"], where)
     where = f"kind {name}"
     source = table["source"]
@@ -189,6 +190,9 @@ def _kind(raw: Any, index: int) -> VoteKind:
     secret, covenant = table["secret"], table.get("covenant", False)
     _require(isinstance(secret, bool) and isinstance(covenant, bool), where,
              "secret/covenant must be booleans")
+    raw_words = table.get("words", [])
+    _require(isinstance(raw_words, list) and all(isinstance(w, str) and w.strip() == w and w for w in raw_words),
+             where, "words must be a list of names without surrounding spaces")
     raw_criteria = table.get("criteria", [])
     _require(isinstance(raw_criteria, list), where, "criteria must be an array of tables")
     kind = VoteKind(
@@ -201,6 +205,7 @@ def _kind(raw: Any, index: int) -> VoteKind:
         secret=secret,
         criteria=tuple(_criterion(c, f"{where} criteria[{i}]") for i, c in enumerate(raw_criteria)),
         covenant=covenant,
+        words=tuple(raw_words),
     )
     names = [c.name for c in kind.criteria]
     _require(len(set(names)) == len(names), where, "repeated criterion name")
@@ -238,6 +243,12 @@ def load_kinds(text: str) -> tuple[Mapping[str, VoteKind], Mapping[str, str]]:
         kind = _kind(raw, index)
         _require(kind.name not in kinds, f"kind {kind.name}", "defined twice")
         kinds[kind.name] = kind
+    seen: set[str] = set()
+    for kind in kinds.values():
+        for word in kind.words:
+            _require(word.lower() not in seen and word.lower() not in kinds, f"kind {kind.name}",
+                     f"word {word!r} names two kinds")
+            seen.add(word.lower())
     raw_aliases = document.get("aliases", {})
     _require(isinstance(raw_aliases, dict), "aliases", "expected a table")
     aliases: dict[str, str] = {}
@@ -260,6 +271,19 @@ def get_kind(name: str) -> VoteKind:
     if kind is None:
         raise InvalidInput(f"unknown vote kind {name!r}", field="kind", value=name)
     return kind
+
+
+def kind_of_word(word: str) -> str | None:
+    """The kind a code, an alias or a plain name stands for (``elevator`` or a Chinese name), or None."""
+    lowered = word.strip().lower()
+    if lowered in _KINDS:
+        return lowered
+    if lowered in _ALIASES:
+        return _ALIASES[lowered]
+    for kind in _KINDS.values():
+        if lowered in (w.lower() for w in kind.words):
+            return kind.name
+    return None
 
 
 def all_kinds() -> tuple[VoteKind, ...]:

@@ -6,8 +6,10 @@ import itertools
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -15,10 +17,11 @@ from bot.chat.port import Action, OutMessage
 from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
 from bot.deliberation.thresholds import progress_bar
-from bot.handlers import render
-from bot.handlers.callbacks import Page, SubmitDraft, Support, SupportSimilar, pack
+from bot.handlers import aliases, render
+from bot.handlers.callbacks import Page, Review, SubmitDraft, Support, SupportSimilar, pack
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
+from bot.handlers.council_notice import tell_about_threshold
 from bot.handlers.errors import state_name
 from bot.handlers.live import Host, LiveKind, Post
 from bot.handlers.wiring import Features
@@ -26,13 +29,19 @@ from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
 from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
+from bot.storage.rooms import room_languages
+from bot.storage.uow import UnitOfWork
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
 
 PAGE = 5
 CATEGORIES = ("elevator", "environment", "parking", "safety", "property_management", "other")
-_CATEGORY_PREFIX = re.compile(r"^\s*\[?(" + "|".join(CATEGORIES) + r")\]?\s*[:：]\s*", re.IGNORECASE)
+# English codes and the Chinese words of aliases.toml, longest first so that a longer word wins.
+_CATEGORY_WORDS = sorted({*CATEGORIES, *aliases.words().tables["categories"]}, key=len, reverse=True)
+_CATEGORY_PREFIX = re.compile(
+    r"^\s*\[?(" + "|".join(map(re.escape, _CATEGORY_WORDS)) + r")\]?\s*[:\uff1a]\s*", re.IGNORECASE
+)
 _ELEVATOR_WORDS = ("\u7535\u68af", "elevator", "lift")  # dianti, the Chinese word
 ID_RE = re.compile(r"^#?(\d{1,9})$")
 
@@ -45,6 +54,8 @@ class Draft:
     body: str
     category: str
     user_id: str
+    chat_id: str = ""  # the room the card goes to, wherever the author presses "submit"
+    locale: str = ""  # that room's language
 
 
 class Drafts:
@@ -88,7 +99,8 @@ def split_proposal(args: str, reply_text: str | None) -> tuple[str, str, str]:
     category = "other"
     match = _CATEGORY_PREFIX.match(title)
     if match:
-        category = match.group(1).lower()
+        word = match.group(1).lower()
+        category = word if word in CATEGORIES else aliases.words().tables["categories"][word]
         title = title[match.end() :].strip()
     elif any(word in (title + body).lower() for word in _ELEVATOR_WORDS):
         category = "elevator"
@@ -114,7 +126,8 @@ async def propose(ctx: Context, args: str) -> None:
         ctx.app.db, room.community_id, await ctx.actor(), title, body, scope=room.scope, category=category
     )
     if submission.proposal is None:
-        key = drafts.put(Draft(room.community_id, room.scope, title, body, category, ctx.sender.user_id))
+        key = drafts.put(Draft(room.community_id, room.scope, title, body, category, ctx.sender.user_id,
+                               ctx.chat.chat_id, await ctx.room_locale()))
         lines: list[Text | str] = [_("Similar open proposals already exist. Support one of them instead?")]
         actions: list[list[Action]] = []
         for similar, _score in submission.similar:
@@ -143,8 +156,10 @@ async def _card_posts(app: Host, proposal_ids: list[int], platform: str) -> list
                 .where(ProposalCard.proposal_id.in_(proposal_ids), ProposalCard.platform == platform)  # type: ignore[attr-defined]
                 .order_by(ProposalCard.id)  # type: ignore[arg-type]
             )
-        ).scalars()
-        return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
+        ).scalars().all()
+        rooms = await room_languages(uow, platform, (r.chat_id for r in rows), app.i18n.default_locale)
+        return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, rooms.get(r.chat_id, r.locale))
+                for r in rows]
 
 
 async def _render_card(app: Host, post: Post) -> OutMessage | None:
@@ -188,10 +203,12 @@ def touch_card(ctx: Context, *proposal_ids: int | None) -> None:
             ctx.app.live.touch(CARD, proposal_id, ctx.messenger)
 
 
-async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adopt: bool = False) -> None:
+async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adopt: bool = False,
+                        locale: str | None = None, chat_id: str | None = None) -> None:
     """Record where a card of the matter was posted. ``adopt``: the pressed message turns into the card
     (a /show answer, an offer of similar matters, a card from before cards were recorded), unless it
     already is another live message (a forged button must not turn a ballot into a card)."""
+    locale = locale or (ctx.locale if ctx.private else await ctx.room_locale())
     async with ctx.app.db.uow() as uow:
         if adopt:
             ballot = await uow.session.execute(
@@ -208,21 +225,33 @@ async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adop
             {
                 "proposal_id": proposal_id,
                 "platform": ctx.chat.platform,
-                "chat_id": ctx.chat.chat_id,
+                "chat_id": chat_id or ctx.chat.chat_id,
                 "message_id": message_id,
-                "locale": ctx.locale,
+                "locale": locale,
                 "posted_at": utcnow(),
             },
             ("platform", "chat_id", "message_id"),
         )
 
 
-async def post_card(ctx: Context, proposal: Proposal, supports: int) -> None:
-    sent = await ctx.reply(
-        render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, ctx.t)
-    )
+async def post_card(ctx: Context, proposal: Proposal, supports: int, draft: Draft | None = None) -> None:
     assert proposal.id is not None
-    await remember_card(ctx, proposal.id, sent.message_id)
+    if draft is not None and draft.chat_id and draft.chat_id != ctx.chat.chat_id:
+        # Submitted from the offer the author got in private: the card goes to the room it was proposed in.
+        def t(text: Text | str) -> str:
+            return ctx.app.i18n.render(text, draft.locale)
+
+        card = OutMessage(t(render.proposal_card(proposal, supports, ctx.app.tz))[:4096],
+                          tuple(tuple(r) for r in render.support_actions(proposal, t)))
+        posted = await ctx.messenger.send(draft.chat_id, card)
+        await remember_card(ctx, proposal.id, posted.message_id, locale=draft.locale, chat_id=draft.chat_id)
+        return
+    sent = await ctx.reply(
+        render.proposal_card(proposal, supports, ctx.app.tz), render.support_actions(proposal, await ctx.public_t()),
+        public=True,
+    )
+    assert sent is not None
+    await remember_card(ctx, proposal.id, sent.message_id, locale=await ctx.room_locale())
 
 
 async def submit_draft(ctx: Context, key: int) -> None:
@@ -242,7 +271,7 @@ async def submit_draft(ctx: Context, key: int) -> None:
     assert submission.proposal is not None
     ctx.app.replan()  # its collecting window
     await ctx.toast(_("Submitted."))
-    await post_card(ctx, submission.proposal, submission.supports)
+    await post_card(ctx, submission.proposal, submission.supports, draft)
 
 
 def support_message(outcome: agenda.SupportOutcome) -> Text:
@@ -260,14 +289,18 @@ def support_message(outcome: agenda.SupportOutcome) -> Text:
 
 @registry.command("support", summary=_("Co-sign a proposal"), usage=_("/support <id>"))
 async def support(ctx: Context, args: str) -> None:
-    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor())
+    outcome = await agenda.support(ctx.app.db, parse_id(args), await ctx.actor(), on_reached=_tell_council(ctx))
     await ctx.reply(support_message(outcome))
     if outcome.added:
         touch_card(ctx, outcome.proposal.id)
 
 
+def _tell_council(ctx: Context) -> Callable[[UnitOfWork, Proposal, datetime], Awaitable[None]]:
+    return lambda uow, proposal, now: tell_about_threshold(uow, ctx.app.i18n, proposal, now)
+
+
 async def press_support(ctx: Context, proposal_id: int) -> None:
-    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor())
+    outcome = await agenda.support(ctx.app.db, proposal_id, await ctx.actor(), on_reached=_tell_council(ctx))
     await ctx.toast(support_message(outcome))
     if outcome.added:
         # Never this press's own snapshot: presses finish in any order, so the card is rendered from
@@ -282,7 +315,7 @@ async def press_support(ctx: Context, proposal_id: int) -> None:
 @registry.command("proposals", where="group", summary=_("Open matters in this room's scope"), usage=_("/proposals"))
 async def proposals(ctx: Context, args: str) -> None:
     text, actions = await proposals_page(ctx, 0)
-    await ctx.reply(text, actions)
+    await ctx.reply(text, actions, public=True)
 
 
 async def proposals_page(ctx: Context, page: int) -> tuple[Text, list[list[Action]]]:
@@ -349,6 +382,18 @@ HISTORY = {
 }
 
 
+def _plain_codes(event: str, params: dict[str, Any]) -> dict[str, Any]:
+    """History entries store codes (a vote kind, an objection reason or status): show their plain names."""
+    plain: dict[str, Any] = {}
+    if "kind" in params:
+        plain["kind"] = render.kind_name(str(params["kind"]))
+    if event == "objection_recorded" and "reason" in params:  # a declined matter's reason is free text
+        plain["reason"] = render.REASON_NAMES.get(str(params["reason"]), str(params["reason"]))
+    if event == "objection_updated" and "to" in params:
+        plain["to"] = render.STATUS_NAMES.get(str(params["to"]), str(params["to"]))
+    return plain
+
+
 @registry.command("show", summary=_("One proposal with its history"), usage=_("/show <id>"))
 async def show(ctx: Context, args: str) -> None:
     proposal_id = parse_id(args)
@@ -362,7 +407,8 @@ async def show(ctx: Context, args: str) -> None:
         template = HISTORY.get(entry.event)
         if template is None:
             continue
-        params = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        params: dict[str, Any] = {k: v for k, v in payload.items() if isinstance(v, str | int)}
+        params.update(_plain_codes(entry.event, params))
         if "closes_at" in params:
             from datetime import datetime
 
@@ -405,7 +451,7 @@ async def accept(ctx: Context, args: str) -> None:
                                    notices=Notices(ctx.app.i18n, ctx.app.tz))
     ctx.app.replan()  # it may have joined a meeting's agenda
     touch_card(ctx, proposal.id)
-    await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))
+    await ctx.reply(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title), public=True)
 
 
 @registry.command(
@@ -419,7 +465,8 @@ async def decline(ctx: Context, args: str) -> None:
     ctx.app.replan()
     touch_card(ctx, proposal.id)
     await ctx.reply(
-        _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason)
+        _("#{id} {title} was declined. Reason: {reason}", id=proposal.id, title=proposal.title, reason=proposal.reason),
+        public=True,
     )
 
 
@@ -441,7 +488,8 @@ async def merge(ctx: Context, args: str) -> None:
             "#{id} was merged into #{into}; its co-signatures carried over.",
             id=proposal.id,
             into=proposal.merged_into_id,
-        )
+        ),
+        public=True,
     )
 
 
@@ -450,7 +498,7 @@ async def withdraw(ctx: Context, args: str) -> None:
     proposal = await agenda.withdraw_proposal(ctx.app.db, parse_id(args), await ctx.actor())
     ctx.app.replan()
     touch_card(ctx, proposal.id)
-    await ctx.reply(_("#{id} was withdrawn.", id=proposal.id))
+    await ctx.reply(_("#{id} was withdrawn.", id=proposal.id), public=True)
 
 
 async def turn_page(ctx: Context, button: Page) -> None:
@@ -460,6 +508,20 @@ async def turn_page(ctx: Context, button: Page) -> None:
         await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
 
 
+async def review(ctx: Context, proposal_id: int, accept: bool) -> None:
+    """Accept or decline from the council's notice (the services check the mandate again)."""
+    if not accept:
+        # A decline needs a public reason, which a button cannot carry.
+        await ctx.toast(_("To decline #{id}, send /decline {id} <reason> in its room: the reason is published.",
+                          id=proposal_id), alert=True)
+        return
+    proposal = await agenda.accept(ctx.app.db, proposal_id, await ctx.actor(),
+                                   notices=Notices(ctx.app.i18n, ctx.app.tz))
+    ctx.app.replan()  # it may have joined a meeting's agenda
+    touch_card(ctx, proposal.id)  # its cards in the rooms show the decision, edited in place
+    await ctx.toast(_("#{id} {title} is on the agenda.", id=proposal.id, title=proposal.title))
+
+
 def wire(features: Features) -> None:
     features.add_commands(registry)
     features.live_kind(CARDS)
@@ -467,3 +529,4 @@ def wire(features: Features) -> None:
     features.button(SupportSimilar, lambda ctx, button: press_support(ctx, button.proposal_id))
     features.button(SubmitDraft, lambda ctx, button: submit_draft(ctx, button.key))
     features.button(Page, turn_page, edit_only=True)
+    features.button(Review, lambda ctx, button: review(ctx, button.proposal_id, button.decision == "a"))

@@ -18,7 +18,7 @@ from bot.services.broadcast import post_in_rooms, rooms_for_scope
 from bot.services.voting import Closed
 from bot.storage.models import ChatRoom, Proposal, Vote, utcnow
 from bot.storage.outbox import Priority, enqueue
-from bot.storage.rooms import ballot_posts
+from bot.storage.rooms import ballot_posts, room_languages
 from bot.storage.uow import Database, UnitOfWork
 
 __all__ = [
@@ -58,7 +58,8 @@ async def freeze_ballot_posts(uow: UnitOfWork, i18n: Translator, tz: tzinfo, pro
     posts = await ballot_posts(uow, vote.id)
     added = 0
     for post in posts:
-        body = i18n.render(render.ballot_post(proposal, vote, standing, tz), post.locale)
+        rooms = await room_languages(uow, post.platform, [post.chat_id], i18n.default_locale)
+        body = i18n.render(render.ballot_post(proposal, vote, standing, tz), rooms.get(post.chat_id, post.locale))
         added += await enqueue(
             uow, platform=post.platform, chat_id=post.chat_id, message=OutMessage(body[:4096]),
             dedupe_key=f"vote-closed-edit:{vote.id}:{post.id}", edit=post.message_id, priority=Priority.NOTICE,

@@ -125,6 +125,8 @@ class Yishi:
                 # Remembered for messages sent to them later, unprompted (approvals, nudges).
                 member = await uow.member(event.sender.platform, event.sender.user_id, event.sender.display_name)
                 member.language_code = code or member.language_code
+            if event.chat.kind == "private" and not member.reachable:
+                member.reachable = True  # they write to us in private, so we can answer there again
         return Context(
             self,
             event,
@@ -146,6 +148,8 @@ class Yishi:
                 await ctx.reply(_("I understand commands. Send /help to see what you can do."))
             return
         spec = self.features.commands.get(command.name)
+        if spec is not None and command.bare and spec.where == "private" and not ctx.private:
+            return  # "<start keyword>" said in a group is talk, not a private-only command
         if spec is None:
             if ctx.private or command.mention:
                 await ctx.reply(_("Unknown command /{name}. Send /help for the list.", name=command.name))

@@ -18,6 +18,7 @@ from bot.handlers.votes import ballot_actions
 from bot.handlers.wiring import Features
 from bot.services import voting
 from bot.storage.models import BallotPost, Proposal, Vote, utcnow
+from bot.storage.rooms import room_languages
 
 BALLOT = "ballot"
 # A vote closed this recently may have missed its final edit in a crash (the /close command edits in
@@ -33,8 +34,10 @@ async def _posts(app: Host, vote_ids: list[int], platform: str) -> list[Post]:
                 .where(BallotPost.vote_id.in_(vote_ids), BallotPost.platform == platform)  # type: ignore[attr-defined]
                 .order_by(BallotPost.id)  # type: ignore[arg-type]
             )
-        ).scalars()
-        return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, r.locale) for r in rows]
+        ).scalars().all()
+        rooms = await room_languages(uow, platform, (r.chat_id for r in rows), app.i18n.default_locale)
+        return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, rooms.get(r.chat_id, r.locale))
+                for r in rows]
 
 
 async def _render(app: Host, post: Post) -> OutMessage | None:

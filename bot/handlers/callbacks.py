@@ -116,6 +116,16 @@ class Decide(Button):
 
 
 @dataclass(frozen=True, slots=True)
+class Review(Button):
+    """Review a matter from the council's threshold notice: accept (a) or decline (d)."""
+
+    TAG = "rv"
+    PATTERN = re.compile(r"^(\d{1,9}):([ad])$")
+    proposal_id: int
+    decision: str
+
+
+@dataclass(frozen=True, slots=True)
 class Page(Button):
     """A page of /proposals."""
 
@@ -142,10 +152,40 @@ class SubmitDraft(Button):
     key: int
 
 
+@dataclass(frozen=True, slots=True)
+class RateRequest(Button):
+    """Rate a resolved request: satisfied (s), basic (b), unsatisfied (u)."""
+
+    TAG = "rq"
+    PATTERN = re.compile(r"^(\d{1,9}):([sbu])$")
+    request_id: int
+    rating: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptSuggestion(Button):
+    """Turn a recurring-problem suggestion into a proposal."""
+
+    TAG = "sg"
+    PATTERN = re.compile(r"^(\d{1,9})$")
+    suggestion_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluate(Button):
+    """Evaluate a completed matter: satisfied (s), basic (b), unsatisfied (u)."""
+
+    TAG = "ev"
+    PATTERN = re.compile(r"^(\d{1,9}):([sbu])$")
+    proposal_id: int
+    rating: str
+
+
 KINDS: dict[str, type[Button]] = {
     kind.TAG: kind
     for kind in (Support, BallotChoice, ToggleOption, SubmitOptions, RankOption, SubmitRanking, ResetRanking,
-                 ChooseRole, Decide, Page, SupportSimilar, SubmitDraft)
+                 ChooseRole, Decide, Review, Page, SupportSimilar, SubmitDraft, RateRequest, AdoptSuggestion,
+                 Evaluate)
 }
 
 

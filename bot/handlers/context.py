@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from bot.chat.port import (
     Action,
@@ -15,6 +16,7 @@ from bot.chat.port import (
     Delivery,
     IncomingMessage,
     Messenger,
+    MessengerError,
     OutMessage,
     Sender,
     SentMessage,
@@ -25,7 +27,7 @@ from bot.handlers.live import Host
 from bot.i18n import Text, _
 from bot.i18n import member_locale as member_locale  # re-exported: it lives with i18n
 from bot.services.directory import Actor, is_council_member, may_see_community
-from bot.storage.models import ChatRoom, Member
+from bot.storage.models import ChatRoom, Member, utcnow
 
 
 class _Board(Protocol):
@@ -169,15 +171,80 @@ class Context:
         body = self.app.i18n.render(text, locale or self.locale)
         return OutMessage(body[:4096], tuple(tuple(row) for row in actions))
 
-    async def reply(self, text: Text | str, actions: Rows = ()) -> SentMessage:
-        reply_to = self.event.message_id if isinstance(self.event, IncomingMessage) and not self.private else None
-        return await self.messenger.send(self.chat.chat_id, self.render(text, actions), reply_to=reply_to)
+    async def room_locale(self) -> str:
+        """The language of what is posted in this room: its own (/lang in the room), else the default."""
+        room = await self.room()
+        return room_locale(room, self.app.i18n.default_locale)
+
+    async def public_t(self) -> Callable[[Text | str], str]:
+        """Renders button labels of a message posted for the whole room, in the room's language."""
+        locale = self.locale if self.private else await self.room_locale()
+        return lambda text: self.app.i18n.render(text, locale)
+
+    async def reply(self, text: Text | str, actions: Rows = (), *, public: bool = False) -> SentMessage | None:
+        """Answer the event: the one decision of what a group room sees (its message budget).
+
+        ``public``: what the whole room needs (proposal cards, ballots, decisions, results, the room's
+        settings), posted in the room in the room's language. Anything else is *personal* (confirmations,
+        refusals, /show, /help, /me, offers, usage lines): in a group it goes as a toast when it answers
+        a press, else to the member's private chat in their language. Only when the member never started
+        a private chat (Telegram: 403 "bot can't initiate conversation") does the room get a one-line
+        pointer, at most one per member and community-local day, and the answer itself is dropped.
+        """
+        if self.private:
+            return await self.messenger.send(self.chat.chat_id, self.render(text, actions))
+        if public:
+            reply_to = self.event.message_id if isinstance(self.event, IncomingMessage) else None
+            locale = await self.room_locale()
+            return await self.messenger.send(self.chat.chat_id, self.render(text, actions, locale), reply_to=reply_to)
+        if isinstance(self.event, ButtonPress) and not actions:
+            await self.toast(text, alert=len(self.t(text)) > 60)
+            return None
+        if await self._reachable():
+            try:
+                return await self.messenger.send(self.sender.user_id, self.render(text, actions))
+            except MessengerError as error:
+                if not error.blocked:
+                    raise
+                # Marked unreachable by the outbox; told below, once a day, how to get answers.
+        return await self._point_to_private()
+
+    async def _reachable(self) -> bool:
+        async with self.app.db.uow(readonly=True) as uow:
+            reachable = (await uow.session.execute(select(Member.reachable).where(
+                Member.platform == self.sender.platform, Member.external_id == self.sender.user_id))).scalar()
+        return reachable is None or bool(reachable)
+
+    async def _point_to_private(self) -> SentMessage | None:
+        now = utcnow()
+        local = now.astimezone(self.app.tz)
+        day_start = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        async with self.app.db.uow() as uow:
+            member = await uow.member(self.sender.platform, self.sender.user_id, self.sender.display_name)
+            # A guarded update: two commands at once still give one pointer, and a restart keeps the day.
+            done = await uow.session.execute(
+                update(Member).where(
+                    Member.id == member.id,
+                    or_(Member.pointed_at.is_(None), Member.pointed_at < day_start),  # type: ignore[union-attr,operator]
+                ).values(pointed_at=now))
+            if not done.rowcount:  # type: ignore[attr-defined]
+                return None
+            name = member.display_name or member.external_id  # stored cleaned: no control or bidi characters
+        me = getattr(self.messenger, "bot_username", "") or ""
+        text = _("{name}, I answer you in a private chat: open @{bot} and press Start, then send it again.",
+                 name=name[:64], bot=me)
+        reply_to = self.event.message_id if isinstance(self.event, IncomingMessage) else None
+        return await self.messenger.send(self.chat.chat_id, self.render(text, (), await self.room_locale()),
+                                         reply_to=reply_to)
 
     async def send_private(self, user_id: str, text: Text, locale: str, actions: Rows = ()) -> SentMessage:
         # On Telegram a private chat's id is the user's id.
         return await self.messenger.send(user_id, self.render(text, actions, locale))
 
-    async def toast(self, text: Text, *, alert: bool = False) -> None:
+    async def toast(self, text: Text | str, *, alert: bool = False) -> None:
         if isinstance(self.event, ButtonPress):
             await self.messenger.toast(self.event, self.t(text)[:200], alert=alert)
 
+
+def room_locale(room: ChatRoom | None, default: str) -> str:
+    return room.locale if room is not None and room.locale else default

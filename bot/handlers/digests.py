@@ -120,12 +120,13 @@ async def _room_digest(ctx: Context, tokens: list[str]) -> None:
         cleared = await digests.clear_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id))
         if cleared:
             ctx.app.replan()
-        await ctx.reply(_("This room's digest is off.") if cleared else _("This room has no digest."))
+        await ctx.reply(_("This room's digest is off.") if cleared else _("This room has no digest."), public=cleared)
         return
     await digests.set_room_digest(ctx.app.db, room.id, await ctx.actor(room.community_id), schedule)
     ctx.app.replan()
     await ctx.reply(
-        _("This room will get a digest {schedule}, when something changed.", schedule=describe(schedule))
+        _("This room will get a digest {schedule}, when something changed.", schedule=describe(schedule)),
+        public=True,
     )
 
 
@@ -237,6 +238,12 @@ def _progress(item: Item) -> Text:
     return _("#{id} {title}: {note}", id=p.id, title=p.title, note=note)
 
 
+def _evaluation(item: Item) -> Text:
+    p, counts = item.proposal, item.payload.get("counts") or {}
+    return _("#{id} {title}: satisfied {s}, basically satisfied {b}, not satisfied {u}", id=p.id, title=p.title,
+             s=counts.get("satisfied", 0), b=counts.get("basic", 0), u=counts.get("unsatisfied", 0))
+
+
 def digest_text(
     changes: Changes,
     tz: tzinfo,
@@ -267,6 +274,7 @@ def digest_text(
     section(_("Results:"), changes.results, _result)
     section(_("Objections:"), changes.objections, _objection)
     section(_("Implementation:"), changes.progress, _progress)
+    section(_("Residents' evaluation of completed matters:"), changes.evaluations, _evaluation)
     return render.join(lines)
 
 
@@ -306,7 +314,8 @@ def _closing(item: Item, tz: tzinfo, standings: dict[int, dict[str, Any]]) -> li
 
 def heading(audience: digests.Audience, since: datetime | None, tz: tzinfo) -> Text:
     if audience.room is not None:
-        scope = audience.community if str(audience.scope) == "all" else f"{audience.community} {audience.scope}"
+        scope: Text | str = audience.community if str(audience.scope) == "all" else _(
+            "{community}, {scope}", community=audience.community, scope=render.scope_name(str(audience.scope)))
         if since is None:
             return _("Digest for {scope}", scope=scope)
         return _("Digest for {scope}, changes since {since}", scope=scope, since=render.when(since, tz))

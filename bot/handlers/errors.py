@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.deliberation import requests as rules
 from bot.deliberation.errors import (
     AlreadyDone,
     DomainError,
@@ -13,8 +14,15 @@ from bot.deliberation.errors import (
     NotFound,
     Throttled,
 )
+from bot.deliberation.requests import RequestAction
 from bot.deliberation.text import clean_text
 from bot.i18n import Text, _
+from bot.plain import scope_name
+from bot.services.requests import state_name as request_state_name
+
+
+class UsageError(Exception):
+    """Missing or malformed arguments: the dispatcher answers with the command's own usage line."""
 
 
 def state_name(state: str) -> Text:
@@ -42,6 +50,8 @@ def state_name(state: str) -> Text:
 
 def explain(error: DomainError) -> Text:
     params = error.params
+    if (found := explain_request(error)) is not None:
+        return found
     if isinstance(error, LedgerMismatch):
         return _(
             "Vote #{id} was not closed: {count} stored ballots differ from the ledger. The council must check the "
@@ -58,7 +68,7 @@ def explain(error: DomainError) -> Text:
                 name=clean_text(str(params.get("name", "")))[:40],  # typed by the member: shown cleaned
             )
         if what == "scope":
-            return _("There are no homes in {name}.", name=params.get("name"))
+            return _("There are no homes in {name}.", name=scope_name(str(params.get("name", ""))))
         return _("Not found.")
     if isinstance(error, NotEligible):
         reason = params.get("reason")
@@ -71,7 +81,7 @@ def explain(error: DomainError) -> Text:
         if reason == "not_registered_in_scope":
             return _(
                 "Only registered households in {scope} can do that. Register first with /register.",
-                scope=params.get("scope", ""),
+                scope=scope_name(str(params.get("scope", ""))),
             )
         if reason == "not_on_roll":
             return _(
@@ -140,3 +150,44 @@ def _minutes_left(error: Throttled) -> int:
     if retry_at is None or now is None:
         return 1
     return max(1, -(-int((retry_at - now).total_seconds()) // 60))
+
+
+def explain_request(error: DomainError) -> Text | None:
+    """Refusals of the request rules in words (None: not one of theirs)."""
+    params = error.params
+    if isinstance(error, NotFound):
+        if params.get("what") == "request":
+            return _("There is no work order {no} among the ones you may see. /myreports lists yours.",
+                     no=rules.format_number(int(params.get("id", 0))))
+        if params.get("what") == "party":
+            return _("There is no party {name} in this community.", name=clean_text(str(params.get("name", "")))[:64])
+        if params.get("what") == "suggestion":
+            return _("There is no such suggestion.")
+    if isinstance(error, NotEligible):
+        reason = params.get("reason")
+        if reason == "requests_unregistered":
+            return _("Only registered residents can report a problem. Register first with /register.")
+        if reason == "not_request_handler":
+            return _("Only a handler of the party this work order is routed to can do that.")
+        if reason == "not_request_author":
+            return _("Only the resident who reported this problem can rate it.")
+    if isinstance(error, IllegalTransition) and error.action in {str(a) for a in RequestAction} | {"adopt_suggestion"}:
+        if error.action == "adopt_suggestion":
+            return _("That suggestion is already a proposal.")
+        return _("Not possible now: the work order is {state}.", state=request_state_name(error.current))
+    if isinstance(error, InvalidInput):
+        messages = {
+            "request_text": _("Please say what happened (at most {max} characters).", max=rules.TEXT_MAX),
+            "request_reply": _("Please write the answer after the work order number."),
+            "request_note": _("Please say what was done after the work order number."),
+            "request_reason": _("Please give a reason."),
+            "request_category": _("There is no category {name} here.", name=clean_text(str(params.get("value", "")))),
+            "request_party_same": _("The work order is already with that party."),
+            "request_department": _("A whistle calls a department: name a party of kind department."),
+            "location": _("Say where: your home (3-2-501), a building unit (3-2), a building (3) or a common area "
+                          "(one word, at most 40 characters)."),
+            "work_order": _("Give the work order number, e.g. R12."),
+        }
+        if params.get("field") in messages:
+            return messages[str(params.get("field"))]
+    return None

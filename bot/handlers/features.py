@@ -8,11 +8,23 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.handlers import agenda, board, digests, implementation, meetings, nudges, registration, rooms, votes
+from bot.handlers import (
+    agenda,
+    board,
+    digests,
+    followers,
+    implementation,
+    meetings,
+    nudges,
+    registration,
+    requests,
+    rooms,
+    votes,
+)
 from bot.handlers.wiring import Features
 
 FEATURES: tuple[ModuleType, ...] = (
-    registration, agenda, votes, board, rooms, meetings, digests, nudges, implementation,
+    registration, agenda, votes, board, rooms, meetings, digests, nudges, implementation, requests, followers,
 )
 
 

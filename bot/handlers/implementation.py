@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bot.handlers.agenda import parse_id
+from bot.handlers.aliases import code
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context
+from bot.handlers.followers import after_progress
 from bot.handlers.wiring import Features
 from bot.i18n import _
 from bot.services.implementation import record_progress
@@ -26,7 +28,7 @@ async def progress(ctx: Context, args: str) -> None:
         raise UsageError()
     proposal_id = parse_id(number)
     first, _sep, rest = note.strip().partition(" ")
-    done = first.lower() == "done"
+    done = code("keywords", first) == "done"
     if done:
         note = rest
     elif not note.strip():
@@ -43,7 +45,8 @@ async def progress(ctx: Context, args: str) -> None:
         text = _("Implementation of #{id} {title} has started: {note}", id=p.id, title=p.title, note=outcome.note)
     else:
         text = _("Progress on #{id} {title}: {note}", id=p.id, title=p.title, note=outcome.note)
-    await ctx.reply(text)
+    await ctx.reply(text, public=True)
+    await after_progress(ctx, p, text, outcome.done)  # private notes to followers; evaluation when done
 
 
 def wire(features: Features) -> None:

@@ -17,7 +17,6 @@ which subjects may be stale after a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -30,6 +29,7 @@ from typing import Protocol
 from bot.chat.port import Messenger, MessengerError, OutMessage
 from bot.i18n import Translator
 from bot.storage import Database
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ class LiveKind:
     render: Callable[[Host, Post], Awaitable[OutMessage | None]]
     # Subjects whose messages may have missed an edit while the bot was down.
     current: Callable[[Host], Awaitable[list[int]]]
+
 
 
 @dataclass(eq=False)
@@ -217,15 +218,20 @@ class LiveMessages:
                 log.exception("refreshing %s message %s in %s failed", post.kind, post.message_id, post.chat_id)
                 return
 
-    async def drain(self) -> None:
-        """Stop: pending refreshes are dropped (the next start refreshes every live message)."""
+    async def drain(self, grace: float = 5.0) -> None:
+        """Stop: pending refreshes are dropped (the next start refreshes every live message).
+
+        Edits already in hand get ``grace`` seconds to finish before they are cancelled: a task cancelled
+        in the middle of a database read leaves its pooled connection to be reset by the garbage collector.
+        """
+        self._touched.clear()
+        for state in self._messages.values():
+            state.wanted = state.done  # a worker ends after the edit it is doing
         tasks = [t for t in self._flushers.values() if not t.done()]
         tasks += [s.task for s in self._messages.values() if s.task is not None and not s.task.done()]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=grace)
+            await cancel_and_wait(late)
         self._touched.clear()
 
 

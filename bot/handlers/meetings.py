@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.deliberation.errors import InvalidInput, NotFound
+from bot.handlers.aliases import code
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
 from bot.handlers.wiring import Features
@@ -13,8 +14,6 @@ from bot.storage.outbox import split_text
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
-
-CANCEL_WORDS = ("cancel", "\u53d6\u6d88")  # also the Chinese word quxiao
 
 INVALID = {
     "date": _("That date is not valid. Write it as 2026-12-05, or 12-05 for the next 5 December."),
@@ -52,7 +51,7 @@ async def meeting(ctx: Context, args: str) -> None:
     if not words:
         await _show(ctx, community_id)
         return
-    if len(words) == 1 and words[0].lower() not in CANCEL_WORDS or len(words) > 2:
+    if len(words) == 1 and code("keywords", words[0]) != "cancel" or len(words) > 2:
         raise UsageError()
     await ctx.require_moderator(community_id)  # refused before the date is even read
     notices = meetings.Notices(ctx.app.i18n, ctx.app.tz)
@@ -61,7 +60,7 @@ async def meeting(ctx: Context, args: str) -> None:
             cancelled = await meetings.cancel(ctx.app.db, community_id, await ctx.actor(community_id), notices)
             ctx.app.replan()
             await ctx.reply(_("The council meeting on {when} was cancelled.",
-                              when=meetings.when(cancelled.starts_at, ctx.app.tz)))
+                              when=meetings.when(cancelled.starts_at, ctx.app.tz)), public=True)
             return
         now = utcnow()
         starts_at = meetings.parse_when(words[0], words[1], ctx.app.tz, now)
@@ -86,7 +85,7 @@ async def meeting(ctx: Context, args: str) -> None:
         if done.agenda_posted
         else _("The agenda will be posted in the rooms the day before."),
     ]
-    await ctx.reply(meetings.join(lines))
+    await ctx.reply(meetings.join(lines), public=True)
 
 
 async def _show(ctx: Context, community_id: int) -> None:

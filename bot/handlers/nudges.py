@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.handlers.aliases import argument
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context
 from bot.handlers.wiring import Features
@@ -19,7 +20,7 @@ registry = Registry()
 )
 
 async def nudges(ctx: Context, args: str) -> None:
-    choice = args.strip().lower()
+    choice = argument("switches", args, ("on", "off")) if args.strip() else ""
     if choice not in ("", "on", "off"):
         raise UsageError()
     async with ctx.app.db.uow() as uow:

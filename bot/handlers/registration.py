@@ -4,33 +4,30 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
-from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
-from bot.chat.port import Action, ButtonPress, OutMessage, Sender
+from bot.chat.port import Action, ButtonPress, Sender
 from bot.deliberation.errors import NeedsConfirmation
+from bot.handlers.aliases import code, keywords_of
 from bot.handlers.callbacks import ChooseRole, Decide, pack
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
-from bot.handlers.render import join
+from bot.handlers.council_notice import ROLE_NAMES, decision_actions, pending_line, tell_about_request
+from bot.handlers.render import LANGUAGE_NAMES, join
 from bot.handlers.votes import open_private_ballot
 from bot.handlers.wiring import Features
-from bot.i18n import Text, Translator, _, member_locale, normalize_locale
+from bot.i18n import Text, _, member_locale
 from bot.services import directory, registration
 from bot.services.census import redeem_code
-from bot.storage.models import Community, CouncilRole, Member, OutboxMessage
-from bot.storage.outbox import Priority, enqueue
-from bot.storage.outbox import encode as encode_payload
-from bot.storage.uow import UnitOfWork
+from bot.services.rooms import set_room_locale
+from bot.storage.models import Community, CouncilRole, Member
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
 
 DEEP_ID_RE = re.compile(r"[0-9]{1,9}")
 HOME_RE = re.compile(r"^[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}$")
-ROLE_NAMES = {"owner": _("owner"), "resident": _("resident")}
 
 
 @registry.command("start", summary=_("Welcome and what to do next"), usage=_("/start"), where="private")
@@ -142,20 +139,41 @@ async def me(ctx: Context, args: str) -> None:
         lines.append(_("You have not linked a home yet. Send /register."))
     for name in council:
         lines.append(_("Council member (moderator) of {community}", community=name))
-    lines.append(_("Language: {locale}. Change it with /lang zh or /lang en.", locale=ctx.locale))
+    lines.append(_("Language: {locale}. Change it with /lang zh or /lang en.",
+                   locale=LANGUAGE_NAMES.get(ctx.locale, ctx.locale)))
     await ctx.reply(join(lines))
 
 
 @registry.command("lang", summary=_("Choose your language: zh or en"), usage=_("/lang zh|en"))
 async def lang(ctx: Context, args: str) -> None:
-    choice = {"zh": "zh_CN", "zh_cn": "zh_CN", "cn": "zh_CN", "\u4e2d\u6587": "zh_CN", "en": "en", "english": "en"}.get(
-        args.strip().lower()
-    )
+    choice = code("languages", args)
+    if not ctx.private:
+        await _room_lang(ctx, choice, args)
+        return
     if choice is None:
         raise UsageError()
     await registration.set_locale(ctx.app.db, await ctx.actor(), choice)
     ctx.locale = choice
     await ctx.reply(_("Language set to English.") if choice == "en" else _("Language set to Chinese."))
+
+
+async def _room_lang(ctx: Context, choice: str | None, args: str) -> None:
+    """In a group: the room's language, set by a council member (mandate.Power.ROOM_LANGUAGE)."""
+    room = await ctx.require_room()
+    assert room.id is not None
+    if not args.strip():
+        current = await ctx.room_locale()
+        await ctx.reply(_("This room's language is English.") if current == "en"
+                        else _("This room's language is Chinese."))
+        return
+    if not await ctx.is_moderator(room.community_id):
+        raise Refusal(_("Only moderators of the residents' council can do that."))
+    if choice is None:
+        raise UsageError()
+    await set_room_locale(ctx.app.db, room.id, await ctx.actor(room.community_id), choice)
+    ctx._room_loaded = False  # re-read: the announcement below is in the new language
+    await ctx.reply(_("This room's language is now English.") if choice == "en"
+                    else _("This room's language is now Chinese."), public=True)
 
 
 @registry.command("help", summary=_("The commands you can use here"), usage=_("/help"))
@@ -164,7 +182,14 @@ async def help_(ctx: Context, args: str) -> None:
     moderator = await ctx.is_moderator(room.community_id) if room else await is_council_anywhere(ctx)
     lines: list[Text | str] = [_("Commands:")]
     for spec in ctx.app.features.commands.visible(private=ctx.private, moderator=moderator):
-        lines.append(_("{usage} — {summary}", usage=spec.usage, summary=spec.summary))
+        words = keywords_of(spec.name)
+        if words:
+            lines.append(_("{usage} — {summary} (or: {words})", usage=spec.usage, summary=spec.summary,
+                           words=" / ".join(words)))
+        else:
+            lines.append(_("{usage} — {summary}", usage=spec.usage, summary=spec.summary))
+    lines.append(_("Every command also works by its Chinese keyword, with or without the slash, e.g. {example}.",
+                   example=f"{(keywords_of('support') or ('support',))[0]} 3"))
     await ctx.reply(join(lines))
 
 
@@ -189,34 +214,6 @@ async def council_communities(ctx: Context) -> list[int]:
         return await directory.council_communities(uow, member.id or 0)
 
 
-FLAG = _("This home already has a verified owner: approving needs a second confirmation.")
-
-
-def pending_line(link: registration.PendingLink) -> Text:
-    line = _(
-        "Request #{id}: {name} asks to be {role} of {home}.",
-        id=link.link_id,
-        name=link.member.display_name or link.member.external_id,
-        role=ROLE_NAMES[link.role],
-        home=link.home.label,
-    )
-    parts: list[Text | str] = [line]
-    if link.owner_verified:
-        parts.append(FLAG)
-    if link.own:
-        parts.append(_("Your own request, or a home you are linked to: another council member decides."))
-    return join(parts)
-
-
-def decision_actions(link: registration.PendingLink, t: Callable[[Text], str]) -> list[Action]:
-    if link.own:
-        return []
-    return [
-        Action(t(_("Approve #{id}", id=link.link_id)), data=pack(Decide(link.link_id, "a"))),
-        Action(t(_("Deny #{id}", id=link.link_id)), data=pack(Decide(link.link_id, "d"))),
-    ]
-
-
 @registry.command(
     "pending", where="private", moderator=True, summary=_("Registrations waiting for approval"), usage=_("/pending")
 )
@@ -233,81 +230,6 @@ async def pending(ctx: Context, args: str) -> None:
     for link in links:
         actions = decision_actions(link, ctx.t)
         await ctx.reply(pending_line(link), [actions] if actions else [])
-
-
-# --- telling the council and the home's owner, inside the request's transaction -------------------------
-
-NOTICE_GAP = timedelta(minutes=10)  # at most one bundled notice per council member in this time
-NOTICE_ITEMS = 8
-
-
-async def tell_about_request(uow: UnitOfWork, i18n: Translator, requested: registration.Requested,
-                             now: datetime) -> None:
-    """Council members hear that a registration waits (bundled); the home's verified owners are told too."""
-    assert requested.home is not None and requested.member is not None
-    await uow.get(Community, requested.community_id, what="community", lock=True)  # one notice slot at a time
-    members = (await uow.session.execute(
-        select(Member).join(CouncilRole, CouncilRole.member_id == Member.id)  # type: ignore[arg-type]
-        .where(CouncilRole.community_id == requested.community_id, Member.id != requested.member.id)
-        .order_by(Member.id))).scalars().all()
-    for moderator in members:
-        if moderator.reachable:
-            await _notice_moderator(uow, i18n, requested.community_id, moderator, now)
-    for owner in requested.owners:
-        if not owner.reachable:
-            continue
-        locale = owner.locale or normalize_locale(owner.language_code, i18n.default_locale)
-        text = _(
-            "{name} asked to be registered as {role} of {home}, where you are the verified owner. The council "
-            "must confirm it explicitly. If this is not right, tell your residents' council.",
-            name=requested.member.display_name or requested.member.external_id,
-            role=ROLE_NAMES[requested.role],
-            home=requested.home.label,
-        )
-        await enqueue(uow, platform=owner.platform, chat_id=owner.external_id,
-                      message=OutMessage(i18n.render(text, locale)[:4096]),
-                      dedupe_key=f"reg-owner-told:{requested.link_id}:{owner.id}:{int(now.timestamp())}",
-                      chat_kind="private", member_id=owner.id, priority=Priority.NOTICE)
-
-
-async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int, moderator: Member,
-                            now: datetime) -> None:
-    assert moderator.id is not None
-    links = [link for link in await registration.pending_in(uow, community_id, NOTICE_ITEMS + 1,
-                                                            viewer_id=moderator.id) if not link.own]
-    if not links:
-        return
-    locale = moderator.locale or normalize_locale(moderator.language_code, i18n.default_locale)
-
-    def t(text: Text) -> str:
-        return i18n.render(text, locale)
-
-    lines: list[Text | str] = [_("Registrations wait for the council's decision:")]
-    rows: list[list[Action]] = []
-    for link in links[:NOTICE_ITEMS]:
-        lines.append(pending_line(link))
-        rows.append(decision_actions(link, t))
-    if len(links) > NOTICE_ITEMS:
-        lines.append(_("More are waiting: send /pending."))
-    message = OutMessage(t(join(lines))[:4096], tuple(tuple(row) for row in rows))
-    prefix = f"reg-waiting:{moderator.id}:"
-    latest = (await uow.session.execute(
-        select(OutboxMessage).where(OutboxMessage.member_id == moderator.id,
-                                    OutboxMessage.dedupe_key.startswith(prefix))  # type: ignore[union-attr]
-        .order_by(OutboxMessage.id.desc()).limit(1))).scalar_one_or_none()  # type: ignore[union-attr]
-    if latest is not None and latest.status == "pending":
-        # Not sent yet: the waiting notice is redrawn with every request (one bundled notice).
-        done = await uow.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == latest.id, OutboxMessage.status == "pending")
-            .values(payload=encode_payload(message)))
-        if done.rowcount:  # type: ignore[attr-defined]
-            return
-    slot = now
-    if latest is not None:
-        slot = max(now, (latest.sent_at or latest.not_before) + NOTICE_GAP)
-    await enqueue(uow, platform=moderator.platform, chat_id=moderator.external_id, message=message,
-                  dedupe_key=f"{prefix}{int(slot.timestamp())}", chat_kind="private", member_id=moderator.id,
-                  priority=Priority.NOTICE, not_before=slot)
 
 
 def _edits_one_request(ctx: Context, link_id: int) -> bool:

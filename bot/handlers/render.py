@@ -9,14 +9,20 @@ from fractions import Fraction
 from typing import Any
 
 from bot.chat.port import Action
+from bot.deliberation.errors import InvalidInput
 from bot.deliberation.numbers import format_hundredths
 from bot.deliberation.tally import percent
 from bot.deliberation.thresholds import progress_bar
-from bot.deliberation.vote_kinds import all_kinds
+from bot.deliberation.vote_kinds import KindConfigError, all_kinds, get_kind
 from bot.handlers.callbacks import encode
 from bot.handlers.errors import state_name
 from bot.i18n import Text, _
+from bot.plain import scope_name
 from bot.storage.models import Proposal, Vote, utcnow
+
+# Codes of elevator objections (their reason and status) in plain words, for /objection, histories, digests.
+REASON_NAMES = {"light": _("light"), "noise": _("noise"), "access": _("access"), "cost": _("cost"), "other": _("other")}
+STATUS_NAMES = {"open": _("open"), "mediating": _("mediating"), "resolved": _("resolved"), "escalated": _("escalated")}
 
 CATEGORY_NAMES = {
     "elevator": _("elevator"),
@@ -37,6 +43,24 @@ CRITERION_NAMES = {
     "objection_heads": _("objecting, by heads"),
 }
 POSITION_NAMES = {"yes": _("Yes"), "no": _("No"), "abstain": _("Abstain")}
+LANGUAGE_NAMES = {"zh_CN": _("Chinese"), "en": _("English")}
+# The covenant clause's legal sources (bot/deliberation/tally.py), named as a resident would look them up.
+COVENANT_SOURCE_NAMES = {
+    "Zhejiang 2009 Art. 10": _("Zhejiang Property Management Regulations (2009), Art. 10"),
+    "Liaocheng 2021 Art. 16": _("Liaocheng Property Management Regulations (2021), Art. 16"),
+}
+
+
+def kind_name(kind: str) -> Text | str:
+    return KIND_NAMES.get(kind, kind)
+
+
+def _counts_area(kind: str | None) -> bool:
+    """Whether a kind weighs area (Civil Code Art. 278) or counts heads only; unknown kinds show both."""
+    try:
+        return kind is None or get_kind(kind).measures_area()
+    except (InvalidInput, KindConfigError):
+        return True
 
 
 def when(moment: datetime, tz: tzinfo) -> str:
@@ -57,7 +81,7 @@ def proposal_card(p: Proposal, supports: int, tz: tzinfo, now: datetime | None =
         _("#{id} {title}", id=p.id, title=p.title),
         _(
             "Scope: {scope} · {category} · {state}",
-            scope=p.scope,
+            scope=scope_name(p.scope),
             category=CATEGORY_NAMES.get(p.category, p.category),
             state=state_name(p.state),
         ),
@@ -88,6 +112,12 @@ def support_actions(p: Proposal, t: Callable[[Text], str]) -> list[list[Action]]
     if p.state != "collecting" or p.id is None:
         return []
     return [[Action(t(_("Support")), data=encode("s", p.id))]]
+
+
+def join_inline(parts: Sequence[Text | str], separator: str) -> Text:
+    """Parts on one line, each translated on its own."""
+    placeholders = {f"p{i}": part for i, part in enumerate(parts)}
+    return Text(separator.join("{" + key + "}" for key in placeholders), placeholders)
 
 
 def join(parts: Sequence[Text | str]) -> Text:
@@ -122,13 +152,18 @@ def ballot_post(p: Proposal, vote: Vote, standing: dict[str, Any], tz: tzinfo) -
     lines: list[Text | str] = [
         _("Vote on #{id} {title}", id=p.id, title=p.title),
         KIND_NAMES.get(vote.kind, vote.kind),
-        _("Scope: {scope} · closes {deadline}", scope=vote.scope, deadline=when(vote.closes_at, tz)),
+        _("Scope: {scope} · closes {deadline}", scope=scope_name(vote.scope), deadline=when(vote.closes_at, tz)),
     ]
     if vote.options:
         lines.extend(f"{i + 1}. {option}" for i, option in enumerate(vote.options))
     lines.extend(turnout_lines(vote, standing))
-    if vote.status == "open":
+    if vote.status == "open" and vote.secret:
         lines.append(_("Your choice is private and can be changed until the deadline."))
+    elif vote.status == "open":
+        # Open ballots: owners may inspect the decision's records (SPC interpretation on building
+        # co-ownership Art. 13), so each choice is recorded with its home; saying "private" would be false.
+        lines.append(_("Open vote: each choice is recorded with its home and the owners can see it. "
+                       "You can change it until the deadline."))
     else:
         lines.append(_("This vote is closed."))
     return join(lines)
@@ -140,6 +175,12 @@ def winners_line(result: dict[str, Any]) -> Text:
 
 
 def participation_line(result: dict[str, Any]) -> Text:
+    if not _counts_area(result.get("kind")):  # heads only: no "0.00 m²" beside every count
+        return _(
+            "Eligible {heads} heads; took part {ph} heads",
+            heads=result["eligible"]["heads"],
+            ph=result["participated"]["heads"],
+        )
     return _(
         "Eligible {heads} heads / {area} m²; took part {ph} heads / {pa} m²",
         heads=result["eligible"]["heads"],
@@ -182,7 +223,85 @@ def head_line(head: str | None) -> list[Text | str]:
     return [_("Ledger head: {head}", head=head)] if head else []
 
 
-def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | None = None) -> Text:
+def grouped_area(centi: int) -> str:
+    """531245 -> "5,312.45": exact, with thousands separators a resident can read."""
+    whole, cents = divmod(abs(centi), 100)
+    return f"{'-' if centi < 0 else ''}{whole:,}.{cents:02d}"
+
+
+def _percent(value: Fraction, digits: int) -> str:
+    """``value`` as a percentage with ``digits`` decimals, rounded half up, exactly."""
+    scaled = math.floor(value * 100 * 10**digits + Fraction(1, 2))
+    text = str(scaled).rjust(digits + 1, "0")
+    return f"{text[:-digits]}.{text[-digits:]}%"
+
+
+def bound_figures(actual: Fraction, bound: Fraction) -> tuple[str, str]:
+    """Both as percentages with two decimals, or with as many more as it takes for the rounding not to hide
+    which side of the bound ``actual`` falls (74.9998% vs 75.0000%); equal only when they are equal."""
+    for digits in range(2, 9):
+        shown = _percent(actual, digits), _percent(bound, digits)
+        if shown[0] != shown[1] or actual == bound:
+            return shown
+    return f"{actual.numerator}/{actual.denominator}", f"{bound.numerator}/{bound.denominator}"
+
+
+def criterion_line(criterion: dict[str, Any]) -> Text:
+    """One criterion with the exact parts beside the percentage, so a resident can check it by hand:
+    "✗ approving, by area: 5,312.45 / 7,083.27 m² = 74.9998% (required ≥ 75.0000%)". The decision itself
+    was taken on exact fractions (bot/deliberation/tally.py); this only shows it."""
+    mark = "✓" if criterion["met"] else "✗"
+    name = CRITERION_NAMES.get(criterion["name"], criterion["name"])
+    op = criterion["op"].replace(">=", "≥").replace("<=", "≤")
+    num, den = criterion.get("numerator"), criterion.get("denominator")
+    if not isinstance(num, int) or not isinstance(den, int) or "ratio" not in criterion or den <= 0:
+        # A secret result publishes no exact parts (rounded or none); older documents lack them.
+        return _("{mark} {name}: {actual} {op} {required}", mark=mark, name=name, actual=criterion["actual"],
+                 op=op, required=criterion["required"])
+    if criterion.get("measure") == "area":
+        parts = _("{num} / {den} m²", num=grouped_area(num), den=grouped_area(den))
+    else:
+        parts = _("{num} / {den} heads", num=f"{num:,}", den=f"{den:,}")
+    actual, bound = Fraction(num, den), Fraction(criterion["ratio"])
+    shown, required = bound_figures(actual, bound)
+    if actual == bound:
+        return _("{mark} {name}: {parts} = {actual}, exactly the bound (required {op} {required})", mark=mark,
+                 name=name, parts=parts, actual=shown, op=op, required=required)
+    return _("{mark} {name}: {parts} = {actual} (required {op} {required})", mark=mark, name=name, parts=parts,
+             actual=shown, op=op, required=required)
+
+
+def ranked_lines(result: dict[str, Any], *, detail: bool, secret: bool) -> list[Text | str]:
+    """How a ranked (Schulze) winner was found, in one sentence; the pairwise table on request."""
+    options, winners = result.get("options") or [], result.get("winners") or []
+    lines: list[Text | str] = []
+    if len(winners) == 1:
+        lines.append(_("Schulze method: every option was compared with every other, pair by pair, over all "
+                       "rankings; {winner} beats every other option (directly or through a chain of wins).",
+                       winner=options[winners[0]]))
+    elif winners:
+        lines.append(_("Schulze method: no option beats all the others, so {names} are tied. The bot does not "
+                       "break the tie: the council decides, e.g. with a new vote between them.",
+                       names=", ".join(options[i] for i in winners)))
+    pairwise = result.get("pairwise")
+    if not detail:
+        if pairwise is not None:
+            lines.append(_("The pairwise table: /results {id} table", id=result.get("proposal_id", "<id>")))
+        return lines
+    if pairwise is None:
+        lines.append(_("The pairwise table of a secret vote is not published; it is sealed for the council's record.")
+                     if secret else _("No pairwise table for this vote."))
+        return lines
+    lines.append(_("How many rankings put each option above another:"))
+    for i in range(len(options)):
+        for j in range(i + 1, len(options)):
+            lines.append(_("{a} over {b}: {ab}; {b} over {a}: {ba}", a=options[i], b=options[j],
+                           ab=pairwise[i][j], ba=pairwise[j][i]))
+    return lines
+
+
+def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | None = None, *,
+                detail: bool = False) -> Text:
     verdict = _("PASSED") if result["passed"] else _("NOT PASSED")
     lines: list[Text | str] = [
         _("Result of #{id} {title}: {verdict}", id=p.id, title=p.title, verdict=verdict),
@@ -190,7 +309,16 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | Non
     ]
     if result.get("provisional"):
         lines.append(_("(standing so far; the vote is still open)"))
-    if "yes" in result:
+    if "yes" in result and not _counts_area(vote.kind):
+        lines.append(
+            _(
+                "Yes {yh} heads; No {nh}; Abstain {ah}",
+                yh=result["yes"]["heads"],
+                nh=result["no"]["heads"],
+                ah=result["abstain"]["heads"],
+            )
+        )
+    elif "yes" in result:
         lines.append(
             _(
                 "Yes {yh} heads / {ya} m²; No {nh} / {na} m²; Abstain {ah} / {aa} m²",
@@ -204,11 +332,16 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | Non
         )
     elif "options" in result:
         for i, option in enumerate(result["options"]):
-            if "scores" in result:
+            if "scores" in result and (vote.kind == "ranked" or result.get("kind") == "ranked"):
+                # A ranked ballot's score is its first preferences; the winner is decided pair by pair.
+                lines.append(_("{option}: first choice of {heads}", option=option, heads=result["scores"][i]["heads"]))
+            elif "scores" in result:
                 lines.append(_("{option}: {heads}", option=option, heads=result["scores"][i]["heads"]))
             else:  # a secret result without counts still lists what was voted on
                 lines.append(f"{i + 1}. {option}")
         lines.append(winners_line(result))
+        if vote.kind == "ranked" or result.get("kind") == "ranked":
+            lines.extend(ranked_lines({**result, "proposal_id": p.id}, detail=detail, secret=vote.secret))
     lines.extend(secrecy_lines(result))
     lines.append(participation_line(result))
     for criterion in result["criteria"]:
@@ -217,22 +350,13 @@ def result_text(p: Proposal, vote: Vote, result: dict[str, Any], head: str | Non
                            name=CRITERION_NAMES.get(criterion["name"], criterion["name"]),
                            op=criterion["op"].replace(">=", "≥").replace("<=", "≤"), required=criterion["required"]))
             continue
-        lines.append(
-            _(
-                "{mark} {name}: {actual} {op} {required}",
-                mark="✓" if criterion["met"] else "✗",
-                name=CRITERION_NAMES.get(criterion["name"], criterion["name"]),
-                actual=criterion["actual"],
-                op=criterion["op"].replace(">=", "≥").replace("<=", "≤"),
-                required=criterion["required"],
-            )
-        )
+        lines.append(criterion_line(criterion))
     covenant = result.get("covenant")
     if covenant and covenant.get("side"):
         lines.append(
             _(
                 "Covenant ({sources}): {heads} non-voting heads / {area} m² counted with {side}",
-                sources="; ".join(covenant["sources"]),
+                sources=join_inline([COVENANT_SOURCE_NAMES.get(c, c) for c in covenant["sources"]], " / "),
                 heads=covenant["followers"]["heads"],
                 area=covenant["followers"]["area_m2"],
                 side=POSITION_NAMES[covenant["side"]],

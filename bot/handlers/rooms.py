@@ -6,8 +6,10 @@ from sqlalchemy import select
 
 from bot.deliberation.scope import Scope
 from bot.deliberation.text import clean_text
+from bot.handlers import aliases
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
+from bot.handlers.render import scope_name
 from bot.handlers.wiring import Features
 from bot.i18n import _
 from bot.services.rooms import bind_room
@@ -29,7 +31,10 @@ async def bind(ctx: Context, args: str) -> None:
     if not args:
         raise UsageError()
     scope_text, _sep, community_name = args.partition(" ")
-    scope = Scope.parse(scope_text)
+    plain = aliases.scope_text(scope_text)
+    if not plain.isascii():
+        raise UsageError()  # an unknown word: the usage line shows the forms that work
+    scope = Scope.parse(plain)
     community_id = await _community_for(ctx, community_name.strip())
     # Only a council member binds or re-binds a room (and of the community it was bound to: the service
     # checks both); a group's admins cannot, since anyone can create a group.
@@ -43,9 +48,10 @@ async def bind(ctx: Context, args: str) -> None:
         _(
             "This room is now bound to {community}, scope {scope} ({homes} homes).",
             community=bound.community,
-            scope=str(scope),
+            scope=scope_name(str(scope)),
             homes=bound.homes,
-        )
+        ),
+        public=True,
     )
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from bot.chat.port import Action
 from bot.deliberation.errors import NotFound
 from bot.deliberation.text import optional_text
-from bot.deliberation.vote_kinds import BallotType, get_kind
-from bot.handlers import render
+from bot.deliberation.vote_kinds import BallotType, get_kind, kind_of_word
+from bot.handlers import aliases, render
 from bot.handlers.agenda import parse_id, touch_card
 from bot.handlers.announcements import close_and_announce
 from bot.handlers.callbacks import (
@@ -76,11 +76,16 @@ async def open_vote(ctx: Context, args: str) -> None:
     if len(parts) < 2:
         raise UsageError()
     proposal_id, kind = parse_id(parts[0]), parts[1].lower()
+    if (plain := kind_of_word(kind)) is not None:
+        kind = plain  # a plain name (a Chinese word) stands for its kind
+    elif not kind.isascii():
+        raise UsageError()  # an unknown word: the usage line says what is accepted
     days = 7
     secret: bool | None = None
     seen: set[str] = set()
-    for extra in parts[2:]:
-        flag = "days" if DAYS_RE.match(extra.lower()) else "secrecy" if extra.lower() in ("secret", "open") else ""
+    for extra in aliases.join_days(parts[2:]):
+        secrecy = aliases.english_or_code("secrecy", extra, ("secret", "open"))
+        flag = "days" if DAYS_RE.match(extra.lower()) else "secrecy" if secrecy else ""
         # Each flag at most once: "secret open" or "5d 9d" is ambiguous, so it is refused, not guessed.
         if not flag or flag in seen:
             raise UsageError()
@@ -88,7 +93,7 @@ async def open_vote(ctx: Context, args: str) -> None:
         if match := DAYS_RE.match(extra.lower()):
             days = int(match.group(1))
         else:
-            secret = extra.lower() == "secret"
+            secret = secrecy == "secret"
     options = [line.strip() for line in rest.split("\n") if line.strip()] or None
     vote = await voting.open_vote(
         ctx.app.db, proposal_id, await ctx.actor(), kind, days, secret=secret, options=options, max_choices=1
@@ -104,7 +109,7 @@ async def post_ballot(ctx: Context, vote: Vote) -> None:
     async with ctx.app.db.uow() as uow:
         proposal = await uow.session.get(Proposal, vote.proposal_id)
     assert proposal is not None
-    locale = ctx.app.i18n.default_locale
+    locale = await ctx.room_locale()  # posted for the whole room: in the room's language
     sent = await ctx.messenger.send(
         ctx.chat.chat_id,
         ctx.render(
@@ -296,15 +301,21 @@ async def announce_result(ctx: Context, proposal: Proposal, vote: Vote, result: 
                           head: str | None = None) -> None:
     """The result here, at once, and the ballot messages frozen (the scope's other rooms: see /close)."""
     assert vote.id is not None
+    # The result first: under the chat's 1 message/s the frozen ballot's edit would hold it back.
+    await ctx.reply(render.result_text(proposal, vote, result, head), public=True)
     await ctx.app.board.refresh(vote.id, ctx.messenger)
-    await ctx.reply(render.result_text(proposal, vote, result, head))
 
 
-@registry.command("results", summary=_("The result of a vote (the standing while open)"), usage=_("/results <id>"))
+@registry.command("results", summary=_("The result of a vote (the standing while open)"),
+                  usage=_("/results <id> [table] (table: the pairwise comparisons of a ranked vote)"))
 async def results(ctx: Context, args: str) -> None:
-    proposal, vote = await _vote_of(ctx, parse_id(args), scoped=True)
+    number, _sep, extra = args.strip().partition(" ")
+    detail = bool(extra.strip())
+    if detail and aliases.code("keywords", extra) != "detail":
+        raise UsageError()
+    proposal, vote = await _vote_of(ctx, parse_id(number), scoped=True)
     if vote.result is not None:
-        await ctx.reply(render.result_text(proposal, vote, vote.result))
+        await ctx.reply(render.result_text(proposal, vote, vote.result, detail=detail))
         return
     assert vote.id is not None
     _v, standing = await voting.turnout(ctx.app.db, vote.id)
@@ -325,7 +336,7 @@ async def results(ctx: Context, args: str) -> None:
         **voting.result_document(voting.tally(get_kind(vote.kind), vote, roll, ballots), len(roll)),
         "provisional": True,
     }
-    await ctx.reply(render.result_text(proposal, vote, result))
+    await ctx.reply(render.result_text(proposal, vote, result, detail=detail))
 
 
 @registry.command(
@@ -336,21 +347,30 @@ async def results(ctx: Context, args: str) -> None:
 )
 async def paper(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
-    if len(parts) < 4 or parts[2].lower() not in CODE_OF_POSITION:
+    position = aliases.english_or_code("positions", parts[2], CODE_OF_POSITION) if len(parts) == 4 else None
+    if len(parts) < 4 or position is None:
         raise UsageError()
     _proposal, vote = await _vote_of(ctx, parse_id(parts[0]))
     assert vote.id is not None
-    source = "proxy" if parts[3].lower().startswith("proxy") else "paper"
+    proxy = parts[3].lower().startswith("proxy") or any(
+        parts[3].startswith(word) for word in aliases.words().tables["proxy"])
+    source = "proxy" if proxy else "paper"
     cast = await voting.paper_ballot(
-        ctx.app.db, vote.id, await ctx.actor(), parts[1], parts[2].lower(), parts[3], source=source
+        ctx.app.db, vote.id, await ctx.actor(), parts[1], position, parts[3], source=source
     )
-    await ctx.reply(
-        _(
+    recorded = (
+        _("Proxy ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
+          home=parts[1], choice=render.POSITION_NAMES[position], authority=optional_text(parts[3], max_length=500))
+        if source == "proxy"
+        else _(
             "Paper ballot for {home} recorded: {choice} ({authority}). The owner's own ballot would replace it.",
             home=parts[1],
-            choice=render.POSITION_NAMES[parts[2].lower()],
+            choice=render.POSITION_NAMES[position],
             authority=optional_text(parts[3], max_length=500),
         )
+    )
+    await ctx.reply(
+        recorded
         if cast.changed
         else _("That ballot was already recorded.")
     )
@@ -361,8 +381,8 @@ OBJECTION_USAGE = _(
     "/objection <id> <building-unit-room> light|noise|access|cost|other [details] — or "
     "/objection <id> — or /objection status <objection-id> open|mediating|resolved|escalated"
 )
-REASON_NAMES = {"light": _("light"), "noise": _("noise"), "access": _("access"), "cost": _("cost"), "other": _("other")}
-STATUS_NAMES = {"open": _("open"), "mediating": _("mediating"), "resolved": _("resolved"), "escalated": _("escalated")}
+REASON_NAMES = render.REASON_NAMES
+STATUS_NAMES = render.STATUS_NAMES
 
 
 @registry.command(
@@ -373,13 +393,15 @@ async def objection(ctx: Context, args: str) -> None:
     parts = args.split(maxsplit=3)
     if not parts:
         raise UsageError()
-    if parts[0].lower() == "status":
+    if aliases.code("keywords", parts[0]) == "status":
         if len(parts) < 3:
             raise UsageError()
+        status = aliases.argument("statuses", parts[2], STATUS_NAMES)
         updated = await elevator.update_objection(
-            ctx.app.db, parse_id(parts[1]), await ctx.actor(), parts[2].lower(), parts[3] if len(parts) > 3 else ""
+            ctx.app.db, parse_id(parts[1]), await ctx.actor(), status, parts[3] if len(parts) > 3 else ""
         )
-        await ctx.reply(_("Objection #{id} is now {status}.", id=updated.id, status=STATUS_NAMES[updated.status]))
+        await ctx.reply(_("Objection #{id} is now {status}.", id=updated.id, status=STATUS_NAMES[updated.status]),
+                        public=True)
         return
     proposal_id = parse_id(parts[0])
     if len(parts) == 1:
@@ -402,8 +424,9 @@ async def objection(ctx: Context, args: str) -> None:
         return
     if len(parts) < 3:
         raise UsageError()
+    reason = aliases.argument("reasons", parts[2], REASON_NAMES)
     recorded = await elevator.record_objection(
-        ctx.app.db, proposal_id, await ctx.actor(), parts[1], parts[2].lower(), parts[3] if len(parts) > 3 else ""
+        ctx.app.db, proposal_id, await ctx.actor(), parts[1], reason, parts[3] if len(parts) > 3 else ""
     )
     await ctx.reply(
         _(
@@ -412,7 +435,8 @@ async def objection(ctx: Context, args: str) -> None:
             proposal=proposal_id,
             floor=recorded.floor,
             reason=REASON_NAMES[recorded.reason],
-        )
+        ),
+        public=True,
     )
 
 

@@ -40,6 +40,7 @@ from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import Member, OutboxMessage, utcnow
 from bot.storage.outbox import Priority, decode, encode
 from bot.storage.rooms import follow_migration
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class _Chat:
     group_window: SlidingWindow | None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     paused_until: float = 0.0  # monotonic
+    posting: int = 0  # new messages waiting for this chat: edits of live messages let them go first
 
     def idle(self, now: float) -> bool:
         windows = [self.window] + ([self.group_window] if self.group_window else [])
@@ -144,9 +146,10 @@ class Dispatcher:
         self._stopping = True
         self.wake()
         if self._loop is not None:
-            self._loop.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop
+            # The loop ends by itself at its next check; cancelling it inside a database call would leave
+            # the pooled connection to be reset by the garbage collector.
+            _done, late = await asyncio.wait({self._loop}, timeout=grace)
+            await cancel_and_wait(late)
         tasks = list(self._active.values())
         if tasks:
             _done, pending = await asyncio.wait(tasks, timeout=grace)
@@ -452,16 +455,23 @@ class Dispatcher:
         """
         chat = self._chat(platform, chat_id, kind)
         if not new_message:  # an edit need not wait behind the chat's queue, only for its windows
-            return await self._call_when_free(chat, None, priority, call)
-        async with chat.lock:  # new messages to one chat go one at a time, in order
-            return await self._call_when_free(chat, chat.group_window, priority, call)
+            return await self._call_when_free(chat, None, priority, call, yield_to_posts=True)
+        chat.posting += 1  # a reply the room waits for goes before edits (they are redone from the database)
+        try:
+            async with chat.lock:  # new messages to one chat go one at a time, in order
+                return await self._call_when_free(chat, chat.group_window, priority, call)
+        finally:
+            chat.posting -= 1
 
     async def _call_when_free(
-        self, chat: _Chat, group_window: SlidingWindow | None, priority: int, call: Callable[[], Awaitable[T]]
+        self, chat: _Chat, group_window: SlidingWindow | None, priority: int, call: Callable[[], Awaitable[T]],
+        *, yield_to_posts: bool = False,
     ) -> T:
         while True:
             now = time.monotonic()
             waits = [chat.paused_until - now, chat.window.wait(now)]
+            if yield_to_posts and chat.posting:
+                waits.append(0.05)
             if group_window is not None:
                 waits.append(group_window.wait(now))
             wait = max(waits)

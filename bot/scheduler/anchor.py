@@ -31,12 +31,11 @@ async def queue_head(uow: UnitOfWork) -> int:
     if not head["seq"]:
         return 0
     rooms = await rooms_with_scope(uow, "all")
-    text = context.i18n.render(
-        _("Ledger head today: {seq}:{hash}. Keep this message: `yishi ledger verify --head {seq}:{hash}` checks "
-          "that the ledger still contains it.", seq=head["seq"], hash=head["hash"]),
-        context.i18n.default_locale)
+    message = _("Ledger head today: {seq}:{hash}. Keep this message: `yishi ledger verify --head {seq}:{hash}` "
+                "checks that the ledger still contains it.", seq=head["seq"], hash=head["hash"])
     added = 0
     for room in rooms:
+        text = context.i18n.render(message, room.locale or context.i18n.default_locale)
         added += await enqueue_text(uow, platform=room.platform, chat_id=room.chat_id, text=text,
                                     dedupe_key=f"ledger-head:{head['hash']}:{room.platform}:{room.chat_id}",
                                     priority=Priority.BULK)

@@ -101,7 +101,8 @@ async def deliver(
             if who.room is not None:
                 added = await enqueue_text(
                     uow, platform=who.room.platform, chat_id=who.room.chat_id, dedupe_key=key,
-                    text=i18n.render(text, i18n.default_locale), chat_kind="group", priority=Priority.BULK,
+                    text=i18n.render(text, who.room.locale or i18n.default_locale), chat_kind="group",
+                    priority=Priority.BULK,
                 )
             else:
                 member = who.member

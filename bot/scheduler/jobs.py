@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.scheduler import anchor, deadlines, digests, meetings, nudges
+from bot.scheduler import anchor, deadlines, digests, meetings, nudges, requests
 from bot.scheduler.plan import Planner
 
-JOB_MODULES: tuple[ModuleType, ...] = (deadlines, nudges, digests, meetings, anchor)
+JOB_MODULES: tuple[ModuleType, ...] = (deadlines, nudges, digests, meetings, anchor, requests)
 
 
 def planners() -> list[Planner]:

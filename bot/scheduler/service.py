@@ -37,6 +37,7 @@ from bot.scheduler.jobs import planners as wired_planners
 from bot.scheduler.plan import PlannedJob, Planner
 from bot.storage.locks import AdvisoryLock, process_lock
 from bot.storage.models import utcnow
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -147,9 +148,7 @@ class SchedulerService:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait([self._task])
             self._task = None
         await self._step_down()
         if isinstance(self._lock, AdvisoryLock):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -155,9 +156,15 @@ class SupportOutcome:
     reached: bool  # this support carried the proposal over its threshold
 
 
-async def support(db: Database, proposal_id: int, actor: Actor, now: datetime | None = None) -> SupportOutcome:
+async def support(
+    db: Database, proposal_id: int, actor: Actor, now: datetime | None = None,
+    *, on_reached: Callable[[UnitOfWork, Proposal, datetime], Awaitable[None]] | None = None,
+) -> SupportOutcome:
     # Co-signing is 附议.
-    """Co-sign: one support per owner or resident household in the proposal's scope."""
+    """Co-sign: one support per owner or resident household in the proposal's scope.
+
+    ``on_reached`` runs in the same transaction when this support carries the matter over its threshold
+    (the council is told that a review waits: told if and only if it happened)."""
     now = now or utcnow()
     async with db.uow() as uow:
         proposal = await _proposal(uow, proposal_id, lock=True)
@@ -190,6 +197,8 @@ async def support(db: Database, proposal_id: int, actor: Actor, now: datetime | 
                 _move(proposal, ProposalAction.REACH_THRESHOLD, now)
                 reached = True
                 await uow.ledger.append("threshold_reached", f"proposal:{proposal_id}", {"supports": count}, at=now)
+                if on_reached is not None:
+                    await on_reached(uow, proposal, now)
         return SupportOutcome(proposal, added, count, reached)
 
 

@@ -33,11 +33,11 @@ async def post_in_rooms(
     uow: UnitOfWork, i18n: Translator, community_id: int, scope: str, text: Text, key: str,
     *, skip_chat: tuple[str, str] | None = None, actions: Any = None,
 ) -> list[ChatRoom]:
-    """Queue ``text`` (in the community's default locale) in every room of the scope; the rooms used."""
+    """Queue ``text`` in every room of the scope, each in the room's language; the rooms used."""
     rooms = [r for r in await rooms_for_scope(uow, community_id, scope) if (r.platform, r.chat_id) != skip_chat]
-    locale = i18n.default_locale
-    rendered = i18n.render(text, locale)
     for room in rooms:
+        locale = room.locale or i18n.default_locale
+        rendered = i18n.render(text, locale)
         await enqueue_text(
             uow, platform=room.platform, chat_id=room.chat_id, text=rendered,
             dedupe_key=f"{key}:{room.platform}:{room.chat_id}", priority=Priority.NOTICE,

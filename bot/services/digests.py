@@ -48,7 +48,7 @@ PROPOSAL_EVENTS = (
     "proposal_submitted", "support_added", "threshold_reached", "proposal_accepted", "proposal_declined",
     "proposal_merged", "proposal_withdrawn", "proposal_expired", "vote_opened", "vote_closed",
     "objection_recorded", "objection_updated", "objection_period_ended", "implementation_progress",
-    "implementation_done",
+    "implementation_done", "proposal_evaluated",
 )
 AGENDA_EVENTS = ("threshold_reached", "proposal_accepted", "proposal_declined", "proposal_merged",
                  "proposal_withdrawn", "proposal_expired")
@@ -271,10 +271,11 @@ class Changes:
     results: list[Item] = field(default_factory=list)
     objections: list[Item] = field(default_factory=list)
     progress: list[Item] = field(default_factory=list)
+    evaluations: list[Item] = field(default_factory=list)  # the latest counts of each done matter evaluated
 
     def empty(self) -> bool:
         return not any((self.new, self.near, self.agenda, self.opened, self.closing, self.results,
-                        self.objections, self.progress))
+                        self.objections, self.progress, self.evaluations))
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +360,8 @@ async def build_digest(
             changes.objections.append(item)
         elif event in PROGRESS_EVENTS:
             changes.progress.append(item)
+        elif event == "proposal_evaluated":
+            changes.evaluations = [i for i in changes.evaluations if i.proposal.id != proposal.id] + [item]
     changes.closing = await _closing_soon(uow, subscription, where, head, now)
     return changes
 

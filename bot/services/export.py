@@ -14,11 +14,14 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.secrecy import receipt
 from bot.deliberation.text import csv_cell
 from bot.deliberation.vote_kinds import get_kind
+from bot.services import directory
+from bot.services.directory import Home
 from bot.services.voting import result_document, roll_and_ballots, tally, turnouts_in
-from bot.storage.models import Ballot, Proposal, RollEntry, Support, Vote
+from bot.storage.models import Ballot, Member, Objection, Owner, Proposal, RollEntry, Support, Vote
 from bot.storage.uow import Database, UnitOfWork
 
 MEASURED = ("eligible", "participated", "yes", "no", "abstain")
@@ -37,7 +40,11 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
             query = query.where(Proposal.id == proposal_id)
         proposals = (await uow.session.execute(query)).scalars().all()
         out: list[dict[str, Any]] = []
+        people: dict[int, _People] = {}
         for proposal in proposals:
+            if proposal.community_id not in people:
+                people[proposal.community_id] = await _people(uow, proposal.community_id)
+            who = people[proposal.community_id]
             supports = (await uow.session.execute(
                 select(func.count()).select_from(Support).where(Support.proposal_id == proposal.id))).scalar_one()
             votes = (await uow.session.execute(
@@ -65,9 +72,11 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                 if not vote.secret:
                     ballots_rows = (await uow.session.execute(
                         select(Ballot).where(Ballot.vote_id == vote.id).order_by(Ballot.elector_key))).scalars()
+                    scope = Scope.parse(vote.scope)
                     entry["ballots"] = [
                         {"elector": b.elector_key, "choice": b.choice, "source": b.source, "authority": b.authority,
-                         "revision": b.revision, "cast_at": b.cast_at.isoformat()}
+                         "revision": b.revision, "cast_at": b.cast_at.isoformat(),
+                         **who.describe(b.elector_key, scope)}
                         for b in ballots_rows
                     ]
                 else:
@@ -84,9 +93,83 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                 "threshold": proposal.support_threshold, "households_in_scope": proposal.households_in_scope,
                 "reason": proposal.reason, "merged_into": proposal.merged_into_id,
                 "created_at": proposal.created_at.isoformat(), "votes": exported_votes,
+                **await _readable(uow, proposal, who),
             })
         head = await uow.ledger.head()
     return {"format": "yishi-export/1", "ledger_head": head, "proposals": out}
+
+
+class _People:
+    """Who an internal key stands for, in words a council can check: homes (3-2-501) and the census owner."""
+
+    def __init__(self, homes: list[Home], refs: dict[int, str], names: dict[int, str]) -> None:
+        self.homes = homes
+        self.refs = refs
+        self.names = names
+
+    def describe(self, key: str, scope: Scope | None = None) -> dict[str, Any]:
+        """``homes`` (labels, within ``scope``) and ``owner`` (census owner id, "developer", or null)."""
+        kind, _sep, raw = key.partition(":")
+        number = int(raw) if raw.isdigit() else None
+        if kind == "member":  # a council member on a council vote: no home
+            return {"homes": [], "owner": None, "member": self.names.get(number or 0)}
+        if kind == "unit":
+            mine = [h for h in self.homes if h.id == number]
+        elif kind == "developer":
+            mine = [h for h in self.homes if h.owner_kind == "developer"]
+        else:
+            mine = [h for h in self.homes if h.owner_id == number and h.owner_kind != "developer"]
+        if scope is not None:
+            mine = [h for h in mine if _within(h, scope)]
+        owner = "developer" if kind == "developer" else (self.refs.get(mine[0].owner_id) if mine else None)
+        if owner is None and kind == "owner" and number is not None:
+            owner = self.refs.get(number)
+        return {"homes": [h.label for h in mine], "owner": owner}
+
+
+def _within(home: Home, scope: Scope) -> bool:
+    if scope.level is ScopeLevel.COMMUNITY:
+        return True
+    if home.building != scope.building:
+        return False
+    return scope.level is ScopeLevel.BUILDING or home.unit == scope.unit
+
+
+async def _people(uow: UnitOfWork, community_id: int) -> _People:
+    homes = await directory.homes(uow, community_id, Scope.parse("all"))
+    refs = dict((await uow.session.execute(
+        select(Owner.id, Owner.ref).where(Owner.community_id == community_id))).tuples().all())
+    names = dict((await uow.session.execute(select(Member.id, Member.display_name))).tuples().all())
+    return _People(homes, {k: v for k, v in refs.items() if k is not None},
+                   {k: v for k, v in names.items() if k is not None})
+
+
+async def _readable(uow: UnitOfWork, proposal: Proposal, who: _People) -> dict[str, Any]:
+    """Co-signatures, objections and progress notes of a matter, with homes and owners beside the ids."""
+    supports = (await uow.session.execute(
+        select(Support).where(Support.proposal_id == proposal.id).order_by(Support.id))).scalars().all()  # type: ignore[arg-type]
+    objections = (await uow.session.execute(
+        select(Objection).where(Objection.proposal_id == proposal.id).order_by(Objection.id))).scalars().all()  # type: ignore[arg-type]
+    scope = Scope.parse(proposal.scope)
+    cosignatures = [{"household": s.household_key, **who.describe(s.household_key, scope),
+                     "at": s.created_at.isoformat()} for s in supports]
+    exported_objections = []
+    for o in objections:
+        described = who.describe(f"owner:{o.owner_id}", scope)
+        # The objector's home on the floor the objection names (an owner may hold several in the unit).
+        homes = [h.label for h in who.homes
+                 if h.owner_id == o.owner_id and h.floor == o.floor and _within(h, scope)] or described["homes"]
+        exported_objections.append({
+            "id": o.id, "homes": homes, "owner": described["owner"], "floor": o.floor, "reason": o.reason,
+            "status": o.status, "detail": o.detail, "created_at": o.created_at.isoformat(),
+            "updated_at": o.updated_at.isoformat()})
+    progress = []
+    for entry in await uow.ledger.for_subject(f"proposal:{proposal.id}"):
+        if entry.event in ("implementation_progress", "implementation_done"):
+            payload = json.loads(entry.payload)
+            progress.append({"at": entry.at.isoformat(), "note": payload.get("note", ""),
+                             "done": entry.event == "implementation_done", "state": payload.get("to")})
+    return {"cosignatures": cosignatures, "objections": exported_objections, "progress": progress}
 
 
 async def _secret_turnout(uow: UnitOfWork, vote: Vote) -> dict[str, Any]:

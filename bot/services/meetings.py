@@ -29,6 +29,7 @@ from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
 from bot.deliberation.mandate import Power
 from bot.deliberation.proposal import ProposalState
 from bot.i18n import Text, Translator, _, normalize_locale
+from bot.plain import scope_name
 from bot.services import directory
 from bot.services.broadcast import post_in_rooms
 from bot.services.directory import Actor
@@ -172,7 +173,7 @@ def agenda_text(meeting: Meeting, items: Sequence[AgendaItem], tz: tzinfo) -> Te
         lines.append(_("No accepted matters are on the agenda yet."))
     for item in items:
         lines.append(_("{n}. #{id} {title} ({scope})", n=item.position, id=item.proposal.id,
-                       title=item.proposal.title, scope=item.proposal.scope))
+                       title=item.proposal.title, scope=scope_name(item.proposal.scope)))
     return join(lines)
 
 

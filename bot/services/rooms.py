@@ -58,3 +58,14 @@ async def bind_room(
         )
         assert room.id is not None
         return Bound(room.id, community.name, homes)
+
+
+async def set_room_locale(db: Database, room_id: int, actor: Actor, locale: str) -> None:
+    """The room's language (everything posted in it): a council member of its community; logged."""
+    async with db.uow() as uow:
+        room = await uow.get(ChatRoom, room_id, what="room", lock=True)
+        member = await directory.require_moderator(uow, actor, room.community_id, power=Power.ROOM_LANGUAGE)
+        if room.locale == locale:
+            return
+        room.locale = locale
+        await uow.ledger.append("room_language", f"room:{room.id}", {"locale": locale, "by": member.id})

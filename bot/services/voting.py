@@ -437,7 +437,10 @@ def secret_result(secret_key: bytes, vote: Vote, kind: VoteKind, roll: list[Elec
     whole_heads, whole_area = len(voters), sum(areas)
     mode, reason = secrecy.disclosure(areas, groups, whole_heads, whole_area)
     if mode == "exact":
-        return {**exact, "secrecy": {"published": "exact"}}
+        # Exact sums by option, but not the pairwise table of a ranked vote: those are other sums, which
+        # the disclosure check above did not weigh (they stay in the sealed record only).
+        public_exact = {key: value for key, value in exact.items() if key != "pairwise"}
+        return {**public_exact, "secrecy": {"published": "exact"}}
     public: dict[str, Any] = {key: exact[key] for key in ("kind", "passed", "roll_size", "eligible", "participated")}
     if "options" in exact:
         public.update(options=exact["options"], winners=exact["winners"])
@@ -494,6 +497,8 @@ def result_document(result: BinaryResult | ChoiceResult, roll_size: int) -> dict
     else:
         doc.update(options=list(result.options), scores=[measure(s) for s in result.scores],
                    winners=list(result.winners), order=[list(group) for group in result.order])
+        if result.schulze is not None:  # ranked: how many rankings put option i above option j
+            doc["pairwise"] = [list(row) for row in result.schulze.d]
     return doc
 
 

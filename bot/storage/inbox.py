@@ -12,7 +12,6 @@ are known at once; on SQLite only one process runs, so any other boot's claim is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import InboxUpdate, utcnow
 from bot.storage.uow import Database, UnitOfWork
+from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +93,7 @@ class Inbox:
     async def stop(self) -> None:
         """Write pending answer marks, and hand back claims still open so the next start takes them."""
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            await cancel_and_wait([self._flusher])
             self._flusher = None
         await self.flush()
         async with self.db.uow() as uow:

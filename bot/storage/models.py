@@ -150,6 +150,8 @@ class Member(SQLModel, table=True):
     reachable: bool = True
     nudges: bool = True
     last_nudged_at: datetime | None = _when(default=None)  # at most one nudge a community-local day
+    # The last "answered you in private" pointer posted in a group for them: at most one a local day.
+    pointed_at: datetime | None = _when(default=None)
     created_at: datetime = _when(default_factory=utcnow)
 
 
@@ -198,6 +200,7 @@ class ChatRoom(SQLModel, table=True):
     scope: str = Field(max_length=40)  # all | <building> | <building>-<unit>
     title: str = Field(default="", max_length=255)
     bound_at: datetime = _when(default_factory=utcnow)
+    locale: str | None = Field(default=None, max_length=16)  # the room's language (/lang in the room)
 
 
 # --- agenda and votes -------------------------------------------------------------------------------
@@ -486,3 +489,129 @@ class LedgerHead(SQLModel, table=True):
     seq: int = 0
     hash: str = Field(max_length=64)
     scheme: str = Field(default="hmac-sha256", max_length=16)  # "sha256": a ledger from before LEDGER_KEY
+
+
+# --- residents' requests (接诉即办) --------------------------------------------------------------------
+
+
+class RequestSettings(SQLModel, table=True):
+    """A community's request rules: categories and where each is routed, and the clock."""
+
+    __tablename__ = "request_settings"
+    community_id: int = Field(foreign_key="community.id", primary_key=True, sa_column_kwargs={"autoincrement": False})
+    # category -> party id (None: not routed yet; the council sees it). Default codes or a community's own names.
+    routes: dict[str, Any] = _json(default_factory=dict)
+    response_hours: int = 24
+    urgent_response_hours: int = 2
+    resolution_days: int = 7
+    rating_days: int = 3
+    recurring_households: int = 3
+    recurring_days: int = 30
+    street_party_id: int | None = Field(default=None, foreign_key="request_party.id")
+
+
+class RequestParty(SQLModel, table=True):
+    """A party requests are routed to: the property company, a grid worker, the owners' committee, a street
+    department."""
+
+    __tablename__ = "request_party"
+    __table_args__ = (sa.UniqueConstraint("community_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    name: str = Field(max_length=64)
+    kind: str = Field(default="property", max_length=16)  # property | grid | committee | street | department
+
+
+class RequestHandler(SQLModel, table=True):
+    """A chat member who handles a party's requests; a supervisor also hears of missed deadlines."""
+
+    __tablename__ = "request_handler"
+    __table_args__ = (
+        sa.UniqueConstraint("party_id", "member_id"),
+        sa.CheckConstraint("role IN ('handler', 'supervisor')", name="request_handler_role"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    party_id: int = Field(foreign_key="request_party.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    role: str = Field(default="handler", max_length=16)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ResidentRequest(SQLModel, table=True):
+    # 诉求 (a work order)
+    """A resident's request; its author and text are shown only to the author, its party's handlers and
+    the council."""
+
+    __tablename__ = "resident_request"
+    __table_args__ = (
+        sa.Index("ix_resident_request_community_state", "community_id", "state"),
+        sa.CheckConstraint("state IN ('submitted', 'in_progress', 'resolved', 'closed')", name="request_state"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id")
+    author_member_id: int = Field(foreign_key="member.id", index=True)
+    household_key: str = Field(max_length=40)  # owner:<id> | unit:<id>: one household for recurring problems
+    category: str = Field(max_length=64)
+    text: str = Field(sa_type=sa.Text())
+    location: str = Field(max_length=40)
+    scope: str = Field(max_length=40)
+    urgent: bool = False
+    party_id: int | None = Field(default=None, foreign_key="request_party.id")
+    handler_member_id: int | None = Field(default=None, foreign_key="member.id")
+    state: str = Field(default="submitted", max_length=16)
+    reported_at: datetime = _when(default_factory=utcnow)
+    response_due: datetime = _when()
+    first_response_at: datetime | None = _when(default=None)
+    response_stage: int = 0  # 0 none, 1 reminded, 2 supervisor told, 3 street level told
+    resolution_due: datetime = _when()
+    resolution_stage: int = 0
+    resolved_at: datetime | None = _when(default=None)
+    resolution_note: str | None = Field(default=None, sa_type=sa.Text())
+    reopened: int = 0
+    rating: str | None = Field(default=None, max_length=16)
+    closed_at: datetime | None = _when(default=None)
+    whistled: bool = False
+
+
+class RequestSuggestion(SQLModel, table=True):
+    """A recurring problem found among requests, offered to the council as a matter for the agenda."""
+
+    __tablename__ = "request_suggestion"
+    __table_args__ = (sa.CheckConstraint("state IN ('open', 'proposed')", name="request_suggestion_state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="community.id", index=True)
+    category: str = Field(max_length=64)
+    scope: str = Field(max_length=40)
+    request_ids: list[int] = _json(default_factory=list)
+    state: str = Field(default="open", max_length=16)
+    proposal_id: int | None = Field(default=None, foreign_key="proposal.id")
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ProposalFollow(SQLModel, table=True):
+    """A member's choice to hear (or, for a co-signer, not to hear) a matter's implementation progress."""
+
+    __tablename__ = "proposal_follow"
+    __table_args__ = (sa.UniqueConstraint("proposal_id", "member_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    following: bool = True  # False: a co-signer who turned it off (co-signers follow by default)
+    created_at: datetime = _when(default_factory=utcnow)
+
+
+class ProposalEvaluation(SQLModel, table=True):
+    """A household's evaluation of a completed matter (满意 / 基本满意 / 不满意, with a comment); counts are public."""
+
+    __tablename__ = "proposal_evaluation"
+    __table_args__ = (
+        sa.UniqueConstraint("proposal_id", "household_key"),
+        sa.CheckConstraint("rating IN ('satisfied', 'basic', 'unsatisfied')", name="evaluation_rating"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(foreign_key="proposal.id", index=True)
+    household_key: str = Field(max_length=40)
+    member_id: int = Field(foreign_key="member.id")
+    rating: str = Field(max_length=16)
+    comment: str = Field(default="", sa_type=sa.Text())
+    created_at: datetime = _when(default_factory=utcnow)

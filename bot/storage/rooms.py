@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 
 from bot.storage.models import BallotPost, ChatRoom
@@ -30,3 +32,14 @@ async def rooms_with_scope(uow: UnitOfWork, scope: str) -> list[ChatRoom]:
 async def ballot_posts(uow: UnitOfWork, vote_id: int) -> list[BallotPost]:
     """Every ballot message posted for a vote, in any chat."""
     return list((await uow.session.execute(select(BallotPost).where(BallotPost.vote_id == vote_id))).scalars())
+
+
+async def room_languages(uow: UnitOfWork, platform: str, chat_ids: Iterable[str], default: str) -> dict[str, str]:
+    """The language of each bound room among ``chat_ids`` (its own, else ``default``): a live message in a
+    room renders in the room's current language, whatever it was posted in; a private one keeps its own."""
+    wanted = sorted(set(chat_ids))
+    if not wanted:
+        return {}
+    rows = await uow.session.execute(select(ChatRoom.chat_id, ChatRoom.locale).where(
+        ChatRoom.platform == platform, ChatRoom.chat_id.in_(wanted)))  # type: ignore[attr-defined]
+    return {chat_id: locale or default for chat_id, locale in rows}

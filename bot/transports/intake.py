@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.chat.port import Event, EventSink, Messenger
 from bot.storage.inbox import Inbox, bot_key
+from bot.tasks import cancel_and_wait
 from bot.transports import DRAIN_TIMEOUT, MAX_CONCURRENT_UPDATES, POLL_TIMEOUT, feed_safely, secret_matches
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Intake:
         if self.inbox is not None:
             self.inbox.bot = bot_key(platform, token)
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_UPDATES)
+        self._closing = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
@@ -72,10 +74,12 @@ class Intake:
 
     async def close(self, maintenance: asyncio.Task[None] | None) -> None:
         """Finish (up to DRAIN_TIMEOUT) what is in hand, then hand back claims still open."""
+        self._closing.set()
         if maintenance is not None:
-            maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await maintenance
+            # A sweep in the middle of a database call finishes it: a cancelled call leaves its pooled
+            # connection to be reset by the garbage collector (a traceback in the log).
+            _done, late = await asyncio.wait({maintenance}, timeout=DRAIN_TIMEOUT)
+            await cancel_and_wait(late)
         await self._drain()
         if self.inbox is not None:
             try:
@@ -86,14 +90,17 @@ class Intake:
     async def _maintain(self) -> None:
         assert self.inbox is not None
         since_purge = PURGE_EVERY
-        while True:
+        while not self._closing.is_set():
             try:
                 if since_purge >= PURGE_EVERY:
                     since_purge = 0.0
                     purged = await self.inbox.purge()
                     if purged:
                         log.info("inbox: purged %d handled update(s) past Telegram's 24-hour window", purged)
-                await asyncio.sleep(SWEEP_EVERY)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), SWEEP_EVERY)
+                if self._closing.is_set():
+                    return
                 since_purge += SWEEP_EVERY
                 await self._recover(everything=False)
             except asyncio.CancelledError:
@@ -219,7 +226,5 @@ async def _unless_stopped(work: Awaitable[Sequence[Received]], stop: asyncio.Eve
         stopping.cancel()
     if fetching.done():
         return fetching.result()
-    fetching.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await fetching
+    await cancel_and_wait([fetching])
     return None

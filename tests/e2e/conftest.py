@@ -75,7 +75,11 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
                         codes=codes)
         finally:
             stop.set()
-            await asyncio.wait_for(polling, 15)
-            await app.close()
-            await outbox.stop()
-            await transport.close()
+            try:
+                await asyncio.wait_for(polling, 60)  # a loaded machine (xdist workers) is slow to drain
+            finally:
+                try:
+                    await app.close()
+                    await outbox.stop()
+                finally:
+                    await transport.close()

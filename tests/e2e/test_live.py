@@ -121,7 +121,8 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
     author, *cosigners = await residents(w.fake, w.db, w.codes, sample_census_text, 21)
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 21  # reached by the 20th
-    assert "all" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    assert "全体" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text  # the room speaks Chinese by default
+    await w.say(MODERATOR, ALL_ROOM, "/lang en")  # the room's language: its card is in English
     card = await w.say(author, ALL_ROOM, "/propose Repaint the bicycle shed\nThe paint is peeling.")
     assert "1/21" in card.text
     toasts = await press_all(w, [(user, card.message_id, encode("s", 1)) for user in cosigners], network)
@@ -133,7 +134,7 @@ async def test_twenty_concurrent_cosigns_leave_the_card_showing_the_database(
         supports = (await uow.session.execute(select(func.count()).select_from(Support))).scalar_one()
     assert (proposal.state, supports) == ("review", 21)
     i18n = Translator("zh_CN")
-    expected = i18n.render(render.proposal_card(proposal, supports, w.app.tz), "en")  # the author's language
+    expected = i18n.render(render.proposal_card(proposal, supports, w.app.tz), "en")  # the room's language
     assert await shows(w, card.message_id, expected) == expected
     shown = w.fake.message(ALL_ROOM, card.message_id)
     assert "under review" in shown.text and "21 co-signatures" in shown.text and "/21" not in shown.text
@@ -148,7 +149,7 @@ async def test_fifty_concurrent_ballots_leave_the_ballot_message_showing_the_tur
     voters = await residents(w.fake, w.db, w.codes, sample_census_text, 50)
     async with w.db.uow() as uow:
         (await uow.session.execute(select(Community))).scalar_one().support_fixed = 1
-    assert "all" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text
+    assert "全体" in (await w.say(MODERATOR, ALL_ROOM, "/bind all")).text  # the room speaks Chinese by default
     await agenda.propose(w.db, 1, Actor("telegram", str(voters[0])), "Replace the mailboxes", scope="all")
     await w.say(MODERATOR, ALL_ROOM, "/accept 1")
     ballot = await w.say(MODERATOR, ALL_ROOM, "/vote 1 art278 7d")

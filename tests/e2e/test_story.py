@@ -35,13 +35,13 @@ async def test_whole_story(world: World) -> None:
 
     # Bind the room, propose, meet the duplicate check, co-sign to the threshold.
     bound = await w.say(MODERATOR, GROUP, "/bind 3-2")
-    assert "3-2" in bound.text and "12" in bound.text
+    assert "3 号楼 2 单元" in bound.text and "12" in bound.text  # the room speaks Chinese by default
     card = await w.say(OWNERS["101"], GROUP, "/propose 3号楼2单元加装电梯\nWe are old; six floors is too many.")
     assert "#1" in card.text and "1/5" in card.text and "▓░░░░" in card.text
     support = w.button(card, "v1:s:")
-    offer = await w.say(OWNERS["102"], GROUP, "/propose 三号楼二单元申请装电梯")
-    assert "#1" in offer.text
-    toast = await w.press(OWNERS["102"], GROUP, offer, w.button(offer, "v1:dup:"))
+    offer = await w.personal(OWNERS["102"], GROUP, "/propose 三号楼二单元申请装电梯")
+    assert "#1" in offer.text and offer.chat_id == OWNERS["102"]  # an offer is personal: in private
+    toast = await w.press(OWNERS["102"], OWNERS["102"], offer, w.button(offer, "v1:dup:"))
     assert "2/5" in toast
     for room in ("201", "301"):
         toast = await w.press(OWNERS[room], GROUP, card, support)
@@ -56,10 +56,10 @@ async def test_whole_story(world: World) -> None:
     assert "#1" in listing.text
 
     # Review and the elevator vote in building-unit scope.
-    refused = await w.say(OWNERS["101"], GROUP, "/accept 1")
+    refused = await w.personal(OWNERS["101"], GROUP, "/accept 1")
     assert "Only moderators" in refused.text
     accepted = await w.say(MODERATOR, GROUP, "/accept 1")
-    assert "agenda" in accepted.text
+    assert "议程" in accepted.text  # posted for the room, in its language (Chinese by default)
     ballot = await w.say(MODERATOR, GROUP, "/vote 1 elevator 7d")
     assert "0/12" in ballot.text
     assert {"赞成", "反对", "弃权"} <= {b["text"] for row in ballot.reply_markup["inline_keyboard"] for b in row}
@@ -74,12 +74,13 @@ async def test_whole_story(world: World) -> None:
     assert "3-1-101" in outsider.text
     refusal = await w.press(OUTSIDER, GROUP, ballot, yes)
     assert "not on this vote's roll" in refusal
-    paper = await w.say(MODERATOR, GROUP, "/paper 1 3-2-501 yes signed paper ballot no. 3")
+    paper = await w.personal(MODERATOR, GROUP, "/paper 1 3-2-501 yes signed paper ballot no. 3",
+                             match=lambda t: "3-2-501" in t and "ballot" in t)
     assert "3-2-501" in paper.text
     await w.fake.wait_for_message(GROUP, lambda m: m.message_id == ballot.message_id and "7/12" in (m.text or ""))
     edits = w.fake.message(GROUP, ballot.message_id).edit_count
     assert edits >= 1 and edits < 9  # edited, but throttled: fewer edits than the 9 presses
-    standing = await w.say(OWNERS["101"], GROUP, "/results 1")
+    standing = await w.personal(OWNERS["101"], GROUP, "/results 1")
     assert "still open" in standing.text
 
     # Close and read the result with every criterion.
@@ -87,7 +88,7 @@ async def test_whole_story(world: World) -> None:
     result = next(m for m in closing if "NOT PASSED" in (m.text or "") or "PASSED" in (m.text or "")
                   or "通过" in (m.text or ""))
     assert result is not None
-    read = await w.say(OWNERS["101"], GROUP, "/results 1")
+    read = await w.personal(OWNERS["101"], GROUP, "/results 1")
     # 7 of 12 owners took part: 58.33% of heads < 66.67%, so the quorum fails.
     assert "NOT PASSED" in read.text and "58.33%" in read.text and "66.67%" in read.text
     assert "taking part, by heads" in read.text and "approving, by area" in read.text
@@ -96,7 +97,7 @@ async def test_whole_story(world: World) -> None:
     assert sources == ["paper"] + ["self"] * 6
     closed_ballot = w.fake.message(GROUP, ballot.message_id)
     assert not closed_ballot.callback_data  # buttons gone once closed
-    show = await w.say(OWNERS["101"], GROUP, "/show 1")
+    show = await w.personal(OWNERS["101"], GROUP, "/show 1")
     assert "vote #1 closed" in show.text and "accepted onto the agenda" in show.text
 
 
@@ -110,20 +111,21 @@ async def test_bad_input_gets_a_clear_answer(world: World) -> None:
     assert "proposal number" in (await w.say(owner, owner, "/support abc")).text
     assert "no proposal #999" in (await w.say(owner, owner, "/support 999")).text
     assert "group room" in (await w.say(owner, owner, "/propose A new bench")).text
-    assert "not bound" in (await w.say(TENANT, OTHER_GROUP, "/propose A new bench")).text
-    assert "Only moderators" in (await w.say(TENANT, OTHER_GROUP, "/bind 3-2")).text
-    assert "private chat" in (await w.say(owner, GROUP, "/register 3-2-101")).text
+    assert "not bound" in (await w.personal(TENANT, OTHER_GROUP, "/propose A new bench")).text
+    assert "Only moderators" in (await w.personal(TENANT, OTHER_GROUP, "/bind 3-2")).text
+    assert "private chat" in (await w.personal(owner, GROUP, "/register 3-2-101")).text
     await w.say(MODERATOR, GROUP, "/bind 3-2")
-    assert "Register first" in (await w.say(owner, GROUP, "/propose Fix the stairwell light")).text
-    assert "Usage" in (await w.say(MODERATOR, GROUP, "/vote 1")).text
-    assert "Usage" in (await w.say(MODERATOR, GROUP, "/decline 1")).text
-    help_text = (await w.say(MODERATOR, GROUP, "/help")).text
+    assert "Register first" in (await w.personal(owner, GROUP, "/propose Fix the stairwell light")).text
+    assert "Usage" in (await w.personal(MODERATOR, GROUP, "/vote 1")).text
+    assert "Usage" in (await w.personal(MODERATOR, GROUP, "/decline 1")).text
+    help_text = (await w.personal(MODERATOR, GROUP, "/help")).text
     assert "/vote" in help_text and "/close" in help_text
-    member_help = (await w.say(TENANT, GROUP, "/help")).text
+    member_help = (await w.personal(TENANT, GROUP, "/help")).text
     assert "/vote" not in member_help and "/propose" in member_help
     await w.say(owner, owner, "/lang zh")
     assert "赞成" not in (await w.say(owner, owner, "/me")).text
-    assert "/lang" in (await w.say(owner, owner, "/me")).text and "zh_CN" in (await w.say(owner, owner, "/me")).text
+    me = (await w.say(owner, owner, "/me")).text
+    assert "/lang" in me and "当前语言：中文" in me
 
 
 async def test_command_menus_are_localized(world: World) -> None:
@@ -141,6 +143,7 @@ async def test_choice_vote_in_private_review_and_objections(world: World) -> Non
     for room in ("101", "102", "201"):
         await _register_by_code(w, room)
     await w.say(MODERATOR, GROUP, "/bind 3-2")
+    assert "now English" in (await w.say(MODERATOR, GROUP, "/lang en")).text  # the room's language
     async with w.db.uow() as uow:
         from bot.storage.models import Community
 
@@ -148,15 +151,15 @@ async def test_choice_vote_in_private_review_and_objections(world: World) -> Non
     assert "English" in (await w.say(OWNERS["101"], OWNERS["101"], "/lang en")).text
     card = await w.say(OWNERS["101"], GROUP, "/propose parking: Paint the bicycle shed\nWhich colour?")
     assert "parking" in card.text
-    early = await w.say(MODERATOR, GROUP, "/accept 1")
+    early = await w.personal(MODERATOR, GROUP, "/accept 1")
     assert "Not possible now" in early.text and "collecting" in early.text
     for room in ("102", "201"):
         await w.press(OWNERS[room], GROUP, card, w.button(card, "v1:s:"))
     first = await w.say(OWNERS["102"], GROUP, "/propose environment: Plant trees by the gate")
     assert "#2" in first.text
-    dup = await w.say(OWNERS["201"], GROUP, "/propose environment: Plant trees near the gate")
+    dup = await w.personal(OWNERS["201"], GROUP, "/propose environment: Plant trees near the gate")
     submit = w.button(dup, "v1:new:")
-    await w.press(OWNERS["201"], GROUP, dup, submit)
+    await w.press(OWNERS["201"], dup.chat_id, dup, submit)
     await w.fake.wait_for_message(GROUP, lambda m: m.from_bot and (m.text or "").startswith("#3"))
     merged = await w.say(MODERATOR, GROUP, "/merge 3 2")
     assert "merged into #2" in merged.text
@@ -183,6 +186,7 @@ async def test_elevator_objections_in_the_chat(world: World) -> None:
     w = world
     await _register_by_code(w, "101")
     await w.say(MODERATOR, GROUP, "/bind 3-2")
+    await w.say(MODERATOR, GROUP, "/lang en")
     async with w.db.uow() as uow:
         from bot.storage.models import Community
 
@@ -192,11 +196,11 @@ async def test_elevator_objections_in_the_chat(world: World) -> None:
     await w.say(MODERATOR, GROUP, "/vote 1 elevator 10d")
     recorded = await w.say(MODERATOR, GROUP, "/objection 1 3-2-101 light The shaft blocks my window")
     assert "Objection #1 recorded" in recorded.text and "floor 1" in recorded.text
-    bad = await w.say(MODERATOR, GROUP, "/objection 1 3-2-101 fengshui")
+    bad = await w.personal(MODERATOR, GROUP, "/objection 1 3-2-101 fengshui")
     assert "light, noise, access, cost or other" in bad.text
     updated = await w.say(MODERATOR, GROUP, "/objection status 1 mediating")
     assert "mediating" in updated.text
-    listed = await w.say(OWNERS["101"], GROUP, "/objection 1")
+    listed = await w.personal(OWNERS["101"], GROUP, "/objection 1")
     assert "Only moderators" in listed.text
-    listed = await w.say(MODERATOR, GROUP, "/objection 1")
+    listed = await w.personal(MODERATOR, GROUP, "/objection 1")
     assert "#1 floor 1" in listed.text

@@ -15,7 +15,7 @@ from bot.services import agenda, voting
 from bot.services.census import issue_codes, redeem_code
 from bot.services.council import add_council_member
 from bot.services.directory import Actor
-from bot.services.rooms import bind_room
+from bot.services.rooms import bind_room, set_room_locale
 from bot.storage import Database
 from bot.storage.models import Community, DigestSubscription, Proposal
 from tests.handlers.test_app import GROUP, text
@@ -40,7 +40,8 @@ async def app(db: Database, community: str) -> Yishi:
 
 
 async def _bind(db: Database) -> None:
-    await bind_room(db, "telegram", GROUP.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", MODERATOR))
+    room = await bind_room(db, "telegram", GROUP.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", MODERATOR))
+    await set_room_locale(db, room.room_id, Actor("telegram", MODERATOR), "en")  # the room posts in English
 
 
 class Chatter:
@@ -57,8 +58,14 @@ class Chatter:
                                     event.chat, event.message_id, event.text)
         before = len(self.messenger.sent)
         await self.app.feed(event, self.messenger)
-        assert len(self.messenger.sent) == before + 1, "exactly one answer"
-        return self.messenger.sent[-1][1].text
+        # Private notices to others (a matter's followers) may go out too. The answer is in this chat, or (a
+        # personal answer to a command said in a group: the group's budget) in the member's private chat.
+        sent = self.messenger.sent[before:]
+        here = [m for chat_id, m in sent if chat_id == event.chat.chat_id]
+        if not here and event.chat.kind != "private":
+            here = [m for chat_id, m in sent if chat_id == str(user)]
+        assert len(here) == 1, "exactly one answer"
+        return here[0].text
 
 
 async def _subscriptions(db: Database) -> list[DigestSubscription]:

@@ -18,7 +18,7 @@ from bot.services import agenda
 from bot.services.census import import_census, issue_codes, redeem_code
 from bot.services.council import add_council_member
 from bot.services.directory import Actor
-from bot.services.rooms import bind_room
+from bot.services.rooms import bind_room, set_room_locale
 from bot.storage import Database
 from bot.storage.models import Community, Meeting, MeetingItem, OutboxMessage
 from tests.handlers.test_app import text
@@ -38,7 +38,8 @@ def frozen() -> Iterator[None]:
 @pytest.fixture
 async def app(db: Database, community: str, frozen: None) -> Yishi:
     await add_council_member(db, community, "telegram", str(MODERATOR))
-    await bind_room(db, "telegram", ROOM.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", str(MODERATOR)))
+    room = await bind_room(db, "telegram", ROOM.chat_id, "", 1, Scope.parse("3-2"), Actor("telegram", str(MODERATOR)))
+    await set_room_locale(db, room.room_id, Actor("telegram", str(MODERATOR)), "en")  # the room posts in English
     yishi = Yishi(db, Translator("zh_CN"), ZoneInfo("Asia/Shanghai"), ballot_edit_interval=0)
     yishi.replanned = []  # type: ignore[attr-defined]
     yishi.replan = lambda: yishi.replanned.append(1)  # type: ignore[attr-defined]
@@ -76,7 +77,8 @@ async def test_a_moderator_schedules_and_anyone_views(app: Yishi, db: Database, 
     assert "newly placed on its agenda: 1" in reply and "posted in the rooms the day before" in reply
     assert app.replanned == [1]  # type: ignore[attr-defined]
     view = await say(app, 3, 1, "/meeting")  # a resident, in the room
-    assert "Council meeting on 2026-12-05 19:30. Agenda:" in view and f"1. #{pid} Fix the roof (3-2)" in view
+    assert "Council meeting on 2026-12-05 19:30. Agenda:" in view
+    assert f"1. #{pid} Fix the roof (building 3, unit 2)" in view
     async with db.uow(readonly=True) as uow:
         told = (await uow.session.execute(select(OutboxMessage))).scalars().all()
     assert [(m.chat_id, m.chat_kind) for m in told] == [("1", "private")]

@@ -66,7 +66,7 @@ async def test_titles_and_bodies_lose_control_bidi_and_zero_width_characters(wor
             select(LedgerEntry.payload).where(LedgerEntry.event == "proposal_submitted"))).scalar_one())
     assert (submitted["title"], submitted["body"]) == ("加装电梯", "first line\nsecond line")
     for invisible in ("\u200b\u200b\u202e", "\x00\x07", "\u2066\u2069\ufeff", "\x1b[31m\x1b[0m"):
-        refused = await w.say(owner, GROUP, f"/propose {invisible}")
+        refused = await w.personal(owner, GROUP, f"/propose {invisible}")
         assert refused.text == "The title must not be empty or made only of invisible characters."
     assert await _count(w.db, Proposal) == 1
 
@@ -75,12 +75,13 @@ async def test_reasons_authorities_and_display_names_are_shown_clean(world: Worl
     w = world
     owner = await _owner(w, "101")
     await w.say(MODERATOR, GROUP, "/bind 3-2")
+    await w.say(MODERATOR, GROUP, "/lang en")
     await w.say(owner, GROUP, "/propose New bench by the gate")
     declined = await w.say(MODERATOR, GROUP, "/decline 1 \x1b[2J\u202eduplicate of the garden plan\x07")
     assert declined.text == "#1 New bench by the gate was declined. Reason: duplicate of the garden plan"
     async with w.db.uow() as uow:
         assert (await uow.session.get(Proposal, 1)).reason == "duplicate of the garden plan"  # type: ignore[union-attr]
-    blank = await w.say(MODERATOR, GROUP, "/decline 1 \u200b\u202e")
+    blank = await w.personal(MODERATOR, GROUP, "/decline 1 \u200b\u202e")
     assert blank.text == "Please give a public reason."
 
     # A name of 300 characters wrapped in an override and escapes (Telegram's own limit is 64).
@@ -89,6 +90,8 @@ async def test_reasons_authorities_and_display_names_are_shown_clean(world: Worl
     w.fake.add_private_chat(stranger)
     question = await w.say(stranger, stranger, "/register 3-2-502")
     assert "sent" in (await w.press(stranger, stranger, question, w.button(question, "v1:rg:"))).lower()
+    # The council's bundled notice comes first, so that /pending's answer is the next message.
+    await w.fake.wait_for_message(MODERATOR, lambda m: m.from_bot and "wait for the council" in (m.text or ""), 10.0)
     pending = await w.say(MODERATOR, MODERATOR, "/pending")
     assert pending.text == f"Request #2: {'李' * 200} asks to be owner of 3-2-502."
     async with w.db.uow() as uow:
@@ -108,7 +111,7 @@ async def test_conflicting_or_repeated_vote_flags_are_refused(world: World) -> N
              "approval)")
     for flags in ("5d secret open", "5d open secret", "secret secret", "5d 9d", "open 5d open", "5d secret 5d",
                   "5d secret loud"):
-        refused = await w.say(MODERATOR, GROUP, f"/vote 1 art278 {flags}")
+        refused = await w.personal(MODERATOR, GROUP, f"/vote 1 art278 {flags}")
         assert refused.text == usage, flags
     assert await _count(w.db, Vote) == 0
     ballot = await w.say(MODERATOR, GROUP, "/vote 1 art278 secret 6d")
@@ -126,17 +129,17 @@ async def test_paper_authority_is_echoed_clean(world: World) -> None:
     async with w.db.uow() as uow:
         (await uow.session.get(Proposal, 1)).state = "agenda"  # type: ignore[union-attr]
     await w.say(MODERATOR, GROUP, "/vote 1 art278 7d open")
-    paper = await w.say(MODERATOR, GROUP, "/paper 1 3-2-501 yes \u202esigned\x00 ballot\x1b[5m no. 3")
+    paper = await w.personal(MODERATOR, GROUP, "/paper 1 3-2-501 yes \u202esigned\x00 ballot\x1b[5m no. 3")
     assert paper.text == ("Paper ballot for 3-2-501 recorded: Yes (signed ballot no. 3). The owner's own ballot "
                           "would replace it.")
-    invisible = await w.say(MODERATOR, GROUP, "/paper 1 3-2-502 yes \u200b\u202e\x07")
+    invisible = await w.personal(MODERATOR, GROUP, "/paper 1 3-2-502 yes \u200b\u202e\x07")
     assert invisible.text.startswith("Say on what authority you enter this ballot")
     # Input that is only echoed, never stored, is shown clean too.
-    unknown = await w.say(MODERATOR, GROUP, "/paper 1 \u202e3-2-999\x1b[8m yes signed")
+    unknown = await w.personal(MODERATOR, GROUP, "/paper 1 \u202e3-2-999\x1b[8m yes signed")
     assert unknown.text.startswith("There is no home 3-2-999 in the census.")
-    day = await w.say(MODERATOR, GROUP, "/digest weekly \u202efunday\x07 20:00")
+    day = await w.personal(MODERATOR, GROUP, "/digest weekly \u202efunday\x07 20:00")
     assert day.text == "Unknown day funday. Use mon, tue, wed, thu, fri, sat or sun."
-    community = await w.say(MODERATOR, GROUP, "/bind 3-2 \u202eNowhere\x00")
+    community = await w.personal(MODERATOR, GROUP, "/bind 3-2 \u202eNowhere\x00")
     assert community.text == "There is no community named Nowhere."
 
 
@@ -153,12 +156,17 @@ async def test_every_command_refuses_a_message_over_the_limit(world: World) -> N
         spec = registry.get(name)
         assert spec is not None
         chat = GROUP if spec.where == "group" else MODERATOR
-        sent = w.fake.send_text(MODERATOR, chat, f"/{name} 1 " + "\u5b57" * MAX_INPUT, unchecked=True)
-        reply = await w.fake.wait_for_message(chat, lambda m: m.from_bot, 10.0, after=sent.message_id)
+        mark = w.fake.last_message(MODERATOR)
+        w.fake.send_text(MODERATOR, chat, f"/{name} 1 " + "\u5b57" * MAX_INPUT, unchecked=True)
+        # A refusal is personal: in a group it is answered in private.
+        reply = await w.fake.wait_for_message(MODERATOR, lambda m: m.from_bot, 10.0,
+                                              after=mark.message_id if mark else 0)
         assert reply.text == "That message is too long (over 4096 characters). Please shorten it.", name
     # The same from a resident who is no moderator, and in a group: the length is checked first.
-    sent = w.fake.send_text(OWNERS["101"], GROUP, "/propose " + "x" * (MAX_INPUT * 4), unchecked=True)
-    reply = await w.fake.wait_for_message(GROUP, lambda m: m.from_bot, 10.0, after=sent.message_id)
+    mark = w.fake.last_message(OWNERS["101"])
+    w.fake.send_text(OWNERS["101"], GROUP, "/propose " + "x" * (MAX_INPUT * 4), unchecked=True)
+    reply = await w.fake.wait_for_message(OWNERS["101"], lambda m: m.from_bot, 10.0,
+                                          after=mark.message_id if mark else 0)
     assert reply.text == "That message is too long (over 4096 characters). Please shorten it."
     # Not a command: the usual hint in private, no crash.
     chatter = await w.say(OWNERS["101"], OWNERS["101"], "x" * 3000)

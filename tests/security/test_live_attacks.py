@@ -71,13 +71,13 @@ async def test_attacks_on_a_running_bot(tmp_path: Path, database_url: str, runti
         for chat in (OTHER_GROUP, GROUP):
             for command in ("/accept 1", "/decline 1 no", "/vote 1 elevator 7d", "/close 1",
                             "/paper 1 3-2-101 no 我说了算", "/bind all", "/objection 1", "/progress 1 done"):
-                reply = await bot.say(ROOM_ADMIN, chat, command)
+                reply = await bot.personal(ROOM_ADMIN, chat, command)  # refusals are personal
                 assert REFUSED in (reply.text or ""), (chat, command, reply.text)
         assert await _counts(bot) == before
 
         # The council opens a vote; an owner votes; the room admin's forged page button and a
         # command addressed to another bot change nothing.
-        assert "agenda" in ((await bot.say(MODERATOR, GROUP, "/accept 1")).text or "")
+        assert "议程" in ((await bot.say(MODERATOR, GROUP, "/accept 1")).text or "")  # the room's language
         ballot = await bot.say(MODERATOR, GROUP, "/vote 1 elevator 7d")
         assert "0/12" in (ballot.text or "")
         toast = await bot.press(OWNERS["101"], GROUP, ballot, bot.button(ballot, "v1:b:1:y"))

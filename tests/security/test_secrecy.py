@@ -64,6 +64,7 @@ async def test_a_secret_vote_of_eight_owners_reveals_no_choice(world: World) -> 
         reply = await w.say(OWNERS[room], OWNERS[room], f"/register {w.codes['3-2-' + room]}")
         assert f"3-2-{room}" in reply.text
     await w.say(MODERATOR, GROUP, "/bind 3-2")
+    await w.say(MODERATOR, GROUP, "/lang en")  # the room's language
     card = await w.say(OWNERS["101"], GROUP, "/propose Repaint the stairwell\nGrey walls.")
     for room in ROOMS[1:5]:
         await w.press(OWNERS[room], GROUP, card, w.button(card, "v1:s:"))
@@ -88,7 +89,7 @@ async def test_a_secret_vote_of_eight_owners_reveals_no_choice(world: World) -> 
             {k: v for k, v in after.items() if k != "participated"}
         assert after["participated"] == {"heads": ROOMS.index(room) + 1, "area_m2": None}
         assert set(after) == {"kind", "passed", "provisional", "eligible", "participated", "criteria"}
-    standing = await w.say(OWNERS["101"], GROUP, "/results 1")
+    standing = await w.personal(OWNERS["101"], GROUP, "/results 1")
     assert "m²" not in standing.text and "8/12" in standing.text
     await w.fake.wait_for_message(GROUP, lambda m: m.message_id == ballot.message_id and "8/12" in (m.text or ""))
     assert "m²" not in w.fake.message(GROUP, ballot.message_id).text

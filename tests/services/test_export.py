@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.services import agenda, voting
 from bot.services.export import export_data, to_csv, to_json
 from bot.storage import Database
-from tests.services.conftest import MODERATOR, T0, census
+from tests.services.conftest import MODERATOR, T0, census, resident
 
 HOMES = census(*[("1-1", f"10{i}", 1, area, f"O{i}", "person")
                  for i, area in enumerate(["78.40", "61.25", "55.00"], start=1)])
@@ -69,3 +69,38 @@ async def test_csv_export_one_row_per_vote(db: Database, make_community, link) -
     assert (row["vote_id"], row["kind"], row["passed"], row["yes_heads"], row["yes_area_m2"]) == (
         str(vid), "art278", "True", "2", "133.40")
     assert "participation_area 100.00% >= 66.67% met" in row["criteria"]
+
+
+async def test_export_names_homes_and_owners_objections_and_progress(db: Database, make_community, link) -> None:
+    from bot.services import elevator
+    from bot.services.implementation import record_progress
+
+    pid, vid = await _story(db, make_community, link, secret=False)
+    await record_progress(db, pid, MODERATOR, "Painter booked for 12-10", now=T0 + timedelta(days=8))
+    await record_progress(db, pid, MODERATOR, "", done=True, now=T0 + timedelta(days=9))
+    lift = (await agenda.propose(db, 1, resident(1), "Elevator for 1-1", scope="1-1", category="elevator",
+                                 force=True, now=T0)).proposal.id
+    await agenda.support(db, lift, resident(2), now=T0)
+    await agenda.accept(db, lift, MODERATOR, now=T0)
+    await voting.open_vote(db, lift, MODERATOR, "elevator", 10, now=T0)
+    objection = await elevator.record_objection(db, lift, MODERATOR, "1-1-101", "light", "The shaft", now=T0)
+    await elevator.update_objection(db, objection.id, MODERATOR, "mediating", "", now=T0)
+
+    data = json.loads(to_json(await export_data(db)))
+    first, second = data["proposals"]
+    ballots = {b["elector"]: b for b in first["votes"][0]["ballots"]}
+    assert {key: (b["homes"], b["owner"], b["choice"]) for key, b in ballots.items()} == {
+        "owner:1": (["1-1-101"], "O1", "yes"), "owner:2": (["1-1-102"], "O2", "no"),
+        "owner:3": (["1-1-103"], "O3", "yes")}
+    assert [(c["household"], c["homes"], c["owner"]) for c in first["cosignatures"]] == [
+        ("owner:1", ["1-1-101"], "O1"), ("owner:2", ["1-1-102"], "O2")]
+    assert [(p["note"], p["done"], p["state"]) for p in first["progress"]] == [
+        ("Painter booked for 12-10", False, "implementing"), ("", True, "done")]
+    assert first["objections"] == []
+    assert [(o["id"], o["homes"], o["owner"], o["floor"], o["reason"], o["status"], o["detail"])
+            for o in second["objections"]] == [(objection.id, ["1-1-101"], "O1", 1, "light", "mediating", "The shaft")]
+    # The existing fields stay as they were (a public interface).
+    assert set(first) >= {"id", "title", "body", "category", "scope", "state", "supports", "threshold",
+                          "households_in_scope", "reason", "merged_into", "created_at", "votes"}
+    assert set(ballots["owner:1"]) == {"elector", "choice", "source", "authority", "revision", "cast_at",
+                                       "homes", "owner"}

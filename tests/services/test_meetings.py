@@ -204,7 +204,7 @@ async def test_the_agenda_is_posted_once_in_every_room(db: Database, cid: int, l
     posts = await outbox(db, "meeting-agenda:")
     assert sorted(m.chat_id for m in posts) == ["-1", "-2"] and all(m.chat_kind == "group" for m in posts)
     assert "Council meeting on 2026-12-05 19:30. Agenda:" in posts[0].payload["text"]
-    assert f"1. #{pid} Fix the roof (1-1)" in posts[0].payload["text"]
+    assert f"1. #{pid} Fix the roof (building 1, unit 1)" in posts[0].payload["text"]
     async with db.uow(readonly=True) as uow:
         assert (await uow.session.get(Meeting, mid)).agenda_posted_at == day_before
         assert await uow.ledger.count("meeting_agenda_posted") == 1

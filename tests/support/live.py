@@ -120,6 +120,13 @@ class LiveBot:
         sent = self.fake.send_text(user, chat, text)
         return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
 
+    async def personal(self, user: int, chat: int, text: str, timeout: float = 15.0) -> StoredMessage:
+        """A personal command in a group: its answer comes in the user's private chat (Context.reply)."""
+        last = self.fake.last_message(user)
+        self.fake.send_text(user, chat, text)
+        return await self.fake.wait_for_message(user, lambda m: m.from_bot, timeout,
+                                                after=last.message_id if last is not None else 0)
+
     async def press(self, user: int, chat: int, message: StoredMessage, data: str, timeout: float = 15.0) -> str:
         """The user presses a button; returns the toast text."""
         query = self.fake.press_button(user, chat, message.message_id, data)
@@ -145,7 +152,8 @@ class LiveBot:
 
     async def bind_group(self, chat: int = GROUP, scope: str = "3-2") -> None:
         reply = await self.say(MODERATOR, chat, f"/bind {scope}")
-        assert scope in (reply.text or ""), reply.text
+        # The room's language (Chinese unless a moderator set /lang en) says it.
+        assert any(word in (reply.text or "") for word in ("now bound to", "本群已绑定到")), reply.text
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ tests/e2e adds ``fake`` and ``app`` and drives it through the chat (``say``, ``p
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,9 +56,22 @@ class World:
     # ------------------------------------------------------------------ through the chat
 
     async def say(self, user: int, chat: int, text: str, timeout: float = 10.0) -> StoredMessage:
-        """The user writes; returns the bot's first message after it."""
+        """The user writes; returns the bot's first message after it (in a group: a public answer)."""
         sent = self.fake.send_text(user, chat, text)
         return await self.fake.wait_for_message(chat, lambda m: m.from_bot, timeout, after=sent.message_id)
+
+    async def personal(self, user: int, chat: int, text: str, timeout: float = 10.0,
+                       match: Callable[[str], bool] | None = None) -> StoredMessage:
+        """A personal command in a group (Context.reply): its answer comes in the user's private chat.
+        ``match`` tells it from a notice that may arrive there meanwhile."""
+        mark = self._last_id(user)
+        self.fake.send_text(user, chat, text)
+        return await self.fake.wait_for_message(
+            user, lambda m: m.from_bot and (match is None or match(m.text or "")), timeout, after=mark)
+
+    def _last_id(self, chat: int) -> int:
+        last = self.fake.last_message(chat)
+        return last.message_id if last is not None else 0
 
     async def say_all(self, user: int, chat: int, text: str, count: int, timeout: float = 10.0) -> list[StoredMessage]:
         sent = self.fake.send_text(user, chat, text)

@@ -1,0 +1,27 @@
+"""Stopping background tasks without swallowing the stopper's own cancellation.
+
+``task.cancel(); with suppress(CancelledError): await task`` also swallows a cancellation aimed at the
+task doing the stopping: it then carries on and may wait for ever, which hangs an event loop's shutdown
+(asyncio.run cancels every task and waits for all of them to end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[object] | asyncio.Task[object]]) -> None:
+    """Cancel ``tasks`` and wait until they ended; a cancellation of the caller itself still propagates."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+        except Exception:  # noqa: BLE001, S110 - the task's own failure was its to report; we only stop it
+            pass
