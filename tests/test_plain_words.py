@@ -9,7 +9,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot.deliberation.vote_kinds import all_kinds
-from bot.handlers.commands import registry
+from bot.handlers.features import wire
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
@@ -57,5 +57,5 @@ def test_the_check_allows_what_residents_see() -> None:
 def test_commands_and_kinds_are_known_to_the_check() -> None:
     from bot.handlers.app import Yishi  # noqa: F401 - registers every command
 
-    assert {"vote", "paper", "objection"} <= set(registry.commands)
+    assert {"vote", "paper", "objection"} <= set(wire().commands.commands)
     assert {k.name for k in all_kinds()} >= {"art278_major", "ranked"}

@@ -11,8 +11,9 @@ from bot.deliberation.scope import Scope
 from bot.deliberation.vote_kinds import all_kinds, kind_of_word
 from bot.handlers import aliases
 from bot.handlers.app import Yishi  # noqa: F401 - registers every command
-from bot.handlers.commands import parse_command, registry
+from bot.handlers.commands import parse_command
 from bot.handlers.digests import words as digest_words
+from bot.handlers.features import wire
 
 ROOT = Path(__file__).resolve().parents[2]
 W = aliases.words()
@@ -31,23 +32,8 @@ SAMPLE_ARGS = {
 }
 
 
-def _import_handlers() -> None:
-    from bot.handlers import (  # noqa: F401
-        agenda,
-        digests,
-        followers,
-        implementation,
-        meetings,
-        nudges,
-        registration,
-        requests,
-        rooms,
-        votes,
-    )
-
-
 def test_every_command_has_a_keyword_and_every_keyword_a_command() -> None:
-    _import_handlers()
+    registry = wire().commands
     assert set(W.by_command) == set(registry.commands)
     assert all(W.by_command[name] for name in registry.commands)
 

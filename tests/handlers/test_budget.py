@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 
+from bot.chat.port import Chat, IncomingMessage, MessengerError, OutMessage, Sender, SentMessage
 from bot.deliberation.scope import Scope
 from bot.handlers.app import Yishi
-from bot.handlers.types import Chat, IncomingMessage, MessengerError, OutMessage, Sender, SentMessage
 from bot.i18n import Translator
 from bot.services.council import add_council_member
 from bot.services.directory import Actor

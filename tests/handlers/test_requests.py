@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from bot.chat.port import ButtonPress, Chat, IncomingMessage, OutMessage, Sender
 from bot.handlers.app import Yishi
-from bot.handlers.types import ButtonPress, Chat, IncomingMessage, OutMessage, Sender
 from bot.i18n import Translator
 from bot.services import requests as service
 from bot.services.census import issue_codes, redeem_code
