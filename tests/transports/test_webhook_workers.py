@@ -79,7 +79,8 @@ async def test_two_webhook_workers_handle_the_same_update_once(
                     assert (await uow.session.execute(select(func.count()).select_from(Proposal))).scalar_one() == 1
                 found = re.search(r"#(\d+)", card.text or "")
                 assert found, card.text
-                assert "agenda" in (await first.say(MODERATOR, GROUP, f"/accept {found.group(1)}")).text
+                accepted = await first.say(MODERATOR, GROUP, f"/accept {found.group(1)}")
+                assert "议程" in (accepted.text or "")  # "on the agenda", in the room's language (Chinese)
                 ballot = await first.say(MODERATOR, GROUP, f"/vote {found.group(1)} art278 5d")
                 yes = first.button(ballot, "v1:b:")
                 vote_id = int(yes.split(":")[2])
