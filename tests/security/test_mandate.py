@@ -104,7 +104,11 @@ async def _stage(w: World) -> dict[str, Any]:
     for title in ("Repaint the stairwell", "Fix the door lock"):
         made = (await agenda.propose(db, cid, owner101, title, scope="3-2", force=True)).proposal
         assert made is not None and made.state == "review"
-    await w.settle()  # the press's turnout edit is out before a test counts edits
+    # The press's turnout edit is out before a test counts edits (the press is answered before it touches
+    # the ballot, so wait for the edit itself, then for nothing else to be in hand).
+    await w.fake.wait_for_message(GROUP, lambda m: m.message_id == ballot.message_id and "1/12" in (m.text or ""),
+                                  10.0)
+    await w.settle()
     async with db.uow(readonly=True) as uow:
         rooms = {int(r.chat_id): r.id for r in (await uow.session.execute(select(ChatRoom))).scalars()}
     return {"cid": cid, "ballot": ballot, "rooms": rooms}
