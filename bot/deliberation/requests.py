@@ -23,9 +23,8 @@ from bot.deliberation.similarity import DEFAULT_THRESHOLD, normalise, score
 # The default categories (codes; their names live in the message catalogs). A community may add its own
 # (stored by name) or drop these with `yishi complaints config`.
 DEFAULT_CATEGORIES: tuple[str, ...] = ("sanitation", "repair", "safety", "noise", "parking", "property", "other")
-# The urgency word a resident may type: "urgent" or 紧急 (written as escapes: no Chinese in code).
-URGENT_WORDS = frozenset({"urgent", "!", "\u7d27\u6025"})
-NORMAL_WORDS = frozenset({"normal", "\u4e00\u822c"})
+# The urgency a resident may type, in English (the Chinese words are in bot/handlers/aliases.toml).
+URGENCIES = {"urgent": True, "!": True, "normal": False}
 TEXT_MAX = 1000
 LOCATION_MAX = 40
 _HOME_RE = re.compile(r"^(\d{1,4})-(\d{1,3})-(\w{1,16})$")

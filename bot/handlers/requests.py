@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from bot.chat.port import Action, MessengerError, OutMessage, Sender
 from bot.deliberation import requests as rules
 from bot.deliberation.requests import RATING_CODES, Rating, RequestAction
-from bot.handlers import render
+from bot.handlers import aliases, render
 from bot.handlers.callbacks import AdoptSuggestion, RateRequest, Support, pack
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
@@ -81,8 +81,9 @@ async def _report(ctx: Context, args: str) -> None:
                                    _categories_line(ctx, known)]))
     urgent = False
     first, _sep, remainder = rest.partition(" ")
-    if first.casefold() in rules.URGENT_WORDS or first.casefold() in rules.NORMAL_WORDS:
-        urgent = first.casefold() in rules.URGENT_WORDS
+    urgency = aliases.english_or_code("urgency", first, tuple(rules.URGENCIES))
+    if urgency is not None:
+        urgent = rules.URGENCIES[urgency]
         rest = remainder
     outcome = await service.report(ctx.app.db, await ctx.actor(), category, location, rest, urgent=urgent)
     ctx.app.replan()  # its deadlines
