@@ -61,7 +61,7 @@ async def _scenario(runtime: str, members: int, groups: int) -> dict[str, Any]:
         for room in rooms:
             fake.add_group(room, f"Room {room}", members=users[:2])
         fake.enable_flood_limits(FloodLimits())
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=runtime,
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=runtime,
                                  DATABASE_URL=url)
         app = Yishi(db, translator, settings.tz)
         transport = create_transport(settings, app)

@@ -155,7 +155,7 @@ async def run(runtime: str) -> dict[str, Any]:
             fake.add_private_chat(user)
         fake.add_group(GROUP, "3-2 加装电梯群", members=everyone, admins=[MODERATOR])
         fake.enable_flood_limits(FloodLimits())
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=runtime,
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=runtime,
                                  DATABASE_URL=url)
         app = Yishi(db, Translator("zh_CN"), settings.tz)
         transport = create_transport(settings, app)

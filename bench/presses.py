@@ -75,7 +75,7 @@ async def echo(runtime: str, owners: int) -> dict[str, float]:
         assert status == 200, envelope
         message_id = envelope["result"]["message_id"]
         stop = asyncio.Event()
-        task = asyncio.create_task(_echo_bot(runtime, fake.base_url, stop))
+        task = asyncio.create_task(_echo_bot(runtime, fake.api_base, stop))
         await asyncio.sleep(0.5)
         result = await _drive(fake, [(u, message_id, "yes") for u in range(1, owners + 1)], 600)
         stop.set()
@@ -177,7 +177,7 @@ async def yishi(runtime: str, owners: int, votes: int) -> dict[str, float]:
         for user in [*range(1, owners + 1), 999_999]:
             fake.add_user(user, f"u{user}")
         fake.add_group(GROUP, "bench", members=range(1, owners + 1))
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=runtime,
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=runtime,
                                  DATABASE_URL=url)
         app = Yishi(db, Translator("zh_CN"), settings.tz)
         transport = create_transport(settings, app)

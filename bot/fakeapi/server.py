@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
@@ -154,6 +155,10 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         self.flood_limits = flood_limits  # None = no flood enforcement
         self.webhook_retry_delay = webhook_retry_delay
         self.base_url = ""
+        # Bot API calls under api_base carry this instance's mark: a bot left over from an earlier fake
+        # (one whose port the OS gave to this one) is answered 404 instead of editing this fake's chats.
+        self.instance = secrets.token_hex(6)
+        self.api_base = ""  # what a bot is pointed at (TELEGRAM_API_BASE), set by start()
         self._clock = clock
         self._bots_by_id: dict[int, BotAccount] = {}
         self._blocked: set[tuple[int, int]] = set()  # (bot id, user id)
@@ -206,6 +211,7 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         if ":" in url_host:
             url_host = f"[{url_host}]"
         self.base_url = f"http://{url_host}:{bound_port}"
+        self.api_base = f"{self.base_url}/i/{self.instance}"
         for bot in self.bots.values():
             if bot.webhook is not None:  # webhooks survive a restart, like on Telegram
                 self._restart_delivery(bot)
@@ -762,6 +768,7 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         """
         app = web.Application(middlewares=[self._middleware])
         app.router.add_route("*", "/bot{token}/{method}", self._handle_bot_api)
+        app.router.add_route("*", "/i/{instance}/bot{token}/{method}", self._handle_bot_api)
         routes = [
             ("GET", "/_fake/state", self._http_state),
             ("POST", "/_fake/bots", self._http_add_bot),
@@ -812,6 +819,8 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         return response
 
     async def _handle_bot_api(self, request: web.Request) -> web.Response:
+        if request.match_info.get("instance", self.instance) != self.instance:
+            raise web.HTTPNotFound()
         try:
             params = await _read_request_params(request)
         except ValueError:

@@ -187,7 +187,7 @@ async def test_yishi_run_serves_until_interrupted(tmp_path: Path, transport: str
         fake.add_user(42, "Resident", language_code="en")
         fake.add_private_chat(42)
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TIMEZONE", "DEFAULT_LOCALE"}}
-        env.update(BOT_TOKEN="123456:run-token", TELEGRAM_API_BASE=fake.base_url, TRANSPORT=transport)
+        env.update(BOT_TOKEN="123456:run-token", TELEGRAM_API_BASE=fake.api_base, TRANSPORT=transport)
         process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
                                                        stdout=asyncio.subprocess.PIPE,
                                                        stderr=asyncio.subprocess.STDOUT)

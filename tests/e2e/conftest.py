@@ -52,7 +52,7 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
         codes = {f"{c.building}-{c.unit}-{c.room}": c.code for c in await issue_codes(db, community)}
         async with db.uow(readonly=True) as uow:
             community_id = (await uow.session.execute(select(Community.id))).scalar_one()  # the only one
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=request.param,
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=request.param,
                                  DATABASE_URL=db.url)
         app = Yishi(db, Translator("zh_CN"), settings.tz, ballot_edit_interval=0.3)
         transport = create_transport(settings, app)

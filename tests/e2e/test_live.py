@@ -205,7 +205,7 @@ async def test_ballot_messages_are_refreshed_at_start_up(
         for voter in voters:  # stored, but the bot never edited the message for them
             await voting.cast_ballot(db, vote.id, Actor("telegram", str(voter)), "yes")
 
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=runtime,
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=runtime,
                                  DATABASE_URL=db.url, SCHEDULER_ENABLED=False)
         stop, ready = asyncio.Event(), asyncio.Event()
         running = asyncio.create_task(serve(settings, stop=stop, ready=ready))

@@ -95,8 +95,9 @@ async def test_whole_story(world: World) -> None:
     async with w.db.uow() as uow:
         sources = sorted((await uow.session.execute(select(Ballot.source))).scalars())
     assert sources == ["paper"] + ["self"] * 6
+    await w.settle()  # the result goes out before the ballot's closing edit
     closed_ballot = w.fake.message(GROUP, ballot.message_id)
-    assert not closed_ballot.callback_data  # buttons gone once closed
+    assert not closed_ballot.callback_data, closed_ballot.edit_history  # buttons gone once closed
     show = await w.personal(OWNERS["101"], GROUP, "/show 1")
     assert "vote #1 closed" in show.text and "accepted onto the agenda" in show.text
 

@@ -170,3 +170,18 @@ async def test_user_edits_and_waiting_helpers(fake: FakeTelegram) -> None:
     await fake.call_api(TOKEN, "sendMessage", {"chat_id": ALICE, "text": "later"})
     assert (await asyncio.wait_for(waiter, 1)).from_bot
     assert fake.chat_version(ALICE) == 3
+
+
+async def test_a_bot_of_an_earlier_fake_on_the_same_port_is_not_served(
+    fake: FakeTelegram, http: aiohttp.ClientSession
+) -> None:
+    """A bot left running by an earlier test whose port this fake now has must not edit this fake's chats."""
+    fake.add_user(ALICE, "Alice")
+    fake.send_text(ALICE, ALICE, "hi")
+    body = {"chat_id": ALICE, "text": "from this fake's bot"}
+    async with http.post(f"{fake.api_base}/bot{TOKEN}/sendMessage", json=body) as response:
+        assert response.status == 200 and (await response.json())["ok"]
+    stray = f"{fake.base_url}/i/000000000000/bot{TOKEN}/sendMessage"
+    async with http.post(stray, json={"chat_id": ALICE, "text": "stray"}) as response:
+        assert response.status == 404 and (await response.json())["ok"] is False
+    assert [m.text for m in fake.messages(ALICE)] == ["hi", "from this fake's bot"]

@@ -55,7 +55,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 
 def aiogram_bot(fake: FakeTelegram, token: str = TOKEN) -> Bot:
-    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.base_url)))
+    return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.api_base)))
 
 
 async def close_aiogram(bot: Bot) -> None:
@@ -74,7 +74,7 @@ async def ag(fake: FakeTelegram) -> AsyncIterator[Bot]:
 
 @pytest_asyncio.fixture
 async def ptb(fake: FakeTelegram) -> AsyncIterator[telegram.Bot]:
-    async with telegram.Bot(TOKEN, base_url=f"{fake.base_url}/bot") as bot:
+    async with telegram.Bot(TOKEN, base_url=f"{fake.api_base}/bot") as bot:
         yield bot
 
 
@@ -99,9 +99,9 @@ async def test_unknown_token_is_401_and_unknown_method_is_404(fake: FakeTelegram
     finally:
         await close_aiogram(stranger)
     with pytest.raises(telegram.error.InvalidToken):
-        async with telegram.Bot("999:nope", base_url=f"{fake.base_url}/bot"):
+        async with telegram.Bot("999:nope", base_url=f"{fake.api_base}/bot"):
             pass
-    async with telegram.Bot(TOKEN, base_url=f"{fake.base_url}/bot") as bot:
+    async with telegram.Bot(TOKEN, base_url=f"{fake.api_base}/bot") as bot:
         with pytest.raises(telegram.error.EndPointNotFound):
             await bot.do_api_request("sendTelepathy", api_kwargs={"chat_id": ALICE})
     assert fake.stats.errors[401] == 2
@@ -150,7 +150,7 @@ async def test_ptb_application_polling_echo_round_trip(fake: FakeTelegram) -> No
         assert update.effective_message is not None
         await update.effective_message.reply_text(f"echo: {update.effective_message.text}")
 
-    app = Application.builder().token(TOKEN).base_url(f"{fake.base_url}/bot").build()
+    app = Application.builder().token(TOKEN).base_url(f"{fake.api_base}/bot").build()
     app.add_handler(CommandHandler("start", start))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     async with app:

@@ -55,7 +55,7 @@ async def test_killed_mid_burst_then_restarted(tmp_path: Path) -> None:
         def delivered() -> Counter[int]:
             return Counter(user for user in USERS for m in fake.messages(user) if m.from_bot)
 
-        first = await _start(tmp_path, url, fake.base_url)
+        first = await _start(tmp_path, url, fake.api_base)
         try:
             await fake.wait_for(lambda: len(delivered()) >= 40, timeout=60)
         finally:
@@ -64,7 +64,7 @@ async def test_killed_mid_burst_then_restarted(tmp_path: Path) -> None:
         at_kill = await _statuses(db)
         assert 0 < at_kill["sent"] < len(USERS)
 
-        second = await _start(tmp_path, url, fake.base_url)
+        second = await _start(tmp_path, url, fake.api_base)
         try:
             await fake.wait_for(lambda: len(delivered()) == len(USERS), timeout=60)
             for _ in range(100):

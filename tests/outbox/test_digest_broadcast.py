@@ -106,7 +106,7 @@ async def test_the_digest_job_reaches_1000_members_and_30_rooms_without_a_429(db
         for chat_id, scope in rooms.items():
             fake.add_group(int(chat_id), f"Room {scope}", members=[int(users[0])])
         fake.enable_flood_limits(FloodLimits())
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT="aiogram",
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT="aiogram",
                                  DATABASE_URL=db.url)
         transport = create_transport(settings, Yishi(db, translator, tz))
         await transport.start()

@@ -56,7 +56,7 @@ class Line:
 async def line(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[Line]:
     async with FakeTelegram.running() as fake:
         fake.add_bot(TOKEN, "yishi_bot")
-        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=request.param,
+        settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=request.param,
                                  DATABASE_URL=db.url)
         app = Yishi(db, Translator("zh_CN"), settings.tz)
         transport = create_transport(settings, app)

@@ -78,7 +78,7 @@ class LiveBot:
         assert self.process is None or self.process.returncode is not None, "already running"
         self.runs += 1
         env = {k: v for k, v in os.environ.items() if k not in {"TIMEZONE", "DEFAULT_LOCALE", "BOT_TOKEN"}}
-        env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=self.fake.base_url, TRANSPORT=self.runtime,
+        env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=self.fake.api_base, TRANSPORT=self.runtime,
                    DATABASE_URL=self.database_url, SCHEDULER_ENABLED="false",
                    # Replies are not held back by Telegram's per-group minute limit here.
                    OUTBOX_CHAT_PER_SECOND="0", OUTBOX_GROUP_PER_MINUTE="0", PYTHONUNBUFFERED="1")

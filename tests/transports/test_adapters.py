@@ -136,7 +136,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 def settings(fake: FakeTelegram, runtime: str) -> Settings:
-    return Settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.base_url, TRANSPORT=runtime,  # type: ignore[arg-type]
+    return Settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=runtime,  # type: ignore[arg-type]
                     WEBHOOK_HOST="127.0.0.1", WEBHOOK_PORT=free_port(), WEBHOOK_SECRET=None)
 
 
