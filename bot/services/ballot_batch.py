@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, tuple_
+from sqlmodel import col
 
 from bot.deliberation.errors import DomainError
 from bot.services.voting import Cast, press_ballots
@@ -35,7 +36,7 @@ class PressRequest:
     user_id: str
     vote_id: int
     choice: Any
-    future: asyncio.Future[PressOutcome] = field(repr=False, default=None)  # type: ignore[assignment]
+    future: asyncio.Future[PressOutcome] = field(repr=False, default=None)
     bot: str = ""  # the inbox key of the bot it came to ("telegram:<bot id>"); "" = the platform's
 
 
@@ -122,5 +123,5 @@ class BallotBatcher:
 
 async def _members(uow: UnitOfWork, batch: list[PressRequest]) -> dict[tuple[str, str], Member]:
     pairs = {(r.platform, r.user_id) for r in batch}
-    rows = await uow.session.execute(select(Member).where(tuple_(Member.platform, Member.external_id).in_(pairs)))
+    rows = await uow.session.execute(select(Member).where(tuple_(col(Member.platform), col(Member.external_id)).in_(pairs)))
     return {(m.platform, m.external_id): m for m in rows.scalars()}

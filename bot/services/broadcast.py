@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation.scope import Scope
 from bot.i18n import Text, Translator
@@ -23,7 +24,7 @@ async def rooms_for_scope(uow: UnitOfWork, community_id: int, scope: str) -> lis
     wanted = Scope.parse(scope)
     rooms = (
         await uow.session.execute(
-            select(ChatRoom).where(ChatRoom.community_id == community_id).order_by(ChatRoom.id)  # type: ignore[arg-type]
+            select(ChatRoom).where(col(ChatRoom.community_id) == community_id).order_by(col(ChatRoom.id))
         )
     ).scalars()
     return [room for room in rooms if Scope.parse(room.scope).overlaps(wanted)]
