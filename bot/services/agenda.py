@@ -116,7 +116,8 @@ async def propose(
         if households == 0:
             raise NotFound(f"no homes in scope {where}", what="scope", name=str(where))
         member = await directory.member_of(uow, actor)
-        links = await directory.verified_links(uow, member.id or 0, community_id, where)
+        assert member.id is not None
+        links = await directory.verified_links(uow, member.id, community_id, where)
         key = directory.household_key(links)
         if key is None:
             raise NotEligible("register a home in this scope first", reason="not_registered_in_scope",
@@ -181,7 +182,8 @@ async def support(
                               scope=proposal.scope)
         if state is not ProposalState.COLLECTING:
             already = await uow.session.execute(
-                select(col(Support.id)).where(col(Support.proposal_id) == proposal_id, col(Support.household_key) == key))
+                select(col(Support.id)).where(col(Support.proposal_id) == proposal_id,
+                                              col(Support.household_key) == key))
             if already.first() is not None:
                 return SupportOutcome(proposal, False, await supports_count(uow, proposal_id), False)
             raise IllegalTransition(str(state), "support")

@@ -117,7 +117,8 @@ async def _homes(
 ) -> tuple[int, int]:
     buildings = {
         b.number: b
-        for b in (await uow.session.execute(select(Building).where(col(Building.community_id) == community_id))).scalars()
+        for b in (await uow.session.execute(
+            select(Building).where(col(Building.community_id) == community_id))).scalars()
     }
     units: dict[tuple[str, str], BuildingUnit] = {}
     homes: dict[tuple[str, str, str], ExclusiveUnit] = {}
@@ -127,10 +128,10 @@ async def _homes(
         .outerjoin(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
         .where(col(Building.community_id) == community_id)
     )
-    for number, unit, home in existing:
-        units[(number, unit.number)] = unit
-        if home is not None:
-            homes[(number, unit.number, home.room)] = home
+    for number, known_unit, known_home in existing:
+        units[(number, known_unit.number)] = known_unit
+        if known_home is not None:  # the outer join gives units without homes too
+            homes[(number, known_unit.number, known_home.room)] = known_home
     created = updated = 0
     for row in rows:
         building = buildings.get(row.building)
@@ -152,7 +153,8 @@ async def _homes(
         wanted = {"floor": row.floor, "area_centi": row.area_centi, "area_source": row.area_source,
                   "owner_id": owner_id}
         if home is None:
-            uow.session.add(ExclusiveUnit(building_unit_id=unit.id, room=row.room, **wanted))
+            uow.session.add(ExclusiveUnit(building_unit_id=unit.id, room=row.room, floor=row.floor,
+                                          area_centi=row.area_centi, area_source=row.area_source, owner_id=owner_id))
             created += 1
         elif any(getattr(home, key) != value for key, value in wanted.items()):
             for key, value in wanted.items():

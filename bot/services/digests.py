@@ -395,16 +395,16 @@ async def _votes(uow: UnitOfWork, ids: list[Any]) -> dict[int, Vote]:
 async def _closing_soon(
     uow: UnitOfWork, subscription: DigestSubscription, where: Audience, head: int, now: datetime
 ) -> list[Item]:
-    rows = (
+    found = (
         await uow.session.execute(
             select(Vote, Proposal)
             .join(Proposal, col(Proposal.id) == col(Vote.proposal_id))
-            .where(col(Proposal.community_id) == where.community_id, col(Vote.status) == "open", col(Vote.closes_at) > now,
-                   col(Vote.closes_at) <= now + CLOSING_SOON)
+            .where(col(Proposal.community_id) == where.community_id, col(Vote.status) == "open",
+                   col(Vote.closes_at) > now, col(Vote.closes_at) <= now + CLOSING_SOON)
             .order_by(col(Vote.closes_at), col(Vote.id))
         )
     ).all()
-    rows = [(v, p) for v, p in rows if where.scope.overlaps(Scope.parse(v.scope))]
+    rows = [(v, p) for v, p in found if where.scope.overlaps(Scope.parse(v.scope))]
     if not rows:
         return []
     balloted = set(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVarTuple, cast
 
 from sqlalchemy import Select, func, or_, select
 from sqlmodel import col
@@ -64,7 +64,12 @@ class Home:
         return DEVELOPER_KEY if self.owner_kind == "developer" else f"owner:{self.owner_id}"
 
 
-def in_scope(query: Select[Any], scope: Scope) -> Select[Any]:
+Columns = TypeVarTuple("Columns")
+# The row ``homes_query`` selects: the fields of ``Home``, in order.
+HomeColumns = Select[int, str, str, str, int, int, int, str]
+
+
+def in_scope(query: Select[*Columns], scope: Scope) -> Select[*Columns]:
     if scope.level is ScopeLevel.COMMUNITY:
         return query
     query = query.where(col(Building.number) == scope.building)
@@ -73,16 +78,19 @@ def in_scope(query: Select[Any], scope: Scope) -> Select[Any]:
     return query
 
 
-def homes_query(community_id: int | None) -> Select[Any]:
+def homes_query(community_id: int | None) -> HomeColumns:
     """The columns of ``Home``, in order, for one community (or all, with None)."""
     query = (
-        select(col(ExclusiveUnit.id), col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room), col(ExclusiveUnit.floor),
-               col(ExclusiveUnit.area_centi), col(ExclusiveUnit.owner_id), col(Owner.kind))
+        select(col(ExclusiveUnit.id), col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room),
+               col(ExclusiveUnit.floor), col(ExclusiveUnit.area_centi), col(ExclusiveUnit.owner_id), col(Owner.kind))
         .join(BuildingUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
         .join(Building, col(BuildingUnit.building_id) == col(Building.id))
         .join(Owner, col(ExclusiveUnit.owner_id) == col(Owner.id))
     )
-    return query if community_id is None else query.where(col(Building.community_id) == community_id)
+    if community_id is not None:
+        query = query.where(col(Building.community_id) == community_id)
+    # A stored row's id is never NULL: the model's ``int | None`` is for rows not inserted yet.
+    return cast(HomeColumns, query)
 
 
 async def home_by_id(uow: UnitOfWork, community_id: int, home_id: int) -> Home | None:
@@ -148,7 +156,8 @@ async def verified_links(uow: UnitOfWork, member_id: int, community_id: int, sco
 
 async def is_council_member(uow: UnitOfWork, member_id: int, community_id: int) -> bool:
     found = await uow.session.execute(
-        select(col(CouncilRole.id)).where(col(CouncilRole.member_id) == member_id, col(CouncilRole.community_id) == community_id)
+        select(col(CouncilRole.id)).where(col(CouncilRole.member_id) == member_id,
+                                          col(CouncilRole.community_id) == community_id)
     )
     return found.first() is not None
 
@@ -246,7 +255,8 @@ async def may_see_community(uow: UnitOfWork, member_id: int, community_id: int) 
 
 async def council_communities(uow: UnitOfWork, member_id: int) -> list[int]:
     rows = await uow.session.execute(
-        select(col(CouncilRole.community_id)).where(col(CouncilRole.member_id) == member_id).order_by(col(CouncilRole.community_id)))
+        select(col(CouncilRole.community_id)).where(col(CouncilRole.member_id) == member_id)
+        .order_by(col(CouncilRole.community_id)))
     return [int(c) for c in rows.scalars()]
 
 
@@ -268,7 +278,8 @@ async def build_roll(uow: UnitOfWork, community_id: int, scope: Scope, electorat
     if electorate is Electorate.HOUSEHOLDS:
         return [Elector(f"unit:{home.id}", home.area_centi) for home in await homes(uow, community_id, scope)]
     members = await uow.session.execute(
-        select(col(CouncilRole.member_id)).where(col(CouncilRole.community_id) == community_id).order_by(col(CouncilRole.member_id))
+        select(col(CouncilRole.member_id)).where(col(CouncilRole.community_id) == community_id)
+        .order_by(col(CouncilRole.member_id))
     )
     return [Elector(f"member:{member_id}", 0) for member_id in members.scalars()]
 

@@ -146,7 +146,7 @@ async def objection_periods_due(db: Database, now: datetime | None = None) -> li
         rows = await uow.session.execute(
             select(col(Proposal.id)).where(col(Proposal.state) == str(ProposalState.OBJECTION),
                                       col(Proposal.objection_until) <= now))
-        return [int(pid) for pid in rows.scalars()]
+        return [pid for pid in rows.scalars() if pid is not None]
 
 
 # --- cost sharing -----------------------------------------------------------------------------------

@@ -72,7 +72,8 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                 }
                 if not vote.secret:
                     ballots_rows = (await uow.session.execute(
-                        select(Ballot).where(col(Ballot.vote_id) == vote.id).order_by(col(Ballot.elector_key)))).scalars()
+                        select(Ballot).where(col(Ballot.vote_id) == vote.id)
+                        .order_by(col(Ballot.elector_key)))).scalars()
                     scope = Scope.parse(vote.scope)
                     entry["ballots"] = [
                         {"elector": b.elector_key, "choice": b.choice, "source": b.source, "authority": b.authority,

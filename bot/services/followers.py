@@ -44,7 +44,8 @@ async def follow(db: Database, actor: Actor, proposal_id: int, on: bool = True) 
         if not await directory.may_see_community(uow, member.id, proposal.community_id):
             raise NotEligible("not of this community", reason="not_registered_in_scope", scope=proposal.scope)
         row = (await uow.session.execute(select(ProposalFollow).where(
-            col(ProposalFollow.proposal_id) == proposal_id, col(ProposalFollow.member_id) == member.id))).scalar_one_or_none()
+            col(ProposalFollow.proposal_id) == proposal_id,
+            col(ProposalFollow.member_id) == member.id))).scalar_one_or_none()
         before = row.following if row is not None else await _cosigned(uow, proposal_id, member.id)
         if row is None:
             uow.session.add(ProposalFollow(proposal_id=proposal_id, member_id=member.id, following=on))
@@ -65,7 +66,8 @@ async def followers(db: Database, proposal_id: int, *, besides: int | None = Non
         cosigners = set((await uow.session.execute(select(col(Support.member_id)).where(
             col(Support.proposal_id) == proposal_id))).scalars())
         choices = {m: on for m, on in await uow.session.execute(select(
-            col(ProposalFollow.member_id), col(ProposalFollow.following)).where(col(ProposalFollow.proposal_id) == proposal_id))}
+            col(ProposalFollow.member_id), col(ProposalFollow.following)).where(
+                col(ProposalFollow.proposal_id) == proposal_id))}
         ids = {m for m in cosigners if choices.get(m, True)} | {m for m, on in choices.items() if on}
         ids.discard(besides or 0)
         if not ids:

@@ -82,14 +82,15 @@ def parse_when(date_text: str, time_text: str, tz: tzinfo, now: datetime) -> dat
         starts_at = datetime.combine(day, at, tzinfo=tz)
     elif short is not None:
         month, dom = int(short.group(1)), int(short.group(2))
-        starts_at = None
+        next_one: datetime | None = None
         for year in range(local_now.year, local_now.year + 9):  # 29 February comes back within 8 years
             day = _date(year, month, dom)
             if day is not None and datetime.combine(day, at, tzinfo=tz) > now:
-                starts_at = datetime.combine(day, at, tzinfo=tz)
+                next_one = datetime.combine(day, at, tzinfo=tz)
                 break
-        if starts_at is None:
+        if next_one is None:
             raise InvalidInput("no such date", field="meeting", reason="date")
+        starts_at = next_one
     else:
         raise InvalidInput("date is YYYY-MM-DD or MM-DD", field="meeting", reason="date")
     starts_at = starts_at.astimezone(now.tzinfo)
@@ -235,10 +236,10 @@ async def schedule(
                                     old=when(moved_from, notices.tz), new=when(starts_at, notices.tz)))
             meeting.starts_at = starts_at
             meeting.agenda_posted_at = None  # posted again the day before the new date
-            told_before = set((await uow.session.execute(
+            told_before = {item_id for item_id in (await uow.session.execute(
                 select(col(MeetingItem.id)).where(col(MeetingItem.meeting_id) == meeting.id,
-                                             col(MeetingItem.notified_at).is_not(None))
-            )).scalars())
+                                                  col(MeetingItem.notified_at).is_not(None))
+            )).scalars() if item_id is not None}
             await uow.session.execute(
                 update(MeetingItem).where(col(MeetingItem.meeting_id) == meeting.id).values(notified_at=None)
             )
@@ -265,7 +266,8 @@ async def cancel(
         if meeting is None or meeting.id is None:
             raise NotFound("no meeting ahead", what="meeting")
         done = await uow.session.execute(
-            update(Meeting).where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled").values(status="cancelled")
+            update(Meeting).where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled")
+            .values(status="cancelled")
         )
         if not done.rowcount:  # type: ignore[attr-defined]
             raise IllegalTransition(meeting.status, "cancel")
@@ -436,8 +438,8 @@ async def _post_agenda(uow: UnitOfWork, meeting: Meeting, notices: Notices, now:
     assert meeting.id is not None
     claimed = await uow.session.execute(
         update(Meeting)
-        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled", col(Meeting.agenda_posted_at).is_(None),
-               col(Meeting.starts_at) == meeting.starts_at)
+        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled",
+               col(Meeting.agenda_posted_at).is_(None), col(Meeting.starts_at) == meeting.starts_at)
         .values(agenda_posted_at=now)
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]

@@ -35,7 +35,8 @@ async def find_home(db: Database, label: str) -> Candidate:
                     select(col(Building.community_id))
                     .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
                     .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
-                    .where(col(Building.number) == parts[0], col(BuildingUnit.number) == parts[1], col(ExclusiveUnit.room) == parts[2])
+                    .where(col(Building.number) == parts[0], col(BuildingUnit.number) == parts[1],
+                           col(ExclusiveUnit.room) == parts[2])
                     .order_by(col(Building.community_id))
                 )
             )
@@ -69,7 +70,8 @@ async def verified_owners(uow: UnitOfWork, home_id: int, *, besides: int | None 
     query = (
         select(Member)
         .join(MemberLink, col(MemberLink.member_id) == col(Member.id))
-        .where(col(MemberLink.exclusive_unit_id) == home_id, col(MemberLink.role) == "owner", col(MemberLink.status) == "verified")
+        .where(col(MemberLink.exclusive_unit_id) == home_id, col(MemberLink.role) == "owner",
+               col(MemberLink.status) == "verified")
         .order_by(col(Member.id))
     )
     if besides is not None:
@@ -89,9 +91,11 @@ async def request_link(
     await throttle.take(db, throttle.REQUEST_PER_HOME, str(home_id), now)
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
+        assert member.id is not None
         existing = (
             await uow.session.execute(
-                select(MemberLink).where(col(MemberLink.member_id) == member.id, col(MemberLink.exclusive_unit_id) == home_id)
+                select(MemberLink).where(col(MemberLink.member_id) == member.id,
+                                         col(MemberLink.exclusive_unit_id) == home_id)
             )
         ).scalar_one_or_none()
         if existing is not None:
@@ -177,6 +181,7 @@ async def pending_in(uow: UnitOfWork, community_id: int, limit: int = 20, *,
         owned = bool(await verified_owners(uow, home.id, besides=member.id))
         own = viewer_id is not None and (
             member.id == viewer_id or await directory.linked_to_home(uow, viewer_id, home.id, home.owner_id))
+        assert link.id is not None
         out.append(PendingLink(link.id, member, home, link.role, owned, own))
         if len(out) >= limit:
             break

@@ -8,7 +8,7 @@ and the council only). Messages to other members are returned as ``Notice``s for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -460,7 +460,8 @@ async def queue(db: Database, actor: Actor) -> list[tuple[ResidentRequest, Reque
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         rows = await uow.session.execute(
-            select(ResidentRequest, RequestParty).join(RequestParty, col(RequestParty.id) == col(ResidentRequest.party_id))
+            select(ResidentRequest, RequestParty)
+            .join(RequestParty, col(RequestParty.id) == col(ResidentRequest.party_id))
             .join(RequestHandler, col(RequestHandler.party_id) == col(RequestParty.id))
             .where(col(RequestHandler.member_id) == member.id, col(ResidentRequest.state) != "closed")
             .order_by(col(ResidentRequest.id)))
@@ -574,8 +575,8 @@ async def _recurring(uow: UnitOfWork, request: ResidentRequest, settings: Reques
     ids = sorted(r.id for r in evidence)
     # One suggestion per problem: a report joining an open suggestion's evidence adds to it.
     open_ones = (await uow.session.execute(select(RequestSuggestion).where(
-        col(RequestSuggestion.community_id) == request.community_id, col(RequestSuggestion.category) == request.category,
-        col(RequestSuggestion.state) == "open"))).scalars().all()
+        col(RequestSuggestion.community_id) == request.community_id,
+        col(RequestSuggestion.category) == request.category, col(RequestSuggestion.state) == "open"))).scalars().all()
     for suggestion in open_ones:
         if set(suggestion.request_ids) & set(ids):
             suggestion.request_ids = sorted(set(suggestion.request_ids) | set(ids))
@@ -757,7 +758,7 @@ class StatsRow:
     rates: rules.Rates
 
 
-async def stats(db: Database, community_name: str, month: str, tz: Any) -> list[StatsRow]:
+async def stats(db: Database, community_name: str, month: str, tz: tzinfo) -> list[StatsRow]:
     """The month's rates (requests reported that month, community time): overall, per party, per category."""
     start, end = rules.month_bounds(month, tz)
     async with db.uow(readonly=True) as uow:
@@ -773,7 +774,9 @@ async def stats(db: Database, community_name: str, month: str, tz: Any) -> list[
         resolution_due=r.resolution_due, resolved_at=r.resolved_at,
         rating=Rating(r.rating) if r.rating else None) for r in rows]
     out = [StatsRow("all", "all", rules.rates(records))]
-    for group, key in (("party", lambda r: r.party), ("category", lambda r: r.category)):
+    groups: tuple[tuple[str, Callable[[rules.Record], str]], ...] = (
+        ("party", lambda r: r.party), ("category", lambda r: r.category))
+    for group, key in groups:
         for name in sorted({key(r) for r in records}):
             out.append(StatsRow(group, name, rules.rates(r for r in records if key(r) == name)))
     return out

@@ -237,7 +237,8 @@ async def votes_for_ballots(uow: UnitOfWork, vote_ids: set[int]) -> dict[int, tu
              .where(col(Vote.id).in_(vote_ids)))
     if uow.dialect == "postgresql":
         query = query.with_for_update(read=True, of=Vote)
-    return {vote.id: (vote, community_id) for vote, community_id in await uow.session.execute(query)}
+    return {vote.id: (vote, community_id) for vote, community_id in await uow.session.execute(query)
+            if vote.id is not None}
 
 
 async def record_ballots(
@@ -411,7 +412,8 @@ async def roll_and_ballots(uow: UnitOfWork, vote_id: int) -> tuple[list[Elector]
     roll = [Elector(key, area) for key, area in await uow.session.execute(
         select(col(RollEntry.elector_key), col(RollEntry.area_centi)).where(col(RollEntry.vote_id) == vote_id))]
     rows = await uow.session.execute(
-        select(col(Ballot.elector_key), col(Ballot.choice), col(Ballot.sealed), col(Ballot.revision)).where(col(Ballot.vote_id) == vote_id))
+        select(col(Ballot.elector_key), col(Ballot.choice), col(Ballot.sealed), col(Ballot.revision))
+        .where(col(Ballot.vote_id) == vote_id))
     ballots = {key: choice if sealed is None else secrecy.unseal(uow.keys.ballots, vote_id, key, revision, sealed)
                for key, choice, sealed, revision in rows}
     return roll, ballots
@@ -564,8 +566,9 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
 async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     async with db.uow() as uow:
-        rows = await uow.session.execute(select(col(Vote.id)).where(col(Vote.status) == "open", col(Vote.closes_at) <= now))
-        return [int(v) for v in rows.scalars()]
+        rows = await uow.session.execute(
+            select(col(Vote.id)).where(col(Vote.status) == "open", col(Vote.closes_at) <= now))
+        return [v for v in rows.scalars() if v is not None]
 
 
 async def turnout(db: Database, vote_id: int) -> tuple[Vote, dict[str, Any]]:
@@ -584,18 +587,19 @@ async def turnouts(db: Database, vote_ids: list[int]) -> dict[int, tuple[Vote, d
 
 async def turnouts_in(uow: UnitOfWork, vote_ids: list[int]) -> dict[int, tuple[Vote, dict[str, Any]]]:
     votes = {v.id: v for v in (await uow.session.execute(
-        select(Vote).where(col(Vote.id).in_(vote_ids)))).scalars()}
+        select(Vote).where(col(Vote.id).in_(vote_ids)))).scalars() if v.id is not None}
     voted = col(Ballot.id).is_not(None)
     rows = await uow.session.execute(
-        select(col(RollEntry.vote_id), func.count(col(RollEntry.id)), func.coalesce(func.sum(col(RollEntry.area_centi)), 0),
-               func.count(col(Ballot.id)), func.coalesce(func.sum(case((voted, col(RollEntry.area_centi)), else_=0)), 0))
+        select(col(RollEntry.vote_id), func.count(col(RollEntry.id)),
+               func.coalesce(func.sum(col(RollEntry.area_centi)), 0), func.count(col(Ballot.id)),
+               func.coalesce(func.sum(case((voted, col(RollEntry.area_centi)), else_=0)), 0))
         .select_from(RollEntry)
         .outerjoin(Ballot, (col(Ballot.vote_id) == col(RollEntry.vote_id))
                    & (col(Ballot.elector_key) == col(RollEntry.elector_key)))
         .where(col(RollEntry.vote_id).in_(vote_ids))
         .group_by(col(RollEntry.vote_id)))
     sums = {vote_id: rest for vote_id, *rest in rows}
-    out = {}
+    out: dict[int, tuple[Vote, dict[str, Any]]] = {}
     for vote_id, vote in votes.items():
         heads, area, took_heads, took_area = sums.get(vote_id, (0, 0, 0, 0))
         # A secret vote shows turnout by heads only: the area taking part would tell which homes voted when.

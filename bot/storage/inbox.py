@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
@@ -43,7 +43,7 @@ def liveness_key(boot_id: str) -> int:
     return lock_key(f"inbox:{boot_id}")
 
 
-def _insert(uow: UnitOfWork):  # type: ignore[no-untyped-def]
+def _insert(uow: UnitOfWork) -> Callable[[type[InboxUpdate]], postgresql.Insert | sqlite.Insert]:
     return postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
 
 
@@ -63,8 +63,7 @@ async def claim_handled(uow: UnitOfWork, keys: Iterable[tuple[str, int]], claime
              "handled_at": now} for bot, update_id in dict.fromkeys(keys)]
     if not rows:
         return set()
-    statement = _insert(uow)(InboxUpdate).values(rows)
-    statement = statement.on_conflict_do_update(
+    statement = _insert(uow)(InboxUpdate).values(rows).on_conflict_do_update(
         index_elements=["bot", "update_id"],
         set_={"claimed_by": claimer, "claimed_at": now, "handled_at": now},
         where=_mine_or_free(claimer),
@@ -212,7 +211,8 @@ class Inbox:
             if not everything:
                 query = query.where(col(InboxUpdate.received_at) <= utcnow() - ORPHAN_AFTER)
             rows = await uow.session.execute(query.order_by(col(InboxUpdate.update_id)))
-            return [(int(update_id), payload) for update_id, payload in rows]
+            # The query already skips rows without a payload: the test only narrows the type.
+            return [(int(update_id), payload) for update_id, payload in rows if payload is not None]
 
     async def unanswered(self) -> list[tuple[int, str]]:
         """Presses a dead process handled but may not have answered; claimed here to confirm them."""
@@ -228,7 +228,7 @@ class Inbox:
                 .values(claimed_by=self.boot_id, claimed_at=utcnow())
                 .returning(col(InboxUpdate.update_id), col(InboxUpdate.payload))
             )
-            return sorted((int(update_id), payload) for update_id, payload in rows)
+            return sorted((int(update_id), payload) for update_id, payload in rows if payload is not None)
 
     async def purge(self, now: datetime | None = None) -> int:
         """Forget handled updates older than Telegram's redelivery window; returns how many."""

@@ -77,7 +77,9 @@ class UnitOfWork:
 
     @property
     def dialect(self) -> str:
-        return self.session.bind.dialect.name
+        bind = self.session.bind
+        assert bind is not None  # every unit's session is made bound to the database's engine
+        return bind.dialect.name
 
     async def insert_ignore(self, model: type[SQLModel], values: dict[str, Any], conflict: Sequence[str]) -> bool:
         """INSERT unless a row with the same unique key exists; True if a row was inserted.
@@ -220,7 +222,8 @@ class LedgerRepository:
         return [ChainLink(r.seq, r.at, r.event, r.subject, r.payload, r.prev_hash, r.hash) for r in rows]
 
     async def head(self) -> dict[str, Any]:
-        row = (await self._session.execute(select(col(LedgerHead.seq), col(LedgerHead.hash), col(LedgerHead.scheme)))).one()
+        row = (await self._session.execute(
+            select(col(LedgerHead.seq), col(LedgerHead.hash), col(LedgerHead.scheme)))).one()
         return {"seq": int(row[0]), "hash": str(row[1]), "scheme": str(row[2])}
 
     async def count(self, event: str | None = None, subject: str | None = None) -> int:
