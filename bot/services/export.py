@@ -139,11 +139,11 @@ def _within(home: Home, scope: Scope) -> bool:
 
 async def _people(uow: UnitOfWork, community_id: int) -> _People:
     homes = await directory.homes(uow, community_id, Scope.parse("all"))
-    refs = dict((await uow.session.execute(
-        select(col(Owner.id), col(Owner.ref)).where(col(Owner.community_id) == community_id))).tuples().all())
-    names = dict((await uow.session.execute(select(col(Member.id), col(Member.display_name)))).tuples().all())
-    return _People(homes, {k: v for k, v in refs.items() if k is not None},
-                   {k: v for k, v in names.items() if k is not None})
+    refs = {k: v for k, v in await uow.session.execute(
+        select(col(Owner.id), col(Owner.ref)).where(col(Owner.community_id) == community_id)) if k is not None}
+    names = {k: v for k, v in await uow.session.execute(select(col(Member.id), col(Member.display_name)))
+             if k is not None}
+    return _People(homes, refs, names)
 
 
 async def _readable(uow: UnitOfWork, proposal: Proposal, who: _People) -> dict[str, Any]:
