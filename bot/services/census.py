@@ -23,7 +23,7 @@ from bot.storage.models import (
     Owner,
     utcnow,
 )
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 # No 0/O, 1/I/L: codes are read off paper by people of every age.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -270,7 +270,7 @@ async def _redeem(db: Database, platform: str, external_id: str, code: str, disp
             .where(col(InviteCode.id) == invite.id, col(InviteCode.used_at).is_(None))
             .values(used_at=now, used_by_member_id=member.id)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             raise CodeInvalid("code already used")
         inserted = await uow.insert_ignore(
             MemberLink,

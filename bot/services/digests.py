@@ -36,7 +36,7 @@ from bot.storage.models import (
     Vote,
     utcnow,
 )
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 CADENCES = ("daily", "weekly")
 DEFAULT_TIME = "20:00"
@@ -154,7 +154,7 @@ async def clear_room_digest(db: Database, room_id: int, actor: Actor, now: datet
                                                      room_id=room_id)
         removed = await uow.session.execute(
             delete(DigestSubscription).where(col(DigestSubscription.room_id) == room_id))
-        if not removed.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(removed):
             return False
         await uow.ledger.append("digest_cleared", f"room:{room_id}", {"by": moderator.id}, at=now)
         return True
@@ -239,7 +239,7 @@ async def clear_member_digest(db: Database, actor: Actor, now: datetime | None =
         member = await directory.member_of(uow, actor)
         removed = await uow.session.execute(
             delete(DigestSubscription).where(col(DigestSubscription.member_id) == member.id))
-        count = int(removed.rowcount)  # type: ignore[attr-defined]
+        count = rowcount(removed)
         if count:
             await uow.ledger.append("digest_cleared", f"member:{member.id}", {"by": member.id, "count": count},
                                     at=now)

@@ -36,7 +36,7 @@ from bot.services.broadcast import post_in_rooms
 from bot.services.directory import Actor
 from bot.storage.models import Community, CouncilRole, Meeting, MeetingItem, Member, Proposal, utcnow
 from bot.storage.outbox import Priority, enqueue_text
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 AGENDA_LEAD = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=366)
@@ -269,7 +269,7 @@ async def cancel(
             update(Meeting).where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled")
             .values(status="cancelled")
         )
-        if not done.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(done):
             raise IllegalTransition(meeting.status, "cancel")
         meeting.status = "cancelled"
         await uow.ledger.append("meeting_cancelled", f"meeting:{meeting.id}",
@@ -408,7 +408,7 @@ async def _notify_items(
             update(MeetingItem).where(col(MeetingItem.id) == item.id, col(MeetingItem.notified_at).is_(None))
             .values(notified_at=now)
         )
-        if not claimed.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(claimed):
             continue  # told by a concurrent step
         told += 1
         text = (
@@ -442,7 +442,7 @@ async def _post_agenda(uow: UnitOfWork, meeting: Meeting, notices: Notices, now:
                col(Meeting.agenda_posted_at).is_(None), col(Meeting.starts_at) == meeting.starts_at)
         .values(agenda_posted_at=now)
     )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(claimed):
         return False
     items = await agenda_items(uow, meeting.id)
     rooms = await _post_rooms(uow, meeting, notices, f"meeting-agenda:{meeting.id}:{_epoch(meeting.starts_at)}",

@@ -22,7 +22,7 @@ from sqlmodel import col
 
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import InboxUpdate, utcnow
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,8 @@ class Inbox:
                        col(InboxUpdate.handled_at).is_(None))
                 .values(claimed_by=None, claimed_at=None)
             )
-        if released.rowcount:  # type: ignore[attr-defined]
-            log.info("inbox: %s unfinished update(s) left for the next start", released.rowcount)  # type: ignore[attr-defined]
+        if rowcount(released):
+            log.info("inbox: %s unfinished update(s) left for the next start", rowcount(released))
         if self._liveness is not None:
             await self._liveness.dispose()
             self._liveness = None
@@ -155,7 +155,7 @@ class Inbox:
                        col(InboxUpdate.claimed_by) == row.claimed_by, col(InboxUpdate.handled_at).is_(None))
                 .values(claimed_by=self.boot_id, claimed_at=now)
             )
-            return bool(over.rowcount)  # type: ignore[attr-defined]
+            return bool(rowcount(over))
 
     async def finish(self, update_id: int) -> None:
         """Handled (and, as far as a press goes, answered): not handled again."""
@@ -238,7 +238,7 @@ class Inbox:
                 delete(InboxUpdate).where(col(InboxUpdate.received_at) < cutoff,
                                           col(InboxUpdate.handled_at).is_not(None))
             )
-        return int(gone.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(gone)
 
     async def _dead_claimers(self, uow: UnitOfWork, condition: ColumnElement[bool]) -> list[str]:
         claimers = (await uow.session.execute(

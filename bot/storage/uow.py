@@ -8,8 +8,9 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlmodel import SQLModel, col
 
@@ -22,6 +23,15 @@ from bot.storage.keys import Keys, resolve_keys
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
 
 M = TypeVar("M", bound=SQLModel)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an UPDATE, DELETE or INSERT matched.
+
+    ``AsyncSession.execute`` is typed to return a ``Result``; for those statements it is a ``CursorResult``.
+    """
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 class Database:
@@ -87,15 +97,15 @@ class UnitOfWork:
         Used where Telegram may redeliver or two workers may race: the database, not a
         prior SELECT, decides who was first.
         """
-        table = model.__table__  # type: ignore[attr-defined]
+        table = inspect(model).local_table
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
         result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def get(self, model: type[M], key: int, *, what: str, lock: bool = False) -> M:
         """The row with this id (locked for update if asked), or NotFound naming ``what``."""
-        query = select(model).where(model.id == key)  # type: ignore[attr-defined]
+        query = select(model).where(inspect(model).columns["id"] == key)
         if lock:
             query = query.with_for_update()
         row = (await self.session.execute(query)).scalar_one_or_none()
