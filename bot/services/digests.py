@@ -384,7 +384,7 @@ async def _supports(uow: UnitOfWork, ids: list[int]) -> dict[int, int]:
     return {int(pid): int(n) for pid, n in rows}
 
 
-async def _votes(uow: UnitOfWork, ids: list[Any]) -> dict[int, Vote]:
+async def _votes(uow: UnitOfWork, ids: list[object]) -> dict[int, Vote]:
     wanted = {int(i) for i in ids if isinstance(i, int)}
     if not wanted:
         return {}

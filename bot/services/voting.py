@@ -29,6 +29,7 @@ from bot.deliberation.tally import (
     BinaryResult,
     ChoiceResult,
     Elector,
+    Measure,
     tally_approval,
     tally_binary,
     tally_choice,
@@ -474,7 +475,7 @@ def tally(kind: VoteKind, vote: Vote, roll: list[Elector], ballots: dict[str, An
 
 def result_document(result: BinaryResult | ChoiceResult, roll_size: int) -> dict[str, Any]:
     """The frozen, exported form of a result: integers for heads, exact decimal strings for area."""
-    def measure(m: Any) -> dict[str, Any]:
+    def measure(m: Measure) -> dict[str, Any]:
         return {"heads": m.heads, "area_m2": m.area_m2}
 
     doc: dict[str, Any] = {
