@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible, NotFound
 from bot.deliberation.mandate import Power
@@ -48,7 +49,7 @@ async def _proposal(uow: UnitOfWork, proposal_id: int, *, lock: bool = False) ->
 
 
 async def supports_count(uow: UnitOfWork, proposal_id: int) -> int:
-    query = select(func.count()).select_from(Support).where(Support.proposal_id == proposal_id)
+    query = select(func.count()).select_from(Support).where(col(Support.proposal_id) == proposal_id)
     return int((await uow.session.execute(query)).scalar_one())
 
 
@@ -58,9 +59,9 @@ async def _similar_open(
     candidates = (
         await uow.session.execute(
             select(Proposal).where(
-                Proposal.community_id == community_id,
-                Proposal.scope == str(scope),
-                Proposal.state.in_([str(s) for s in OPEN_FOR_SUPPORT]),  # type: ignore[attr-defined]
+                col(Proposal.community_id) == community_id,
+                col(Proposal.scope) == str(scope),
+                col(Proposal.state).in_([str(s) for s in OPEN_FOR_SUPPORT]),
             )
         )
     ).scalars().all()
@@ -115,7 +116,8 @@ async def propose(
         if households == 0:
             raise NotFound(f"no homes in scope {where}", what="scope", name=str(where))
         member = await directory.member_of(uow, actor)
-        links = await directory.verified_links(uow, member.id or 0, community_id, where)
+        assert member.id is not None
+        links = await directory.verified_links(uow, member.id, community_id, where)
         key = directory.household_key(links)
         if key is None:
             raise NotEligible("register a home in this scope first", reason="not_registered_in_scope",
@@ -180,7 +182,8 @@ async def support(
                               scope=proposal.scope)
         if state is not ProposalState.COLLECTING:
             already = await uow.session.execute(
-                select(Support.id).where(Support.proposal_id == proposal_id, Support.household_key == key))
+                select(col(Support.id)).where(col(Support.proposal_id) == proposal_id,
+                                              col(Support.household_key) == key))
             if already.first() is not None:
                 return SupportOutcome(proposal, False, await supports_count(uow, proposal_id), False)
             raise IllegalTransition(str(state), "support")
@@ -251,7 +254,7 @@ async def merge(
         proposal.merged_into_id = into_id
         proposal.reason = optional_text(reason, max_length=1000, multiline=True) or None
         supporters = await uow.session.execute(
-            select(Support.household_key, Support.member_id).where(Support.proposal_id == proposal_id))
+            select(col(Support.household_key), col(Support.member_id)).where(col(Support.proposal_id) == proposal_id))
         carried = 0
         for key, member_id in supporters:
             carried += await uow.insert_ignore(
@@ -290,8 +293,8 @@ async def expire_due_in(uow: UnitOfWork, now: datetime) -> list[Proposal]:
     """``expire_due`` inside the caller's unit of work (a notice is queued in the same transaction)."""
     due = (
         await uow.session.execute(
-            select(Proposal).where(Proposal.state == str(ProposalState.COLLECTING),
-                                   Proposal.collecting_until <= now).with_for_update()
+            select(Proposal).where(col(Proposal.state) == str(ProposalState.COLLECTING),
+                                   col(Proposal.collecting_until) <= now).with_for_update()
         )
     ).scalars().all()
     for proposal in due:
@@ -311,11 +314,11 @@ async def get_proposal(db: Database, proposal_id: int) -> tuple[Proposal, int]:
 async def open_proposals(db: Database, community_id: int, scope: str | None = None) -> list[tuple[Proposal, int]]:
     """Matters not yet settled, newest first, with their co-signature counts."""
     async with db.uow(readonly=True) as uow:
-        query = select(Proposal, func.count(Support.id)).outerjoin(
-            Support, Support.proposal_id == Proposal.id  # type: ignore[arg-type]
-        ).where(Proposal.community_id == community_id,
-                Proposal.state.in_([str(s) for s in OPEN_STATES]))  # type: ignore[attr-defined]
+        query = select(Proposal, func.count(col(Support.id))).outerjoin(
+            Support, col(Support.proposal_id) == col(Proposal.id)
+        ).where(col(Proposal.community_id) == community_id,
+                col(Proposal.state).in_([str(s) for s in OPEN_STATES]))
         if scope is not None:
-            query = query.where(Proposal.scope == scope)
-        rows = await uow.session.execute(query.group_by(Proposal.id).order_by(Proposal.id.desc()))  # type: ignore[union-attr]
+            query = query.where(col(Proposal.scope) == scope)
+        rows = await uow.session.execute(query.group_by(col(Proposal.id)).order_by(col(Proposal.id).desc()))
         return [(proposal, int(count)) for proposal, count in rows]

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation import secrecy
 from bot.deliberation.ledger import commitment
@@ -28,13 +29,13 @@ async def ballot_problems(uow: UnitOfWork, vote: Vote) -> list[str]:
     assert vote.id is not None
     recorded: dict[str, dict[str, Any]] = {}
     entries = await uow.session.execute(
-        select(LedgerEntry.payload).where(LedgerEntry.subject == f"vote:{vote.id}",
-                                          LedgerEntry.event.in_(BALLOT_EVENTS))  # type: ignore[attr-defined]
-        .order_by(LedgerEntry.seq))  # type: ignore[arg-type]
+        select(col(LedgerEntry.payload)).where(col(LedgerEntry.subject) == f"vote:{vote.id}",
+                                          col(LedgerEntry.event).in_(BALLOT_EVENTS))
+        .order_by(col(LedgerEntry.seq)))
     for (payload,) in entries:
         body = json.loads(payload)
         recorded[body["elector"]] = body
-    rows = (await uow.session.execute(select(Ballot).where(Ballot.vote_id == vote.id))).scalars().all()
+    rows = (await uow.session.execute(select(Ballot).where(col(Ballot.vote_id) == vote.id))).scalars().all()
     problems = [f"vote {vote.id}: ballot of {key} is in the ledger but not stored"
                 for key in sorted(recorded.keys() - {b.elector_key for b in rows})]
     for ballot in rows:
@@ -65,7 +66,7 @@ async def ballot_problems(uow: UnitOfWork, vote: Vote) -> list[str]:
 async def result_problems(uow: UnitOfWork, vote: Vote) -> list[str]:
     """A closed vote's stored result must be the one frozen in its ``vote_closed`` entry."""
     closed = [json.loads(p) for (p,) in await uow.session.execute(
-        select(LedgerEntry.payload).where(LedgerEntry.event == "vote_closed").order_by(LedgerEntry.seq))]  # type: ignore[arg-type]
+        select(col(LedgerEntry.payload)).where(col(LedgerEntry.event) == "vote_closed").order_by(col(LedgerEntry.seq)))]
     frozen = [body for body in closed if body.get("vote") == vote.id]
     if vote.status != "closed":
         return [f"vote {vote.id}: the ledger has it closed but it is stored open"] if frozen else []
@@ -80,8 +81,8 @@ async def link_problems(uow: UnitOfWork) -> list[str]:
     """Every member_link row against its last registration entry in the ledger."""
     recorded: dict[tuple[int, int], tuple[str, str]] = {}
     entries = await uow.session.execute(
-        select(LedgerEntry.event, LedgerEntry.subject, LedgerEntry.payload)
-        .where(LedgerEntry.event.in_(LINK_EVENTS)).order_by(LedgerEntry.seq))  # type: ignore[attr-defined,arg-type]
+        select(col(LedgerEntry.event), col(LedgerEntry.subject), col(LedgerEntry.payload))
+        .where(col(LedgerEntry.event).in_(LINK_EVENTS)).order_by(col(LedgerEntry.seq)))
     for event, subject, payload in entries:
         body = json.loads(payload)
         status = {"link_requested": "pending", "member_linked": "verified"}.get(event, body.get("status", ""))
@@ -102,7 +103,7 @@ async def link_problems(uow: UnitOfWork) -> list[str]:
 async def row_problems(uow: UnitOfWork) -> list[str]:
     """Every ballot, result and registration row checked against the ledger."""
     problems: list[str] = []
-    for vote in (await uow.session.execute(select(Vote).order_by(Vote.id))).scalars():  # type: ignore[arg-type]
+    for vote in (await uow.session.execute(select(Vote).order_by(col(Vote.id)))).scalars():
         problems += await ballot_problems(uow, vote)
         problems += await result_problems(uow, vote)
     return problems + await link_problems(uow)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select, tuple_
+from sqlmodel import col
 
 from bot.deliberation.errors import DomainError
 from bot.services.voting import Cast, press_ballots
@@ -35,7 +36,7 @@ class PressRequest:
     user_id: str
     vote_id: int
     choice: Any
-    future: asyncio.Future[PressOutcome] = field(repr=False, default=None)  # type: ignore[assignment]
+    future: asyncio.Future[PressOutcome] | None = field(repr=False, default=None)  # set by submit
     bot: str = ""  # the inbox key of the bot it came to ("telegram:<bot id>"); "" = the platform's
 
 
@@ -58,11 +59,12 @@ class BallotBatcher:
         self.batches = 0
 
     async def submit(self, request: PressRequest) -> PressOutcome:
-        request.future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[PressOutcome] = asyncio.get_running_loop().create_future()
+        request.future = future
         await self._queue.put(request)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._run())
-        return await request.future
+        return await future
 
     async def close(self) -> None:
         """Finish the presses already queued (the worker stops by itself when the queue is empty)."""
@@ -81,7 +83,7 @@ class BallotBatcher:
                 log.warning("ballot batch of %d failed; retrying one by one", len(batch), exc_info=True)
                 outcomes = [await self._alone(request) for request in batch]
             for request, outcome in zip(batch, outcomes, strict=True):
-                if not request.future.done():
+                if request.future is not None and not request.future.done():
                     request.future.set_result(outcome)
 
     async def _alone(self, request: PressRequest) -> PressOutcome:
@@ -122,5 +124,6 @@ class BallotBatcher:
 
 async def _members(uow: UnitOfWork, batch: list[PressRequest]) -> dict[tuple[str, str], Member]:
     pairs = {(r.platform, r.user_id) for r in batch}
-    rows = await uow.session.execute(select(Member).where(tuple_(Member.platform, Member.external_id).in_(pairs)))
+    rows = await uow.session.execute(
+        select(Member).where(tuple_(col(Member.platform), col(Member.external_id)).in_(pairs)))
     return {(m.platform, m.external_id): m for m in rows.scalars()}

@@ -7,10 +7,12 @@ dedupe key).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import select
+from sqlmodel import col
 
+from bot.chat.port import Action
 from bot.deliberation.scope import Scope
 from bot.i18n import Text, Translator
 from bot.storage.models import ChatRoom
@@ -23,7 +25,7 @@ async def rooms_for_scope(uow: UnitOfWork, community_id: int, scope: str) -> lis
     wanted = Scope.parse(scope)
     rooms = (
         await uow.session.execute(
-            select(ChatRoom).where(ChatRoom.community_id == community_id).order_by(ChatRoom.id)  # type: ignore[arg-type]
+            select(ChatRoom).where(col(ChatRoom.community_id) == community_id).order_by(col(ChatRoom.id))
         )
     ).scalars()
     return [room for room in rooms if Scope.parse(room.scope).overlaps(wanted)]
@@ -31,7 +33,8 @@ async def rooms_for_scope(uow: UnitOfWork, community_id: int, scope: str) -> lis
 
 async def post_in_rooms(
     uow: UnitOfWork, i18n: Translator, community_id: int, scope: str, text: Text, key: str,
-    *, skip_chat: tuple[str, str] | None = None, actions: Any = None,
+    *, skip_chat: tuple[str, str] | None = None,
+    actions: Callable[[str], Sequence[Sequence[Action]]] | None = None,
 ) -> list[ChatRoom]:
     """Queue ``text`` in every room of the scope, each in the room's language; the rooms used."""
     rooms = [r for r in await rooms_for_scope(uow, community_id, scope) if (r.platform, r.chat_id) != skip_chat]

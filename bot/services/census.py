@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from bot.deliberation.census import CensusBounds, CensusProblem, CensusRow, parse_census
 from bot.deliberation.errors import DomainError, InvalidInput, NotFound
@@ -22,7 +23,7 @@ from bot.storage.models import (
     Owner,
     utcnow,
 )
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 # No 0/O, 1/I/L: codes are read off paper by people of every age.
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -50,7 +51,7 @@ class ImportReport:
 
 
 async def get_community(uow: UnitOfWork, name: str) -> Community:
-    community = (await uow.session.execute(select(Community).where(Community.name == name))).scalar_one_or_none()
+    community = (await uow.session.execute(select(Community).where(col(Community.name) == name))).scalar_one_or_none()
     if community is None:
         raise NotFound(f"no community named {name!r}", what="community", name=name)
     return community
@@ -66,7 +67,7 @@ async def import_census(
     digest = hashlib.sha256(text.encode()).hexdigest()
     async with db.uow() as uow:
         community = (
-            await uow.session.execute(select(Community).where(Community.name == community_name))
+            await uow.session.execute(select(Community).where(col(Community.name) == community_name))
         ).scalar_one_or_none()
         created = updated = 0
         if community is None:
@@ -94,7 +95,7 @@ async def import_census(
 async def _owners(uow: UnitOfWork, community_id: int, rows: list[CensusRow]) -> tuple[dict[str, Owner], int, int]:
     existing = {
         owner.ref: owner
-        for owner in (await uow.session.execute(select(Owner).where(Owner.community_id == community_id))).scalars()
+        for owner in (await uow.session.execute(select(Owner).where(col(Owner.community_id) == community_id))).scalars()
     }
     created = updated = 0
     for row in rows:
@@ -116,20 +117,21 @@ async def _homes(
 ) -> tuple[int, int]:
     buildings = {
         b.number: b
-        for b in (await uow.session.execute(select(Building).where(Building.community_id == community_id))).scalars()
+        for b in (await uow.session.execute(
+            select(Building).where(col(Building.community_id) == community_id))).scalars()
     }
     units: dict[tuple[str, str], BuildingUnit] = {}
     homes: dict[tuple[str, str, str], ExclusiveUnit] = {}
     existing = await uow.session.execute(
-        select(Building.number, BuildingUnit, ExclusiveUnit)
-        .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-        .outerjoin(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-        .where(Building.community_id == community_id)
+        select(col(Building.number), BuildingUnit, ExclusiveUnit)
+        .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+        .outerjoin(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+        .where(col(Building.community_id) == community_id)
     )
-    for number, unit, home in existing:
-        units[(number, unit.number)] = unit
-        if home is not None:
-            homes[(number, unit.number, home.room)] = home
+    for number, known_unit, known_home in existing:
+        units[(number, known_unit.number)] = known_unit
+        if known_home is not None:  # the outer join gives units without homes too
+            homes[(number, known_unit.number, known_home.room)] = known_home
     created = updated = 0
     for row in rows:
         building = buildings.get(row.building)
@@ -151,7 +153,8 @@ async def _homes(
         wanted = {"floor": row.floor, "area_centi": row.area_centi, "area_source": row.area_source,
                   "owner_id": owner_id}
         if home is None:
-            uow.session.add(ExclusiveUnit(building_unit_id=unit.id, room=row.room, **wanted))
+            uow.session.add(ExclusiveUnit(building_unit_id=unit.id, room=row.room, floor=row.floor,
+                                          area_centi=row.area_centi, area_source=row.area_source, owner_id=owner_id))
             created += 1
         elif any(getattr(home, key) != value for key, value in wanted.items()):
             for key, value in wanted.items():
@@ -192,10 +195,10 @@ async def issue_codes(db: Database, community_name: str, scope: str | None = Non
     async with db.uow() as uow:
         community = await get_community(uow, community_name)
         homes = await uow.session.execute(
-            select(Building.number, BuildingUnit.number, ExclusiveUnit)
-            .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-            .join(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-            .where(Building.community_id == community.id)
+            select(col(Building.number), col(BuildingUnit.number), ExclusiveUnit)
+            .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+            .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+            .where(col(Building.community_id) == community.id)
         )
         now = utcnow()
         chosen = [(b, u, home) for b, u, home in homes if wanted.contains(b, u)]
@@ -204,8 +207,8 @@ async def issue_codes(db: Database, community_name: str, scope: str | None = Non
         home_ids = [home.id for _, _, home in chosen]
         await uow.session.execute(
             update(InviteCode)
-            .where(InviteCode.exclusive_unit_id.in_(home_ids))  # type: ignore[union-attr]
-            .where(InviteCode.used_at.is_(None), InviteCode.revoked_at.is_(None))  # type: ignore[union-attr]
+            .where(col(InviteCode.exclusive_unit_id).in_(home_ids))
+            .where(col(InviteCode.used_at).is_(None), col(InviteCode.revoked_at).is_(None))
             .values(revoked_at=now)
         )
         for building, unit, home in sorted(chosen, key=lambda item: _sort_key(item[0], item[1], item[2].room)):
@@ -254,7 +257,7 @@ async def redeem_code(
 async def _redeem(db: Database, platform: str, external_id: str, code: str, display_name: str) -> Redeemed:
     async with db.uow() as uow:
         invite = (
-            await uow.session.execute(select(InviteCode).where(InviteCode.code_hash == hash_code(code)))
+            await uow.session.execute(select(InviteCode).where(col(InviteCode.code_hash) == hash_code(code)))
         ).scalar_one_or_none()
         if invite is None or invite.revoked_at is not None or invite.used_at is not None:
             raise CodeInvalid("unknown, replaced or used code")
@@ -264,10 +267,10 @@ async def _redeem(db: Database, platform: str, external_id: str, code: str, disp
         # The WHERE makes redemption single-use even when two members race for one code.
         claimed = await uow.session.execute(
             update(InviteCode)
-            .where(InviteCode.id == invite.id, InviteCode.used_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .where(col(InviteCode.id) == invite.id, col(InviteCode.used_at).is_(None))
             .values(used_at=now, used_by_member_id=member.id)
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             raise CodeInvalid("code already used")
         inserted = await uow.insert_ignore(
             MemberLink,
@@ -278,16 +281,16 @@ async def _redeem(db: Database, platform: str, external_id: str, code: str, disp
         if not inserted:
             await uow.session.execute(
                 update(MemberLink)
-                .where(MemberLink.member_id == member.id,  # type: ignore[arg-type]
-                       MemberLink.exclusive_unit_id == invite.exclusive_unit_id)  # type: ignore[arg-type]
+                .where(col(MemberLink.member_id) == member.id,
+                       col(MemberLink.exclusive_unit_id) == invite.exclusive_unit_id)
                 .values(role="owner", status="verified", via="code", decided_at=now)
             )
         building, unit, room = (
             await uow.session.execute(
-                select(Building.number, BuildingUnit.number, ExclusiveUnit.room)
-                .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-                .join(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-                .where(ExclusiveUnit.id == invite.exclusive_unit_id)
+                select(col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room))
+                .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+                .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+                .where(col(ExclusiveUnit.id) == invite.exclusive_unit_id)
             )
         ).one()
         await uow.ledger.append(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select
+from sqlmodel import col
 
 from bot.deliberation.errors import InvalidInput, NotEligible
 from bot.deliberation.mandate import Power
@@ -35,7 +36,7 @@ from bot.storage.models import (
     Vote,
     utcnow,
 )
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 CADENCES = ("daily", "weekly")
 DEFAULT_TIME = "20:00"
@@ -110,7 +111,7 @@ async def _head_seq(uow: UnitOfWork) -> int:
 async def room_digest(db: Database, room_id: int) -> DigestSubscription | None:
     async with db.uow(readonly=True) as uow:
         return (
-            await uow.session.execute(select(DigestSubscription).where(DigestSubscription.room_id == room_id))
+            await uow.session.execute(select(DigestSubscription).where(col(DigestSubscription.room_id) == room_id))
         ).scalar_one_or_none()
 
 
@@ -132,7 +133,7 @@ async def set_room_digest(
         )
         subscription = (
             await uow.session.execute(
-                select(DigestSubscription).where(DigestSubscription.room_id == room_id).with_for_update()
+                select(DigestSubscription).where(col(DigestSubscription.room_id) == room_id).with_for_update()
             )
         ).scalar_one()
         subscription.community_id = room.community_id  # a re-bound room follows its community
@@ -152,8 +153,8 @@ async def clear_room_digest(db: Database, room_id: int, actor: Actor, now: datet
         moderator = await directory.require_moderator(uow, actor, room.community_id, power=Power.ROOM_DIGEST,
                                                      room_id=room_id)
         removed = await uow.session.execute(
-            delete(DigestSubscription).where(DigestSubscription.room_id == room_id))  # type: ignore[arg-type]
-        if not removed.rowcount:  # type: ignore[attr-defined]
+            delete(DigestSubscription).where(col(DigestSubscription.room_id) == room_id))
+        if not rowcount(removed):
             return False
         await uow.ledger.append("digest_cleared", f"room:{room_id}", {"by": moderator.id}, at=now)
         return True
@@ -165,12 +166,12 @@ async def clear_room_digest(db: Database, room_id: int, actor: Actor, now: datet
 async def _home_communities(uow: UnitOfWork, member_id: int) -> list[int]:
     """Communities where the member has a verified home, in id order."""
     rows = await uow.session.execute(
-        select(Building.community_id).distinct()
-        .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-        .join(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-        .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
-        .where(MemberLink.member_id == member_id, MemberLink.status == "verified")
-        .order_by(Building.community_id)
+        select(col(Building.community_id)).distinct()
+        .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+        .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+        .join(MemberLink, col(MemberLink.exclusive_unit_id) == col(ExclusiveUnit.id))
+        .where(col(MemberLink.member_id) == member_id, col(MemberLink.status) == "verified")
+        .order_by(col(Building.community_id))
     )
     return [int(c) for c in rows.scalars()]
 
@@ -185,10 +186,10 @@ async def member_digests(db: Database, actor: Actor) -> list[MemberDigest]:
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         rows = await uow.session.execute(
-            select(DigestSubscription, Community.name)
-            .join(Community, Community.id == DigestSubscription.community_id)  # type: ignore[arg-type]
-            .where(DigestSubscription.member_id == member.id)
-            .order_by(DigestSubscription.community_id)
+            select(DigestSubscription, col(Community.name))
+            .join(Community, col(Community.id) == col(DigestSubscription.community_id))
+            .where(col(DigestSubscription.member_id) == member.id)
+            .order_by(col(DigestSubscription.community_id))
         )
         return [MemberDigest(sub, name) for sub, name in rows]
 
@@ -216,8 +217,8 @@ async def set_member_digest(
             )
             subscription = (
                 await uow.session.execute(
-                    select(DigestSubscription).where(DigestSubscription.member_id == member.id,
-                                                     DigestSubscription.community_id == community_id)
+                    select(DigestSubscription).where(col(DigestSubscription.member_id) == member.id,
+                                                     col(DigestSubscription.community_id) == community_id)
                     .with_for_update()
                 )
             ).scalar_one()
@@ -237,8 +238,8 @@ async def clear_member_digest(db: Database, actor: Actor, now: datetime | None =
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         removed = await uow.session.execute(
-            delete(DigestSubscription).where(DigestSubscription.member_id == member.id))  # type: ignore[arg-type]
-        count = int(removed.rowcount)  # type: ignore[attr-defined]
+            delete(DigestSubscription).where(col(DigestSubscription.member_id) == member.id))
+        count = rowcount(removed)
         if count:
             await uow.ledger.append("digest_cleared", f"member:{member.id}", {"by": member.id, "count": count},
                                     at=now)
@@ -317,10 +318,10 @@ async def build_digest(
     where = await audience(uow, subscription)
     entries = (
         await uow.session.execute(
-            select(LedgerEntry.event, LedgerEntry.subject, LedgerEntry.payload)
-            .where(LedgerEntry.seq > subscription.last_seq, LedgerEntry.seq <= head,  # type: ignore[operator]
-                   LedgerEntry.event.in_(PROPOSAL_EVENTS))  # type: ignore[attr-defined]
-            .order_by(LedgerEntry.seq)  # type: ignore[arg-type]
+            select(col(LedgerEntry.event), col(LedgerEntry.subject), col(LedgerEntry.payload))
+            .where(col(LedgerEntry.seq) > subscription.last_seq, col(LedgerEntry.seq) <= head,
+                   col(LedgerEntry.event).in_(PROPOSAL_EVENTS))
+            .order_by(col(LedgerEntry.seq))
         )
     ).all()
     ids = {int(subject.split(":", 1)[1]) for _event, subject, _payload in entries if subject.startswith("proposal:")}
@@ -370,7 +371,7 @@ async def _proposals(uow: UnitOfWork, where: Audience, ids: set[int]) -> dict[in
     if not ids:
         return {}
     rows = await uow.session.execute(
-        select(Proposal).where(Proposal.id.in_(ids), Proposal.community_id == where.community_id))  # type: ignore[union-attr]
+        select(Proposal).where(col(Proposal.id).in_(ids), col(Proposal.community_id) == where.community_id))
     return {p.id: p for p in rows.scalars() if p.id is not None and where.scope.overlaps(Scope.parse(p.scope))}
 
 
@@ -378,41 +379,41 @@ async def _supports(uow: UnitOfWork, ids: list[int]) -> dict[int, int]:
     if not ids:
         return {}
     rows = await uow.session.execute(
-        select(Support.proposal_id, func.count(Support.id))
-        .where(Support.proposal_id.in_(ids)).group_by(Support.proposal_id))  # type: ignore[attr-defined]
+        select(col(Support.proposal_id), func.count(col(Support.id)))
+        .where(col(Support.proposal_id).in_(ids)).group_by(col(Support.proposal_id)))
     return {int(pid): int(n) for pid, n in rows}
 
 
-async def _votes(uow: UnitOfWork, ids: list[Any]) -> dict[int, Vote]:
+async def _votes(uow: UnitOfWork, ids: list[object]) -> dict[int, Vote]:
     wanted = {int(i) for i in ids if isinstance(i, int)}
     if not wanted:
         return {}
-    rows = await uow.session.execute(select(Vote).where(Vote.id.in_(wanted)))  # type: ignore[union-attr]
+    rows = await uow.session.execute(select(Vote).where(col(Vote.id).in_(wanted)))
     return {v.id: v for v in rows.scalars() if v.id is not None}
 
 
 async def _closing_soon(
     uow: UnitOfWork, subscription: DigestSubscription, where: Audience, head: int, now: datetime
 ) -> list[Item]:
-    rows = (
+    found = (
         await uow.session.execute(
             select(Vote, Proposal)
-            .join(Proposal, Proposal.id == Vote.proposal_id)  # type: ignore[arg-type]
-            .where(Proposal.community_id == where.community_id, Vote.status == "open", Vote.closes_at > now,
-                   Vote.closes_at <= now + CLOSING_SOON)  # type: ignore[operator]
-            .order_by(Vote.closes_at, Vote.id)  # type: ignore[arg-type]
+            .join(Proposal, col(Proposal.id) == col(Vote.proposal_id))
+            .where(col(Proposal.community_id) == where.community_id, col(Vote.status) == "open",
+                   col(Vote.closes_at) > now, col(Vote.closes_at) <= now + CLOSING_SOON)
+            .order_by(col(Vote.closes_at), col(Vote.id))
         )
     ).all()
-    rows = [(v, p) for v, p in rows if where.scope.overlaps(Scope.parse(v.scope))]
+    rows = [(v, p) for v, p in found if where.scope.overlaps(Scope.parse(v.scope))]
     if not rows:
         return []
     balloted = set(
         (
             await uow.session.execute(
-                select(LedgerEntry.subject).distinct()
-                .where(LedgerEntry.seq > subscription.last_seq, LedgerEntry.seq <= head,  # type: ignore[operator]
-                       LedgerEntry.event.in_(BALLOT_EVENTS),  # type: ignore[attr-defined]
-                       LedgerEntry.subject.in_([f"vote:{v.id}" for v, _p in rows]))  # type: ignore[attr-defined]
+                select(col(LedgerEntry.subject)).distinct()
+                .where(col(LedgerEntry.seq) > subscription.last_seq, col(LedgerEntry.seq) <= head,
+                       col(LedgerEntry.event).in_(BALLOT_EVENTS),
+                       col(LedgerEntry.subject).in_([f"vote:{v.id}" for v, _p in rows]))
             )
         ).scalars()
     )

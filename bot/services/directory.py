@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVarTuple, cast
 
 from sqlalchemy import Select, func, or_, select
+from sqlmodel import col
 
 from bot.deliberation.errors import NotEligible, NotFound
 from bot.deliberation.mandate import Mandate, Power, require
@@ -63,34 +64,42 @@ class Home:
         return DEVELOPER_KEY if self.owner_kind == "developer" else f"owner:{self.owner_id}"
 
 
-def in_scope(query: Select[Any], scope: Scope) -> Select[Any]:
+Columns = TypeVarTuple("Columns")
+# The row ``homes_query`` selects: the fields of ``Home``, in order.
+HomeColumns = Select[int, str, str, str, int, int, int, str]
+
+
+def in_scope(query: Select[*Columns], scope: Scope) -> Select[*Columns]:
     if scope.level is ScopeLevel.COMMUNITY:
         return query
-    query = query.where(Building.number == scope.building)
+    query = query.where(col(Building.number) == scope.building)
     if scope.level is ScopeLevel.UNIT:
-        query = query.where(BuildingUnit.number == scope.unit)
+        query = query.where(col(BuildingUnit.number) == scope.unit)
     return query
 
 
-def homes_query(community_id: int | None) -> Select[Any]:
+def homes_query(community_id: int | None) -> HomeColumns:
     """The columns of ``Home``, in order, for one community (or all, with None)."""
     query = (
-        select(ExclusiveUnit.id, Building.number, BuildingUnit.number, ExclusiveUnit.room, ExclusiveUnit.floor,
-               ExclusiveUnit.area_centi, ExclusiveUnit.owner_id, Owner.kind)
-        .join(BuildingUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-        .join(Building, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-        .join(Owner, ExclusiveUnit.owner_id == Owner.id)  # type: ignore[arg-type]
+        select(col(ExclusiveUnit.id), col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room),
+               col(ExclusiveUnit.floor), col(ExclusiveUnit.area_centi), col(ExclusiveUnit.owner_id), col(Owner.kind))
+        .join(BuildingUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+        .join(Building, col(BuildingUnit.building_id) == col(Building.id))
+        .join(Owner, col(ExclusiveUnit.owner_id) == col(Owner.id))
     )
-    return query if community_id is None else query.where(Building.community_id == community_id)
+    if community_id is not None:
+        query = query.where(col(Building.community_id) == community_id)
+    # A stored row's id is never NULL: the model's ``int | None`` is for rows not inserted yet.
+    return cast(HomeColumns, query)
 
 
 async def home_by_id(uow: UnitOfWork, community_id: int, home_id: int) -> Home | None:
-    row = (await uow.session.execute(homes_query(community_id).where(ExclusiveUnit.id == home_id))).one_or_none()
+    row = (await uow.session.execute(homes_query(community_id).where(col(ExclusiveUnit.id) == home_id))).one_or_none()
     return Home(*row) if row else None
 
 
 async def homes(uow: UnitOfWork, community_id: int, scope: Scope) -> list[Home]:
-    rows = await uow.session.execute(in_scope(homes_query(community_id), scope).order_by(ExclusiveUnit.id))
+    rows = await uow.session.execute(in_scope(homes_query(community_id), scope).order_by(col(ExclusiveUnit.id)))
     return [Home(*row) for row in rows]
 
 
@@ -102,8 +111,8 @@ async def home_by_label(uow: UnitOfWork, community_id: int, label: str) -> Home:
     building, unit, room = parts
     row = (
         await uow.session.execute(
-            homes_query(community_id).where(Building.number == building, BuildingUnit.number == unit,
-                                             ExclusiveUnit.room == room)
+            homes_query(community_id).where(col(Building.number) == building, col(BuildingUnit.number) == unit,
+                                             col(ExclusiveUnit.room) == room)
         )
     ).one_or_none()
     if row is None:
@@ -113,10 +122,10 @@ async def home_by_label(uow: UnitOfWork, community_id: int, label: str) -> Home:
 
 async def households_in_scope(uow: UnitOfWork, community_id: int, scope: Scope) -> int:
     query = in_scope(
-        select(func.count(ExclusiveUnit.id))
-        .join(BuildingUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-        .join(Building, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-        .where(Building.community_id == community_id),
+        select(func.count(col(ExclusiveUnit.id)))
+        .join(BuildingUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+        .join(Building, col(BuildingUnit.building_id) == col(Building.id))
+        .where(col(Building.community_id) == community_id),
         scope,
     )
     return int((await uow.session.execute(query)).scalar_one())
@@ -136,18 +145,19 @@ class Link:
 
 
 async def verified_links(uow: UnitOfWork, member_id: int, community_id: int, scope: Scope | None = None) -> list[Link]:
-    query = homes_query(community_id).add_columns(MemberLink.role).join(
-        MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id  # type: ignore[arg-type]
-    ).where(MemberLink.member_id == member_id, MemberLink.status == "verified")
+    query = homes_query(community_id).add_columns(col(MemberLink.role)).join(
+        MemberLink, col(MemberLink.exclusive_unit_id) == col(ExclusiveUnit.id)
+    ).where(col(MemberLink.member_id) == member_id, col(MemberLink.status) == "verified")
     if scope is not None:
         query = in_scope(query, scope)
-    rows = await uow.session.execute(query.order_by(ExclusiveUnit.id))
+    rows = await uow.session.execute(query.order_by(col(ExclusiveUnit.id)))
     return [Link(Home(*row[:8]), row[8]) for row in rows]
 
 
 async def is_council_member(uow: UnitOfWork, member_id: int, community_id: int) -> bool:
     found = await uow.session.execute(
-        select(CouncilRole.id).where(CouncilRole.member_id == member_id, CouncilRole.community_id == community_id)
+        select(col(CouncilRole.id)).where(col(CouncilRole.member_id) == member_id,
+                                          col(CouncilRole.community_id) == community_id)
     )
     return found.first() is not None
 
@@ -158,10 +168,10 @@ async def verified_links_of(uow: UnitOfWork, member_ids: list[int]) -> dict[int,
         return {}
     rows = await uow.session.execute(
         homes_query(None)
-        .add_columns(MemberLink.member_id, MemberLink.role, Building.community_id)
-        .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
-        .where(MemberLink.member_id.in_(member_ids), MemberLink.status == "verified")  # type: ignore[attr-defined]
-        .order_by(ExclusiveUnit.id))
+        .add_columns(col(MemberLink.member_id), col(MemberLink.role), col(Building.community_id))
+        .join(MemberLink, col(MemberLink.exclusive_unit_id) == col(ExclusiveUnit.id))
+        .where(col(MemberLink.member_id).in_(member_ids), col(MemberLink.status) == "verified")
+        .order_by(col(ExclusiveUnit.id)))
     out: dict[int, list[tuple[int, Link]]] = {}
     for *home, member_id, role, community_id in rows:
         out.setdefault(member_id, []).append((community_id, Link(Home(*home), role)))
@@ -172,8 +182,8 @@ async def council_pairs(uow: UnitOfWork, member_ids: list[int]) -> set[tuple[int
     """(member id, community id) for every council role of these members."""
     if not member_ids:
         return set()
-    rows = await uow.session.execute(select(CouncilRole.member_id, CouncilRole.community_id).where(
-        CouncilRole.member_id.in_(member_ids)))  # type: ignore[attr-defined]
+    rows = await uow.session.execute(select(col(CouncilRole.member_id), col(CouncilRole.community_id)).where(
+        col(CouncilRole.member_id).in_(member_ids)))
     return {(m, c) for m, c in rows}
 
 
@@ -211,18 +221,18 @@ async def linked_to_home(uow: UnitOfWork, member_id: int, home_id: int | None = 
     """Whether the member is linked (verified or asking) to the home, or to any home of the same owner."""
     if home_id is not None and owner_id is None:
         owner_id = (await uow.session.execute(
-            select(ExclusiveUnit.owner_id).where(ExclusiveUnit.id == home_id))).scalar_one_or_none()
+            select(col(ExclusiveUnit.owner_id)).where(col(ExclusiveUnit.id) == home_id))).scalar_one_or_none()
     conditions = []
     if home_id is not None:
-        conditions.append(ExclusiveUnit.id == home_id)
+        conditions.append(col(ExclusiveUnit.id) == home_id)
     if owner_id is not None:
-        conditions.append(ExclusiveUnit.owner_id == owner_id)
+        conditions.append(col(ExclusiveUnit.owner_id) == owner_id)
     if not conditions:
         return False
     found = await uow.session.execute(
-        select(MemberLink.id)
-        .join(ExclusiveUnit, ExclusiveUnit.id == MemberLink.exclusive_unit_id)  # type: ignore[arg-type]
-        .where(MemberLink.member_id == member_id, MemberLink.status.in_(("verified", "pending")),  # type: ignore[attr-defined]
+        select(col(MemberLink.id))
+        .join(ExclusiveUnit, col(ExclusiveUnit.id) == col(MemberLink.exclusive_unit_id))
+        .where(col(MemberLink.member_id) == member_id, col(MemberLink.status).in_(("verified", "pending")),
                or_(*conditions))
         .limit(1)
     )
@@ -245,7 +255,8 @@ async def may_see_community(uow: UnitOfWork, member_id: int, community_id: int) 
 
 async def council_communities(uow: UnitOfWork, member_id: int) -> list[int]:
     rows = await uow.session.execute(
-        select(CouncilRole.community_id).where(CouncilRole.member_id == member_id).order_by(CouncilRole.community_id))
+        select(col(CouncilRole.community_id)).where(col(CouncilRole.member_id) == member_id)
+        .order_by(col(CouncilRole.community_id)))
     return [int(c) for c in rows.scalars()]
 
 
@@ -267,7 +278,8 @@ async def build_roll(uow: UnitOfWork, community_id: int, scope: Scope, electorat
     if electorate is Electorate.HOUSEHOLDS:
         return [Elector(f"unit:{home.id}", home.area_centi) for home in await homes(uow, community_id, scope)]
     members = await uow.session.execute(
-        select(CouncilRole.member_id).where(CouncilRole.community_id == community_id).order_by(CouncilRole.member_id)
+        select(col(CouncilRole.member_id)).where(col(CouncilRole.community_id) == community_id)
+        .order_by(col(CouncilRole.member_id))
     )
     return [Elector(f"member:{member_id}", 0) for member_id in members.scalars()]
 

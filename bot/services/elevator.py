@@ -8,6 +8,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation.cost import GUANGZHOU_COEFFICIENTS, FloorCoefficients, share_costs
 from bot.deliberation.cost import Home as CostHome
@@ -101,7 +102,7 @@ async def objections(db: Database, proposal_id: int, actor: Actor) -> list[Objec
     async with db.uow() as uow:
         proposal = await uow.get(Proposal, proposal_id, what="proposal")
         await directory.require_moderator(uow, actor, proposal.community_id, power=Power.OBJECTIONS)
-        query = select(Objection).where(Objection.proposal_id == proposal_id).order_by(Objection.id)  # type: ignore[arg-type]
+        query = select(Objection).where(col(Objection.proposal_id) == proposal_id).order_by(col(Objection.id))
         return list((await uow.session.execute(query)).scalars())
 
 
@@ -128,8 +129,8 @@ async def settle_in(uow: UnitOfWork, proposal_id: int, now: datetime) -> Settled
     if proposal.objection_until is None or now < proposal.objection_until:
         raise IllegalTransition("objection_period_running", "settle_objections")
     rows = await uow.session.execute(
-        select(Objection.id).where(Objection.proposal_id == proposal_id,
-                                   Objection.status.in_(BLOCKING)))  # type: ignore[attr-defined]
+        select(col(Objection.id)).where(col(Objection.proposal_id) == proposal_id,
+                                   col(Objection.status).in_(BLOCKING)))
     blocking = len(rows.all())
     action = ProposalAction.OBJECTIONS_BLOCKING if blocking else ProposalAction.OBJECTIONS_CLEARED
     proposal.state = str(transition(ProposalState.OBJECTION, action))
@@ -143,9 +144,9 @@ async def objection_periods_due(db: Database, now: datetime | None = None) -> li
     now = now or utcnow()
     async with db.uow() as uow:
         rows = await uow.session.execute(
-            select(Proposal.id).where(Proposal.state == str(ProposalState.OBJECTION),
-                                      Proposal.objection_until <= now))  # type: ignore[operator]
-        return [int(pid) for pid in rows.scalars()]
+            select(col(Proposal.id)).where(col(Proposal.state) == str(ProposalState.OBJECTION),
+                                      col(Proposal.objection_until) <= now))
+        return [pid for pid in rows.scalars() if pid is not None]
 
 
 # --- cost sharing -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from bot.deliberation.scope import Scope, ScopeLevel
 from bot.deliberation.secrecy import receipt
@@ -35,9 +36,9 @@ CSV_COLUMNS = [
 
 async def export_data(db: Database, proposal_id: int | None = None) -> dict[str, Any]:
     async with db.uow(readonly=True) as uow:
-        query = select(Proposal).order_by(Proposal.id)  # type: ignore[arg-type]
+        query = select(Proposal).order_by(col(Proposal.id))
         if proposal_id is not None:
-            query = query.where(Proposal.id == proposal_id)
+            query = query.where(col(Proposal.id) == proposal_id)
         proposals = (await uow.session.execute(query)).scalars().all()
         out: list[dict[str, Any]] = []
         people: dict[int, _People] = {}
@@ -46,14 +47,14 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                 people[proposal.community_id] = await _people(uow, proposal.community_id)
             who = people[proposal.community_id]
             supports = (await uow.session.execute(
-                select(func.count()).select_from(Support).where(Support.proposal_id == proposal.id))).scalar_one()
+                select(func.count()).select_from(Support).where(col(Support.proposal_id) == proposal.id))).scalar_one()
             votes = (await uow.session.execute(
-                select(Vote).where(Vote.proposal_id == proposal.id).order_by(Vote.id))).scalars().all()  # type: ignore[arg-type]
+                select(Vote).where(col(Vote.proposal_id) == proposal.id).order_by(col(Vote.id)))).scalars().all()
             exported_votes = []
             for vote in votes:
                 assert vote.id is not None
                 roll_size = (await uow.session.execute(
-                    select(func.count()).select_from(RollEntry).where(RollEntry.vote_id == vote.id))).scalar_one()
+                    select(func.count()).select_from(RollEntry).where(col(RollEntry.vote_id) == vote.id))).scalar_one()
                 if vote.result is not None:
                     result = vote.result
                 elif vote.secret:  # nothing early: an open secret vote shows turnout by heads only
@@ -71,7 +72,8 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                 }
                 if not vote.secret:
                     ballots_rows = (await uow.session.execute(
-                        select(Ballot).where(Ballot.vote_id == vote.id).order_by(Ballot.elector_key))).scalars()
+                        select(Ballot).where(col(Ballot.vote_id) == vote.id)
+                        .order_by(col(Ballot.elector_key)))).scalars()
                     scope = Scope.parse(vote.scope)
                     entry["ballots"] = [
                         {"elector": b.elector_key, "choice": b.choice, "source": b.source, "authority": b.authority,
@@ -83,8 +85,8 @@ async def export_data(db: Database, proposal_id: int | None = None) -> dict[str,
                     # Only keyed commitments, without who cast them, in no meaningful order: a voter finds
                     # the receipt code they were given (its first 12 hex digits) among them.
                     commitments = (await uow.session.execute(
-                        select(Ballot.commitment).where(Ballot.vote_id == vote.id)
-                        .order_by(Ballot.commitment))).scalars().all()
+                        select(col(Ballot.commitment)).where(col(Ballot.vote_id) == vote.id)
+                        .order_by(col(Ballot.commitment)))).scalars().all()
                     entry["commitments"] = [{"commitment": c, "receipt": receipt(c)} for c in commitments]
                 exported_votes.append(entry)
             out.append({
@@ -137,19 +139,19 @@ def _within(home: Home, scope: Scope) -> bool:
 
 async def _people(uow: UnitOfWork, community_id: int) -> _People:
     homes = await directory.homes(uow, community_id, Scope.parse("all"))
-    refs = dict((await uow.session.execute(
-        select(Owner.id, Owner.ref).where(Owner.community_id == community_id))).tuples().all())
-    names = dict((await uow.session.execute(select(Member.id, Member.display_name))).tuples().all())
-    return _People(homes, {k: v for k, v in refs.items() if k is not None},
-                   {k: v for k, v in names.items() if k is not None})
+    refs = {k: v for k, v in await uow.session.execute(
+        select(col(Owner.id), col(Owner.ref)).where(col(Owner.community_id) == community_id)) if k is not None}
+    names = {k: v for k, v in await uow.session.execute(select(col(Member.id), col(Member.display_name)))
+             if k is not None}
+    return _People(homes, refs, names)
 
 
 async def _readable(uow: UnitOfWork, proposal: Proposal, who: _People) -> dict[str, Any]:
     """Co-signatures, objections and progress notes of a matter, with homes and owners beside the ids."""
     supports = (await uow.session.execute(
-        select(Support).where(Support.proposal_id == proposal.id).order_by(Support.id))).scalars().all()  # type: ignore[arg-type]
+        select(Support).where(col(Support.proposal_id) == proposal.id).order_by(col(Support.id)))).scalars().all()
     objections = (await uow.session.execute(
-        select(Objection).where(Objection.proposal_id == proposal.id).order_by(Objection.id))).scalars().all()  # type: ignore[arg-type]
+        select(Objection).where(col(Objection.proposal_id) == proposal.id).order_by(col(Objection.id)))).scalars().all()
     scope = Scope.parse(proposal.scope)
     cosignatures = [{"household": s.household_key, **who.describe(s.household_key, scope),
                      "at": s.created_at.isoformat()} for s in supports]

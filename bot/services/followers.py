@@ -12,6 +12,7 @@ from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation.errors import AlreadyDone, IllegalTransition, InvalidInput, NotEligible
 from bot.deliberation.scope import Scope
@@ -43,7 +44,8 @@ async def follow(db: Database, actor: Actor, proposal_id: int, on: bool = True) 
         if not await directory.may_see_community(uow, member.id, proposal.community_id):
             raise NotEligible("not of this community", reason="not_registered_in_scope", scope=proposal.scope)
         row = (await uow.session.execute(select(ProposalFollow).where(
-            ProposalFollow.proposal_id == proposal_id, ProposalFollow.member_id == member.id))).scalar_one_or_none()
+            col(ProposalFollow.proposal_id) == proposal_id,
+            col(ProposalFollow.member_id) == member.id))).scalar_one_or_none()
         before = row.following if row is not None else await _cosigned(uow, proposal_id, member.id)
         if row is None:
             uow.session.add(ProposalFollow(proposal_id=proposal_id, member_id=member.id, following=on))
@@ -53,24 +55,25 @@ async def follow(db: Database, actor: Actor, proposal_id: int, on: bool = True) 
 
 
 async def _cosigned(uow: UnitOfWork, proposal_id: int, member_id: int) -> bool:
-    found = await uow.session.execute(select(Support.id).where(Support.proposal_id == proposal_id,
-                                                           Support.member_id == member_id).limit(1))
+    found = await uow.session.execute(select(col(Support.id)).where(col(Support.proposal_id) == proposal_id,
+                                                           col(Support.member_id) == member_id).limit(1))
     return found.first() is not None
 
 
 async def followers(db: Database, proposal_id: int, *, besides: int | None = None) -> list[Member]:
     """Who hears of the matter's progress: its co-signers unless they opted out, and whoever followed it."""
     async with db.uow(readonly=True) as uow:
-        cosigners = set((await uow.session.execute(select(Support.member_id).where(
-            Support.proposal_id == proposal_id))).scalars())
+        cosigners = set((await uow.session.execute(select(col(Support.member_id)).where(
+            col(Support.proposal_id) == proposal_id))).scalars())
         choices = {m: on for m, on in await uow.session.execute(select(
-            ProposalFollow.member_id, ProposalFollow.following).where(ProposalFollow.proposal_id == proposal_id))}
+            col(ProposalFollow.member_id), col(ProposalFollow.following)).where(
+                col(ProposalFollow.proposal_id) == proposal_id))}
         ids = {m for m in cosigners if choices.get(m, True)} | {m for m, on in choices.items() if on}
         ids.discard(besides or 0)
         if not ids:
             return []
         return list((await uow.session.execute(select(Member).where(
-            Member.id.in_(sorted(ids)), Member.reachable.is_(True)).order_by(Member.id))).scalars())  # type: ignore[union-attr,attr-defined]
+            col(Member.id).in_(sorted(ids)), col(Member.reachable).is_(True)).order_by(col(Member.id)))).scalars())
 
 
 async def residents_in_scope(db: Database, proposal: Proposal) -> list[Member]:
@@ -80,13 +83,13 @@ async def residents_in_scope(db: Database, proposal: Proposal) -> list[Member]:
         home_ids = [h.id for h in homes]
         if not home_ids:
             return []
-        ids = set((await uow.session.execute(select(MemberLink.member_id).join(
-            ExclusiveUnit, ExclusiveUnit.id == MemberLink.exclusive_unit_id)  # type: ignore[arg-type]
-            .where(MemberLink.exclusive_unit_id.in_(home_ids), MemberLink.status == "verified"))).scalars())  # type: ignore[attr-defined]
+        ids = set((await uow.session.execute(select(col(MemberLink.member_id)).join(
+            ExclusiveUnit, col(ExclusiveUnit.id) == col(MemberLink.exclusive_unit_id))
+            .where(col(MemberLink.exclusive_unit_id).in_(home_ids), col(MemberLink.status) == "verified"))).scalars())
         if not ids:
             return []
         return list((await uow.session.execute(select(Member).where(
-            Member.id.in_(sorted(ids)), Member.reachable.is_(True)).order_by(Member.id))).scalars())  # type: ignore[union-attr,attr-defined]
+            col(Member.id).in_(sorted(ids)), col(Member.reachable).is_(True)).order_by(col(Member.id)))).scalars())
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +129,7 @@ async def evaluate(db: Database, actor: Actor, proposal_id: int, rating: str, co
         if key is None:
             raise NotEligible("not in scope", reason="not_registered_in_scope", scope=proposal.scope)
         row = (await uow.session.execute(select(ProposalEvaluation).where(
-            ProposalEvaluation.proposal_id == proposal_id, ProposalEvaluation.household_key == key))
+            col(ProposalEvaluation.proposal_id) == proposal_id, col(ProposalEvaluation.household_key) == key))
         ).scalar_one_or_none()
         if row is not None and row.rating == rating and (not comment or comment == row.comment):
             raise AlreadyDone("same evaluation")
@@ -137,8 +140,8 @@ async def evaluate(db: Database, actor: Actor, proposal_id: int, rating: str, co
             row.rating, row.member_id, row.created_at = rating, member.id or 0, now
             row.comment = comment or row.comment
         await uow.session.flush()
-        ratings = list((await uow.session.execute(select(ProposalEvaluation.rating).where(
-            ProposalEvaluation.proposal_id == proposal_id))).scalars())
+        ratings = list((await uow.session.execute(select(col(ProposalEvaluation.rating)).where(
+            col(ProposalEvaluation.proposal_id) == proposal_id))).scalars())
         # The running counts ride along: the digest shows them without reading the rows.
         await uow.ledger.append("proposal_evaluated", f"proposal:{proposal_id}", {
             "household": key, "rating": rating, "by": member.id,
@@ -149,6 +152,6 @@ async def evaluate(db: Database, actor: Actor, proposal_id: int, rating: str, co
 async def evaluation(db: Database, proposal_id: int) -> Evaluation:
     async with db.uow(readonly=True) as uow:
         proposal = await uow.get(Proposal, proposal_id, what="proposal")
-        ratings = list((await uow.session.execute(select(ProposalEvaluation.rating).where(
-            ProposalEvaluation.proposal_id == proposal_id))).scalars())
+        ratings = list((await uow.session.execute(select(col(ProposalEvaluation.rating)).where(
+            col(ProposalEvaluation.proposal_id) == proposal_id))).scalars())
     return Evaluation(proposal, ratings.count("satisfied"), ratings.count("basic"), ratings.count("unsatisfied"))

@@ -54,7 +54,7 @@ async def record_progress(
         before = ProposalState(proposal.state)
         if before not in (ProposalState.ADOPTED, ProposalState.IMPLEMENTING):
             raise IllegalTransition(str(before), "record_progress")
-        state = before
+        state: ProposalState = before
         if state is ProposalState.ADOPTED:
             state = transition(state, ProposalAction.START_IMPLEMENTATION)
         if done:

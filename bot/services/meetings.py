@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotFound
 from bot.deliberation.mandate import Power
@@ -35,7 +36,7 @@ from bot.services.broadcast import post_in_rooms
 from bot.services.directory import Actor
 from bot.storage.models import Community, CouncilRole, Meeting, MeetingItem, Member, Proposal, utcnow
 from bot.storage.outbox import Priority, enqueue_text
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 AGENDA_LEAD = timedelta(hours=24)
 MAX_AHEAD = timedelta(days=366)
@@ -81,14 +82,15 @@ def parse_when(date_text: str, time_text: str, tz: tzinfo, now: datetime) -> dat
         starts_at = datetime.combine(day, at, tzinfo=tz)
     elif short is not None:
         month, dom = int(short.group(1)), int(short.group(2))
-        starts_at = None
+        next_one: datetime | None = None
         for year in range(local_now.year, local_now.year + 9):  # 29 February comes back within 8 years
             day = _date(year, month, dom)
             if day is not None and datetime.combine(day, at, tzinfo=tz) > now:
-                starts_at = datetime.combine(day, at, tzinfo=tz)
+                next_one = datetime.combine(day, at, tzinfo=tz)
                 break
-        if starts_at is None:
+        if next_one is None:
             raise InvalidInput("no such date", field="meeting", reason="date")
+        starts_at = next_one
     else:
         raise InvalidInput("date is YYYY-MM-DD or MM-DD", field="meeting", reason="date")
     starts_at = starts_at.astimezone(now.tzinfo)
@@ -124,8 +126,8 @@ class MeetingView:
 async def next_meeting(uow: UnitOfWork, community_id: int, now: datetime, *, lock: bool = False) -> Meeting | None:
     """The scheduled meeting still ahead, if any."""
     query = select(Meeting).where(
-        Meeting.community_id == community_id, Meeting.status == "scheduled", Meeting.starts_at > now
-    ).order_by(Meeting.starts_at)
+        col(Meeting.community_id) == community_id, col(Meeting.status) == "scheduled", col(Meeting.starts_at) > now
+    ).order_by(col(Meeting.starts_at))
     if lock:
         query = query.with_for_update()
     return (await uow.session.execute(query)).scalars().first()
@@ -134,9 +136,9 @@ async def next_meeting(uow: UnitOfWork, community_id: int, now: datetime, *, loc
 async def agenda_items(uow: UnitOfWork, meeting_id: int) -> list[AgendaItem]:
     rows = await uow.session.execute(
         select(Proposal)
-        .join(MeetingItem, MeetingItem.proposal_id == Proposal.id)  # type: ignore[arg-type]
-        .where(MeetingItem.meeting_id == meeting_id)
-        .order_by(MeetingItem.position, MeetingItem.id)
+        .join(MeetingItem, col(MeetingItem.proposal_id) == col(Proposal.id))
+        .where(col(MeetingItem.meeting_id) == meeting_id)
+        .order_by(col(MeetingItem.position), col(MeetingItem.id))
     )
     kept = [p for p in rows.scalars() if ProposalState(p.state) not in DROPPED]
     return [AgendaItem(index, p) for index, p in enumerate(kept, start=1)]
@@ -156,10 +158,10 @@ async def council_communities(db: Database, actor: Actor) -> list[Community]:
     async with db.uow(readonly=True) as uow:
         rows = await uow.session.execute(
             select(Community)
-            .join(CouncilRole, CouncilRole.community_id == Community.id)  # type: ignore[arg-type]
-            .join(Member, Member.id == CouncilRole.member_id)  # type: ignore[arg-type]
-            .where(Member.platform == actor.platform, Member.external_id == actor.external_id)
-            .order_by(Community.id)
+            .join(CouncilRole, col(CouncilRole.community_id) == col(Community.id))
+            .join(Member, col(Member.id) == col(CouncilRole.member_id))
+            .where(col(Member.platform) == actor.platform, col(Member.external_id) == actor.external_id)
+            .order_by(col(Community.id))
         )
         return list(rows.scalars())
 
@@ -234,12 +236,12 @@ async def schedule(
                                     old=when(moved_from, notices.tz), new=when(starts_at, notices.tz)))
             meeting.starts_at = starts_at
             meeting.agenda_posted_at = None  # posted again the day before the new date
-            told_before = set((await uow.session.execute(
-                select(MeetingItem.id).where(MeetingItem.meeting_id == meeting.id,
-                                             MeetingItem.notified_at.is_not(None))  # type: ignore[union-attr]
-            )).scalars())
+            told_before = {item_id for item_id in (await uow.session.execute(
+                select(col(MeetingItem.id)).where(col(MeetingItem.meeting_id) == meeting.id,
+                                                  col(MeetingItem.notified_at).is_not(None))
+            )).scalars() if item_id is not None}
             await uow.session.execute(
-                update(MeetingItem).where(MeetingItem.meeting_id == meeting.id).values(notified_at=None)
+                update(MeetingItem).where(col(MeetingItem.meeting_id) == meeting.id).values(notified_at=None)
             )
             await uow.ledger.append("meeting_moved", f"meeting:{meeting.id}",
                                     {"by": moderator.id, "from": moved_from.isoformat(),
@@ -264,9 +266,10 @@ async def cancel(
         if meeting is None or meeting.id is None:
             raise NotFound("no meeting ahead", what="meeting")
         done = await uow.session.execute(
-            update(Meeting).where(Meeting.id == meeting.id, Meeting.status == "scheduled").values(status="cancelled")
+            update(Meeting).where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled")
+            .values(status="cancelled")
         )
-        if not done.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(done):
             raise IllegalTransition(meeting.status, "cancel")
         meeting.status = "cancelled"
         await uow.ledger.append("meeting_cancelled", f"meeting:{meeting.id}",
@@ -276,9 +279,9 @@ async def cancel(
             await _post_rooms(uow, meeting, notices, f"meeting-cancelled:{meeting.id}", text)
         told = await uow.session.execute(
             select(MeetingItem, Proposal, Member)
-            .join(Proposal, Proposal.id == MeetingItem.proposal_id)  # type: ignore[arg-type]
-            .join(Member, Member.id == Proposal.author_member_id)  # type: ignore[arg-type]
-            .where(MeetingItem.meeting_id == meeting.id, MeetingItem.notified_at.is_not(None))  # type: ignore[union-attr]
+            .join(Proposal, col(Proposal.id) == col(MeetingItem.proposal_id))
+            .join(Member, col(Member.id) == col(Proposal.author_member_id))
+            .where(col(MeetingItem.meeting_id) == meeting.id, col(MeetingItem.notified_at).is_not(None))
         )
         for item, proposal, member in told:
             if ProposalState(proposal.state) in DROPPED:
@@ -337,8 +340,8 @@ def _epoch(moment: datetime) -> int:
 async def _close_past(uow: UnitOfWork, community_id: int, now: datetime) -> None:
     past = (
         await uow.session.execute(
-            select(Meeting).where(Meeting.community_id == community_id, Meeting.status == "scheduled",
-                                  Meeting.starts_at <= now).with_for_update()
+            select(Meeting).where(col(Meeting.community_id) == community_id, col(Meeting.status) == "scheduled",
+                                  col(Meeting.starts_at) <= now).with_for_update()
         )
     ).scalars().all()
     for meeting in past:
@@ -351,8 +354,8 @@ async def _place_accepted(uow: UnitOfWork, meeting: Meeting, now: datetime) -> i
     accepted = (
         await uow.session.execute(
             select(Proposal)
-            .where(Proposal.community_id == meeting.community_id, Proposal.state == str(ProposalState.AGENDA))
-            .order_by(Proposal.state_changed_at, Proposal.id)  # the order of acceptance
+            .where(col(Proposal.community_id) == meeting.community_id, col(Proposal.state) == str(ProposalState.AGENDA))
+            .order_by(col(Proposal.state_changed_at), col(Proposal.id))  # the order of acceptance
         )
     ).scalars().all()
     return await _place(uow, meeting, accepted, now)
@@ -362,7 +365,7 @@ async def _place(uow: UnitOfWork, meeting: Meeting, proposals: Sequence[Proposal
     assert meeting.id is not None
     last = (
         await uow.session.execute(
-            select(func.max(MeetingItem.position)).where(MeetingItem.meeting_id == meeting.id)
+            select(func.max(col(MeetingItem.position))).where(col(MeetingItem.meeting_id) == meeting.id)
         )
     ).scalar_one()
     position = int(last or 0)
@@ -389,10 +392,10 @@ async def _notify_items(
     rows = (
         await uow.session.execute(
             select(MeetingItem, Proposal, Member)
-            .join(Proposal, Proposal.id == MeetingItem.proposal_id)  # type: ignore[arg-type]
-            .join(Member, Member.id == Proposal.author_member_id)  # type: ignore[arg-type]
-            .where(MeetingItem.meeting_id == meeting.id, MeetingItem.notified_at.is_(None))  # type: ignore[union-attr]
-            .order_by(MeetingItem.position)
+            .join(Proposal, col(Proposal.id) == col(MeetingItem.proposal_id))
+            .join(Member, col(Member.id) == col(Proposal.author_member_id))
+            .where(col(MeetingItem.meeting_id) == meeting.id, col(MeetingItem.notified_at).is_(None))
+            .order_by(col(MeetingItem.position))
         )
     ).all()
     told = 0
@@ -402,10 +405,10 @@ async def _notify_items(
         if ProposalState(proposal.state) in DROPPED:
             continue
         claimed = await uow.session.execute(
-            update(MeetingItem).where(MeetingItem.id == item.id, MeetingItem.notified_at.is_(None))  # type: ignore[union-attr]
+            update(MeetingItem).where(col(MeetingItem.id) == item.id, col(MeetingItem.notified_at).is_(None))
             .values(notified_at=now)
         )
-        if not claimed.rowcount:  # type: ignore[attr-defined]
+        if not rowcount(claimed):
             continue  # told by a concurrent step
         told += 1
         text = (
@@ -435,11 +438,11 @@ async def _post_agenda(uow: UnitOfWork, meeting: Meeting, notices: Notices, now:
     assert meeting.id is not None
     claimed = await uow.session.execute(
         update(Meeting)
-        .where(Meeting.id == meeting.id, Meeting.status == "scheduled", Meeting.agenda_posted_at.is_(None),  # type: ignore[union-attr]
-               Meeting.starts_at == meeting.starts_at)
+        .where(col(Meeting.id) == meeting.id, col(Meeting.status) == "scheduled",
+               col(Meeting.agenda_posted_at).is_(None), col(Meeting.starts_at) == meeting.starts_at)
         .values(agenda_posted_at=now)
     )
-    if not claimed.rowcount:  # type: ignore[attr-defined]
+    if not rowcount(claimed):
         return False
     items = await agenda_items(uow, meeting.id)
     rooms = await _post_rooms(uow, meeting, notices, f"meeting-agenda:{meeting.id}:{_epoch(meeting.starts_at)}",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation.errors import AlreadyDone, InvalidInput, NeedsConfirmation, NotEligible, NotFound
 from bot.deliberation.mandate import Power
@@ -31,11 +32,12 @@ async def find_home(db: Database, label: str) -> Candidate:
         community_ids = (
             (
                 await uow.session.execute(
-                    select(Building.community_id)
-                    .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-                    .join(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-                    .where(Building.number == parts[0], BuildingUnit.number == parts[1], ExclusiveUnit.room == parts[2])
-                    .order_by(Building.community_id)
+                    select(col(Building.community_id))
+                    .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+                    .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+                    .where(col(Building.number) == parts[0], col(BuildingUnit.number) == parts[1],
+                           col(ExclusiveUnit.room) == parts[2])
+                    .order_by(col(Building.community_id))
                 )
             )
             .scalars()
@@ -67,12 +69,13 @@ async def verified_owners(uow: UnitOfWork, home_id: int, *, besides: int | None 
     """Members linked to the home as its verified owner (other than ``besides``)."""
     query = (
         select(Member)
-        .join(MemberLink, MemberLink.member_id == Member.id)  # type: ignore[arg-type]
-        .where(MemberLink.exclusive_unit_id == home_id, MemberLink.role == "owner", MemberLink.status == "verified")
-        .order_by(Member.id)
+        .join(MemberLink, col(MemberLink.member_id) == col(Member.id))
+        .where(col(MemberLink.exclusive_unit_id) == home_id, col(MemberLink.role) == "owner",
+               col(MemberLink.status) == "verified")
+        .order_by(col(Member.id))
     )
     if besides is not None:
-        query = query.where(Member.id != besides)
+        query = query.where(col(Member.id) != besides)
     return list((await uow.session.execute(query)).scalars())
 
 
@@ -88,9 +91,11 @@ async def request_link(
     await throttle.take(db, throttle.REQUEST_PER_HOME, str(home_id), now)
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
+        assert member.id is not None
         existing = (
             await uow.session.execute(
-                select(MemberLink).where(MemberLink.member_id == member.id, MemberLink.exclusive_unit_id == home_id)
+                select(MemberLink).where(col(MemberLink.member_id) == member.id,
+                                         col(MemberLink.exclusive_unit_id) == home_id)
             )
         ).scalar_one_or_none()
         if existing is not None:
@@ -125,10 +130,10 @@ async def request_link(
 async def _community_of_home(uow: UnitOfWork, home_id: int) -> int:
     community_id = (
         await uow.session.execute(
-            select(Building.community_id)
-            .join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-            .join(ExclusiveUnit, ExclusiveUnit.building_unit_id == BuildingUnit.id)  # type: ignore[arg-type]
-            .where(ExclusiveUnit.id == home_id)
+            select(col(Building.community_id))
+            .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+            .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+            .where(col(ExclusiveUnit.id) == home_id)
         )
     ).scalar_one_or_none()
     if community_id is None:
@@ -163,9 +168,9 @@ async def pending_in(uow: UnitOfWork, community_id: int, limit: int = 20, *,
     rows = (
         await uow.session.execute(
             select(MemberLink, Member)
-            .join(Member, Member.id == MemberLink.member_id)  # type: ignore[arg-type]
-            .where(MemberLink.status == "pending")
-            .order_by(MemberLink.id)
+            .join(Member, col(Member.id) == col(MemberLink.member_id))
+            .where(col(MemberLink.status) == "pending")
+            .order_by(col(MemberLink.id))
         )
     ).all()
     out = []
@@ -176,6 +181,7 @@ async def pending_in(uow: UnitOfWork, community_id: int, limit: int = 20, *,
         owned = bool(await verified_owners(uow, home.id, besides=member.id))
         own = viewer_id is not None and (
             member.id == viewer_id or await directory.linked_to_home(uow, viewer_id, home.id, home.owner_id))
+        assert link.id is not None
         out.append(PendingLink(link.id, member, home, link.role, owned, own))
         if len(out) >= limit:
             break
@@ -200,7 +206,7 @@ async def decide_link(
     now = now or utcnow()
     async with db.uow() as uow:
         link = (
-            await uow.session.execute(select(MemberLink).where(MemberLink.id == link_id).with_for_update())
+            await uow.session.execute(select(MemberLink).where(col(MemberLink.id) == link_id).with_for_update())
         ).scalar_one_or_none()
         if link is None:
             raise NotFound(f"no registration {link_id}", what="registration", id=link_id)

@@ -8,12 +8,13 @@ and the council only). Messages to other members are returned as ``Notice``s for
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation import requests as rules
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible, NotFound
@@ -107,7 +108,7 @@ async def community_categories(db: Database, actor: Actor) -> list[str] | None:
     """The categories of the actor's community (None: the actor has no verified home)."""
     async with db.uow(readonly=True) as uow:
         member = (await uow.session.execute(select(Member).where(
-            Member.platform == actor.platform, Member.external_id == actor.external_id))).scalar_one_or_none()
+            col(Member.platform) == actor.platform, col(Member.external_id) == actor.external_id))).scalar_one_or_none()
         if member is None or member.id is None:
             return None
         home = await home_community(uow, member.id)
@@ -122,7 +123,7 @@ async def community_categories(db: Database, actor: Actor) -> list[str] | None:
 async def _members(uow: UnitOfWork, ids: Sequence[int]) -> list[Member]:
     if not ids:
         return []
-    rows = await uow.session.execute(select(Member).where(Member.id.in_(sorted(set(ids)))))  # type: ignore[union-attr]
+    rows = await uow.session.execute(select(Member).where(col(Member.id).in_(sorted(set(ids)))))
     return list(rows.scalars())
 
 
@@ -130,22 +131,22 @@ async def party_members(uow: UnitOfWork, party_id: int | None, roles: tuple[str,
                         ) -> list[Member]:
     if party_id is None:
         return []
-    ids = (await uow.session.execute(select(RequestHandler.member_id).where(
-        RequestHandler.party_id == party_id, RequestHandler.role.in_(roles)))).scalars().all()  # type: ignore[attr-defined]
+    ids = (await uow.session.execute(select(col(RequestHandler.member_id)).where(
+        col(RequestHandler.party_id) == party_id, col(RequestHandler.role).in_(roles)))).scalars().all()
     return await _members(uow, list(ids))
 
 
 async def council(uow: UnitOfWork, community_id: int) -> list[Member]:
-    ids = (await uow.session.execute(select(CouncilRole.member_id).where(
-        CouncilRole.community_id == community_id))).scalars().all()
+    ids = (await uow.session.execute(select(col(CouncilRole.member_id)).where(
+        col(CouncilRole.community_id) == community_id))).scalars().all()
     return await _members(uow, list(ids))
 
 
 async def _is_handler(uow: UnitOfWork, member_id: int, party_id: int | None) -> bool:
     if party_id is None:
         return False
-    found = await uow.session.execute(select(RequestHandler.id).where(
-        RequestHandler.party_id == party_id, RequestHandler.member_id == member_id))
+    found = await uow.session.execute(select(col(RequestHandler.id)).where(
+        col(RequestHandler.party_id) == party_id, col(RequestHandler.member_id) == member_id))
     return found.first() is not None
 
 
@@ -155,7 +156,7 @@ async def _party(uow: UnitOfWork, party_id: int | None) -> RequestParty | None:
 
 async def _party_named(uow: UnitOfWork, community_id: int, name: str) -> RequestParty:
     party = (await uow.session.execute(select(RequestParty).where(
-        RequestParty.community_id == community_id, RequestParty.name == name.strip()))).scalar_one_or_none()
+        col(RequestParty.community_id) == community_id, col(RequestParty.name) == name.strip()))).scalar_one_or_none()
     if party is None:
         raise NotFound(f"no party {name!r}", what="party", name=name.strip()[:64])
     return party
@@ -167,7 +168,7 @@ async def _load(uow: UnitOfWork, member: Member, request_id: int, *, lock: bool 
 
     Anyone else is told there is no such work order: other parties' requests are not theirs to see.
     """
-    query = select(ResidentRequest).where(ResidentRequest.id == request_id)
+    query = select(ResidentRequest).where(col(ResidentRequest.id) == request_id)
     if lock:
         query = query.with_for_update()
     request = (await uow.session.execute(query)).scalar_one_or_none()
@@ -435,11 +436,11 @@ def state_name(state: str) -> Text:
 async def mine(db: Database, actor: Actor, limit: int = 20) -> list[ResidentRequest]:
     async with db.uow(readonly=True) as uow:
         member = (await uow.session.execute(select(Member).where(
-            Member.platform == actor.platform, Member.external_id == actor.external_id))).scalar_one_or_none()
+            col(Member.platform) == actor.platform, col(Member.external_id) == actor.external_id))).scalar_one_or_none()
         if member is None:
             return []
         rows = await uow.session.execute(select(ResidentRequest).where(
-            ResidentRequest.author_member_id == member.id).order_by(ResidentRequest.id.desc()).limit(limit))  # type: ignore[union-attr]
+            col(ResidentRequest.author_member_id) == member.id).order_by(col(ResidentRequest.id).desc()).limit(limit))
         return list(rows.scalars())
 
 
@@ -459,10 +460,11 @@ async def queue(db: Database, actor: Actor) -> list[tuple[ResidentRequest, Reque
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         rows = await uow.session.execute(
-            select(ResidentRequest, RequestParty).join(RequestParty, RequestParty.id == ResidentRequest.party_id)  # type: ignore[arg-type]
-            .join(RequestHandler, RequestHandler.party_id == RequestParty.id)  # type: ignore[arg-type]
-            .where(RequestHandler.member_id == member.id, ResidentRequest.state != "closed")
-            .order_by(ResidentRequest.id))
+            select(ResidentRequest, RequestParty)
+            .join(RequestParty, col(RequestParty.id) == col(ResidentRequest.party_id))
+            .join(RequestHandler, col(RequestHandler.party_id) == col(RequestParty.id))
+            .where(col(RequestHandler.member_id) == member.id, col(ResidentRequest.state) != "closed")
+            .order_by(col(ResidentRequest.id)))
         return [(r, p) for r, p in rows.all()]
 
 
@@ -541,7 +543,7 @@ async def next_runs(db: Database) -> list[tuple[int, datetime, bool, int]]:
     """(request id, when its clock next needs a look, urgent, community id) for every open request."""
     async with db.uow(readonly=True) as uow:
         rows = (await uow.session.execute(select(ResidentRequest).where(
-            ResidentRequest.state != "closed").order_by(ResidentRequest.id))).scalars().all()
+            col(ResidentRequest.state) != "closed").order_by(col(ResidentRequest.id)))).scalars().all()
         settings: dict[int, RequestSettings] = {}
         out = []
         for request in rows:
@@ -564,8 +566,8 @@ async def _recurring(uow: UnitOfWork, request: ResidentRequest, settings: Reques
                      now: datetime) -> RequestSuggestion | None:
     since = now - timedelta(days=settings.recurring_days)
     earlier = (await uow.session.execute(select(ResidentRequest).where(
-        ResidentRequest.community_id == request.community_id, ResidentRequest.category == request.category,
-        ResidentRequest.reported_at >= since, ResidentRequest.id != request.id))).scalars().all()  # type: ignore[operator]
+        col(ResidentRequest.community_id) == request.community_id, col(ResidentRequest.category) == request.category,
+        col(ResidentRequest.reported_at) >= since, col(ResidentRequest.id) != request.id))).scalars().all()
     evidence = rules.recurring(_as_report(request), [_as_report(r) for r in earlier],
                                households=settings.recurring_households, days=settings.recurring_days)
     if not evidence:
@@ -573,8 +575,8 @@ async def _recurring(uow: UnitOfWork, request: ResidentRequest, settings: Reques
     ids = sorted(r.id for r in evidence)
     # One suggestion per problem: a report joining an open suggestion's evidence adds to it.
     open_ones = (await uow.session.execute(select(RequestSuggestion).where(
-        RequestSuggestion.community_id == request.community_id, RequestSuggestion.category == request.category,
-        RequestSuggestion.state == "open"))).scalars().all()
+        col(RequestSuggestion.community_id) == request.community_id,
+        col(RequestSuggestion.category) == request.category, col(RequestSuggestion.state) == "open"))).scalars().all()
     for suggestion in open_ones:
         if set(suggestion.request_ids) & set(ids):
             suggestion.request_ids = sorted(set(suggestion.request_ids) | set(ids))
@@ -606,12 +608,12 @@ async def suggestions(db: Database, actor: Actor) -> list[tuple[RequestSuggestio
         if not communities:
             raise NotEligible("council only", reason="not_moderator")
         rows = (await uow.session.execute(select(RequestSuggestion).where(
-            RequestSuggestion.community_id.in_(communities), RequestSuggestion.state == "open")  # type: ignore[attr-defined]
-            .order_by(RequestSuggestion.id))).scalars().all()
+            col(RequestSuggestion.community_id).in_(communities), col(RequestSuggestion.state) == "open")
+            .order_by(col(RequestSuggestion.id)))).scalars().all()
         out = []
         for s in rows:
             evidence = (await uow.session.execute(select(ResidentRequest).where(
-                ResidentRequest.id.in_(s.request_ids)).order_by(ResidentRequest.id))).scalars().all()  # type: ignore[union-attr]
+                col(ResidentRequest.id).in_(s.request_ids)).order_by(col(ResidentRequest.id)))).scalars().all()
             out.append((s, list(evidence)))
         return out
 
@@ -632,7 +634,7 @@ async def adopt_suggestion(db: Database, actor: Actor, suggestion_id: int, now: 
             raise IllegalTransition("proposed", "adopt_suggestion")
         community = await directory.community_by_id(uow, suggestion.community_id)
         evidence = (await uow.session.execute(select(ResidentRequest).where(
-            ResidentRequest.id.in_(suggestion.request_ids)).order_by(ResidentRequest.id))).scalars().all()  # type: ignore[union-attr]
+            col(ResidentRequest.id).in_(suggestion.request_ids)).order_by(col(ResidentRequest.id)))).scalars().all()
         where = Scope.parse(suggestion.scope)
         households = await directory.households_in_scope(uow, suggestion.community_id, where)
         if households == 0:
@@ -710,9 +712,9 @@ async def configure(db: Database, community_name: str, *, parties: Sequence[tupl
         if changed:
             await uow.ledger.append("requests_configured", f"community:{community.id}", changed)
         names = {p.id: p.name for p in (await uow.session.execute(select(RequestParty).where(
-            RequestParty.community_id == community.id))).scalars()}
+            col(RequestParty.community_id) == community.id))).scalars()}
         kinds = {p.name: p.kind for p in (await uow.session.execute(select(RequestParty).where(
-            RequestParty.community_id == community.id))).scalars()}
+            col(RequestParty.community_id) == community.id))).scalars()}
         return {
             "community": community.name,
             "parties": ", ".join(f"{n} ({k})" for n, k in sorted(kinds.items())) or "-",
@@ -734,7 +736,7 @@ async def add_handler(db: Database, community_name: str, platform: str, external
         member = await uow.member(platform, external_id)
         role = "supervisor" if supervisor else "handler"
         existing = (await uow.session.execute(select(RequestHandler).where(
-            RequestHandler.party_id == party.id, RequestHandler.member_id == member.id))).scalar_one_or_none()
+            col(RequestHandler.party_id) == party.id, col(RequestHandler.member_id) == member.id))).scalar_one_or_none()
         if existing is not None:
             if existing.role == role:
                 return False
@@ -756,23 +758,25 @@ class StatsRow:
     rates: rules.Rates
 
 
-async def stats(db: Database, community_name: str, month: str, tz: Any) -> list[StatsRow]:
+async def stats(db: Database, community_name: str, month: str, tz: tzinfo) -> list[StatsRow]:
     """The month's rates (requests reported that month, community time): overall, per party, per category."""
     start, end = rules.month_bounds(month, tz)
     async with db.uow(readonly=True) as uow:
         community = await get_community(uow, community_name)
         rows = (await uow.session.execute(select(ResidentRequest).where(
-            ResidentRequest.community_id == community.id, ResidentRequest.reported_at >= start,  # type: ignore[operator]
-            ResidentRequest.reported_at < end).order_by(ResidentRequest.id))).scalars().all()  # type: ignore[operator]
+            col(ResidentRequest.community_id) == community.id, col(ResidentRequest.reported_at) >= start,
+            col(ResidentRequest.reported_at) < end).order_by(col(ResidentRequest.id)))).scalars().all()
         names = {p.id: p.name for p in (await uow.session.execute(select(RequestParty).where(
-            RequestParty.community_id == community.id))).scalars()}
+            col(RequestParty.community_id) == community.id))).scalars()}
     records = [rules.Record(
         category=r.category, party=names.get(r.party_id or 0, "-"), reported_at=r.reported_at,
         response_due=r.response_due, first_response_at=r.first_response_at, state=RequestState(r.state),
         resolution_due=r.resolution_due, resolved_at=r.resolved_at,
         rating=Rating(r.rating) if r.rating else None) for r in rows]
     out = [StatsRow("all", "all", rules.rates(records))]
-    for group, key in (("party", lambda r: r.party), ("category", lambda r: r.category)):
+    groups: tuple[tuple[str, Callable[[rules.Record], str]], ...] = (
+        ("party", lambda r: r.party), ("category", lambda r: r.category))
+    for group, key in groups:
         for name in sorted({key(r) for r in records}):
             out.append(StatsRow(group, name, rules.rates(r for r in records if key(r) == name)))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.mandate import Power
@@ -38,7 +39,7 @@ async def bind_room(
             raise NotFound(f"no homes in {scope}", what="scope", name=str(scope))
         room = (
             await uow.session.execute(
-                select(ChatRoom).where(ChatRoom.platform == platform, ChatRoom.chat_id == chat_id)
+                select(ChatRoom).where(col(ChatRoom.platform) == platform, col(ChatRoom.chat_id) == chat_id)
             )
         ).scalar_one_or_none()
         if room is not None and room.community_id != community_id:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from bot.deliberation.errors import Throttled
 from bot.storage.models import AttemptCounter, utcnow
@@ -38,7 +39,7 @@ async def take(db: Database, limit: Limit, subject: str, now: datetime | None = 
     async with db.uow() as uow:
         await uow.insert_ignore(AttemptCounter, {"key": key, "window_started_at": now, "attempts": 0}, ("key",))
         row = (
-            await uow.session.execute(select(AttemptCounter).where(AttemptCounter.key == key).with_for_update())
+            await uow.session.execute(select(AttemptCounter).where(col(AttemptCounter.key) == key).with_for_update())
         ).scalar_one()
         if row.window_started_at + limit.window <= now:
             row.window_started_at, row.attempts = now, 0
@@ -51,5 +52,5 @@ async def clear(db: Database, limit: Limit, subject: str) -> None:
     """Forget the attempts of ``subject`` (after a success)."""
     async with db.uow() as uow:
         await uow.session.execute(
-            delete(AttemptCounter).where(AttemptCounter.key == f"{limit.name}:{subject}"[:100])  # type: ignore[arg-type]
+            delete(AttemptCounter).where(col(AttemptCounter.key) == f"{limit.name}:{subject}"[:100])
         )

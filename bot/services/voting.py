@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, insert, select, tuple_, update
+from sqlmodel import col
 
 from bot.deliberation import secrecy
 from bot.deliberation.errors import (
@@ -28,6 +29,7 @@ from bot.deliberation.tally import (
     BinaryResult,
     ChoiceResult,
     Elector,
+    Measure,
     tally_approval,
     tally_binary,
     tally_choice,
@@ -52,7 +54,7 @@ async def _vote(uow: UnitOfWork, vote_id: int, *, lock: bool = False) -> Vote:
 
 
 async def current_vote(uow: UnitOfWork, proposal_id: int) -> Vote | None:
-    query = select(Vote).where(Vote.proposal_id == proposal_id).order_by(Vote.id.desc()).limit(1)  # type: ignore[union-attr]
+    query = select(Vote).where(col(Vote.proposal_id) == proposal_id).order_by(col(Vote.id).desc()).limit(1)
     return (await uow.session.execute(query)).scalar_one_or_none()
 
 
@@ -232,11 +234,12 @@ class BallotRequest:
 
 async def votes_for_ballots(uow: UnitOfWork, vote_ids: set[int]) -> dict[int, tuple[Vote, int]]:
     """The votes ballots are for, with their community; shared-locked so a concurrent close waits."""
-    query = (select(Vote, Proposal.community_id).join(Proposal, Proposal.id == Vote.proposal_id)  # type: ignore[arg-type]
-             .where(Vote.id.in_(vote_ids)))  # type: ignore[union-attr]
+    query = (select(Vote, col(Proposal.community_id)).join(Proposal, col(Proposal.id) == col(Vote.proposal_id))
+             .where(col(Vote.id).in_(vote_ids)))
     if uow.dialect == "postgresql":
-        query = query.with_for_update(read=True, of=Vote)  # type: ignore[arg-type]
-    return {vote.id: (vote, community_id) for vote, community_id in await uow.session.execute(query)}
+        query = query.with_for_update(read=True, of=Vote)
+    return {vote.id: (vote, community_id) for vote, community_id in await uow.session.execute(query)
+            if vote.id is not None}
 
 
 async def record_ballots(
@@ -268,7 +271,7 @@ async def record_ballots(
     for vote_id, key in dirty - inserts.keys():
         row = {k: v for k, v in current[(vote_id, key)].items() if not k.startswith("_")}
         await uow.session.execute(
-            update(Ballot).where(Ballot.vote_id == vote_id, Ballot.elector_key == key).values(row))  # type: ignore[arg-type]
+            update(Ballot).where(col(Ballot.vote_id) == vote_id, col(Ballot.elector_key) == key).values(row))
     await uow.ledger.append_many(events)
     return out
 
@@ -319,15 +322,15 @@ def _apply(
 async def _on_roll(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> set[tuple[int, str]]:
     if not pairs:
         return set()
-    rows = await uow.session.execute(select(RollEntry.vote_id, RollEntry.elector_key).where(
-        tuple_(RollEntry.vote_id, RollEntry.elector_key).in_(pairs)))
+    rows = await uow.session.execute(select(col(RollEntry.vote_id), col(RollEntry.elector_key)).where(
+        tuple_(col(RollEntry.vote_id), col(RollEntry.elector_key)).in_(pairs)))
     return {(v, k) for v, k in rows}
 
 
 async def _current_ballots(uow: UnitOfWork, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], dict[str, Any]]:
     if not pairs:
         return {}
-    query = select(Ballot).where(tuple_(Ballot.vote_id, Ballot.elector_key).in_(pairs))
+    query = select(Ballot).where(tuple_(col(Ballot.vote_id), col(Ballot.elector_key)).in_(pairs))
     if uow.dialect == "postgresql":
         query = query.with_for_update()  # a concurrent change of the same ballot waits for this one
     rows = await uow.session.execute(query)
@@ -408,9 +411,10 @@ async def paper_ballot(
 async def roll_and_ballots(uow: UnitOfWork, vote_id: int) -> tuple[list[Elector], dict[str, Any]]:
     """The frozen roll and each elector's choice (a secret vote's unsealed: only to tally it)."""
     roll = [Elector(key, area) for key, area in await uow.session.execute(
-        select(RollEntry.elector_key, RollEntry.area_centi).where(RollEntry.vote_id == vote_id))]
+        select(col(RollEntry.elector_key), col(RollEntry.area_centi)).where(col(RollEntry.vote_id) == vote_id))]
     rows = await uow.session.execute(
-        select(Ballot.elector_key, Ballot.choice, Ballot.sealed, Ballot.revision).where(Ballot.vote_id == vote_id))
+        select(col(Ballot.elector_key), col(Ballot.choice), col(Ballot.sealed), col(Ballot.revision))
+        .where(col(Ballot.vote_id) == vote_id))
     ballots = {key: choice if sealed is None else secrecy.unseal(uow.keys.ballots, vote_id, key, revision, sealed)
                for key, choice, sealed, revision in rows}
     return roll, ballots
@@ -471,7 +475,7 @@ def tally(kind: VoteKind, vote: Vote, roll: list[Elector], ballots: dict[str, An
 
 def result_document(result: BinaryResult | ChoiceResult, roll_size: int) -> dict[str, Any]:
     """The frozen, exported form of a result: integers for heads, exact decimal strings for area."""
-    def measure(m: Any) -> dict[str, Any]:
+    def measure(m: Measure) -> dict[str, Any]:
         return {"heads": m.heads, "area_m2": m.area_m2}
 
     doc: dict[str, Any] = {
@@ -563,8 +567,9 @@ async def close_in(uow: UnitOfWork, vote_id: int, actor: Actor | None, now: date
 async def votes_due(db: Database, now: datetime | None = None) -> list[int]:
     now = now or utcnow()
     async with db.uow() as uow:
-        rows = await uow.session.execute(select(Vote.id).where(Vote.status == "open", Vote.closes_at <= now))
-        return [int(v) for v in rows.scalars()]
+        rows = await uow.session.execute(
+            select(col(Vote.id)).where(col(Vote.status) == "open", col(Vote.closes_at) <= now))
+        return [v for v in rows.scalars() if v is not None]
 
 
 async def turnout(db: Database, vote_id: int) -> tuple[Vote, dict[str, Any]]:
@@ -583,18 +588,19 @@ async def turnouts(db: Database, vote_ids: list[int]) -> dict[int, tuple[Vote, d
 
 async def turnouts_in(uow: UnitOfWork, vote_ids: list[int]) -> dict[int, tuple[Vote, dict[str, Any]]]:
     votes = {v.id: v for v in (await uow.session.execute(
-        select(Vote).where(Vote.id.in_(vote_ids)))).scalars()}  # type: ignore[union-attr]
-    voted = Ballot.id.is_not(None)  # type: ignore[union-attr]
+        select(Vote).where(col(Vote.id).in_(vote_ids)))).scalars() if v.id is not None}
+    voted = col(Ballot.id).is_not(None)
     rows = await uow.session.execute(
-        select(RollEntry.vote_id, func.count(RollEntry.id), func.coalesce(func.sum(RollEntry.area_centi), 0),
-               func.count(Ballot.id), func.coalesce(func.sum(case((voted, RollEntry.area_centi), else_=0)), 0))
+        select(col(RollEntry.vote_id), func.count(col(RollEntry.id)),
+               func.coalesce(func.sum(col(RollEntry.area_centi)), 0), func.count(col(Ballot.id)),
+               func.coalesce(func.sum(case((voted, col(RollEntry.area_centi)), else_=0)), 0))
         .select_from(RollEntry)
-        .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
-                   & (Ballot.elector_key == RollEntry.elector_key))
-        .where(RollEntry.vote_id.in_(vote_ids))  # type: ignore[attr-defined]
-        .group_by(RollEntry.vote_id))
+        .outerjoin(Ballot, (col(Ballot.vote_id) == col(RollEntry.vote_id))
+                   & (col(Ballot.elector_key) == col(RollEntry.elector_key)))
+        .where(col(RollEntry.vote_id).in_(vote_ids))
+        .group_by(col(RollEntry.vote_id)))
     sums = {vote_id: rest for vote_id, *rest in rows}
-    out = {}
+    out: dict[int, tuple[Vote, dict[str, Any]]] = {}
     for vote_id, vote in votes.items():
         heads, area, took_heads, took_area = sums.get(vote_id, (0, 0, 0, 0))
         # A secret vote shows turnout by heads only: the area taking part would tell which homes voted when.

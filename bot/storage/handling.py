@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from bot.storage.models import InboxUpdate, utcnow
 
@@ -49,7 +50,7 @@ async def mark_handled_in(session: AsyncSession) -> None:
     now = utcnow()
     await session.execute(
         update(InboxUpdate)
-        .where(InboxUpdate.bot == current.bot, InboxUpdate.update_id == current.update_id,
-               InboxUpdate.claimed_by == current.claimer, InboxUpdate.handled_at.is_(None))  # type: ignore[union-attr]
+        .where(col(InboxUpdate.bot) == current.bot, col(InboxUpdate.update_id) == current.update_id,
+               col(InboxUpdate.claimed_by) == current.claimer, col(InboxUpdate.handled_at).is_(None))
         .values(handled_at=now, answered_at=now)
     )

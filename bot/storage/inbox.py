@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col
 
 from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
 from bot.storage.models import InboxUpdate, utcnow
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -42,13 +43,13 @@ def liveness_key(boot_id: str) -> int:
     return lock_key(f"inbox:{boot_id}")
 
 
-def _insert(uow: UnitOfWork):  # type: ignore[no-untyped-def]
+def _insert(uow: UnitOfWork) -> Callable[[type[InboxUpdate]], postgresql.Insert | sqlite.Insert]:
     return postgresql.insert if uow.dialect == "postgresql" else sqlite.insert
 
 
 def _mine_or_free(claimer: str) -> ColumnElement[bool]:
-    return and_(InboxUpdate.handled_at.is_(None),  # type: ignore[union-attr]
-                or_(InboxUpdate.claimed_by.is_(None), InboxUpdate.claimed_by == claimer))  # type: ignore[union-attr]
+    return and_(col(InboxUpdate.handled_at).is_(None),
+                or_(col(InboxUpdate.claimed_by).is_(None), col(InboxUpdate.claimed_by) == claimer))
 
 
 async def claim_handled(uow: UnitOfWork, keys: Iterable[tuple[str, int]], claimer: str) -> set[tuple[str, int]]:
@@ -62,12 +63,11 @@ async def claim_handled(uow: UnitOfWork, keys: Iterable[tuple[str, int]], claime
              "handled_at": now} for bot, update_id in dict.fromkeys(keys)]
     if not rows:
         return set()
-    statement = _insert(uow)(InboxUpdate).values(rows)
-    statement = statement.on_conflict_do_update(
+    statement = _insert(uow)(InboxUpdate).values(rows).on_conflict_do_update(
         index_elements=["bot", "update_id"],
         set_={"claimed_by": claimer, "claimed_at": now, "handled_at": now},
         where=_mine_or_free(claimer),
-    ).returning(InboxUpdate.bot, InboxUpdate.update_id)
+    ).returning(col(InboxUpdate.bot), col(InboxUpdate.update_id))
     return {(bot, int(update_id)) for bot, update_id in await uow.session.execute(statement)}
 
 
@@ -99,12 +99,12 @@ class Inbox:
         async with self.db.uow() as uow:
             released = await uow.session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.bot == self.bot, InboxUpdate.claimed_by == self.boot_id,
-                       InboxUpdate.handled_at.is_(None))  # type: ignore[union-attr]
+                .where(col(InboxUpdate.bot) == self.bot, col(InboxUpdate.claimed_by) == self.boot_id,
+                       col(InboxUpdate.handled_at).is_(None))
                 .values(claimed_by=None, claimed_at=None)
             )
-        if released.rowcount:  # type: ignore[attr-defined]
-            log.info("inbox: %s unfinished update(s) left for the next start", released.rowcount)  # type: ignore[attr-defined]
+        if rowcount(released):
+            log.info("inbox: %s unfinished update(s) left for the next start", rowcount(released))
         if self._liveness is not None:
             await self._liveness.dispose()
             self._liveness = None
@@ -134,15 +134,15 @@ class Inbox:
                 .values(bot=self.bot, update_id=update_id, received_at=now, claimed_by=self.boot_id, claimed_at=now)
                 .on_conflict_do_update(
                     index_elements=["bot", "update_id"], set_={"claimed_by": self.boot_id, "claimed_at": now},
-                    where=and_(InboxUpdate.handled_at.is_(None), InboxUpdate.claimed_by.is_(None)),  # type: ignore[union-attr]
+                    where=and_(col(InboxUpdate.handled_at).is_(None), col(InboxUpdate.claimed_by).is_(None)),
                 )
-                .returning(InboxUpdate.update_id)
+                .returning(col(InboxUpdate.update_id))
             )
             if taken.first() is not None:
                 return True
             row = (await uow.session.execute(
-                select(InboxUpdate.claimed_by, InboxUpdate.handled_at)
-                .where(InboxUpdate.bot == self.bot, InboxUpdate.update_id == update_id)
+                select(col(InboxUpdate.claimed_by), col(InboxUpdate.handled_at))
+                .where(col(InboxUpdate.bot) == self.bot, col(InboxUpdate.update_id) == update_id)
             )).first()
             if row is None or row.handled_at is not None or row.claimed_by in (None, self.boot_id):
                 return False
@@ -151,11 +151,11 @@ class Inbox:
             # Its claimer died with it in hand: take it over rather than lose it.
             over = await uow.session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.bot == self.bot, InboxUpdate.update_id == update_id,
-                       InboxUpdate.claimed_by == row.claimed_by, InboxUpdate.handled_at.is_(None))  # type: ignore[union-attr]
+                .where(col(InboxUpdate.bot) == self.bot, col(InboxUpdate.update_id) == update_id,
+                       col(InboxUpdate.claimed_by) == row.claimed_by, col(InboxUpdate.handled_at).is_(None))
                 .values(claimed_by=self.boot_id, claimed_at=now)
             )
-            return bool(over.rowcount)  # type: ignore[attr-defined]
+            return bool(rowcount(over))
 
     async def finish(self, update_id: int) -> None:
         """Handled (and, as far as a press goes, answered): not handled again."""
@@ -163,7 +163,7 @@ class Inbox:
         async with self.db.uow() as uow:
             await uow.session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.bot == self.bot, InboxUpdate.update_id == update_id)
+                .where(col(InboxUpdate.bot) == self.bot, col(InboxUpdate.update_id) == update_id)
                 .values(handled_at=now, answered_at=now)
             )
 
@@ -188,7 +188,7 @@ class Inbox:
             async with self.db.uow() as uow:
                 await uow.session.execute(
                     update(InboxUpdate)
-                    .where(InboxUpdate.bot == self.bot, InboxUpdate.update_id.in_(ids))  # type: ignore[attr-defined]
+                    .where(col(InboxUpdate.bot) == self.bot, col(InboxUpdate.update_id).in_(ids))
                     .values(answered_at=utcnow())
                 )
         except Exception:
@@ -204,45 +204,46 @@ class Inbox:
         process's predecessor stored them); otherwise only those older than ORPHAN_AFTER.
         """
         async with self.db.uow() as uow:
-            await self._free_dead_claims(uow, InboxUpdate.handled_at.is_(None))  # type: ignore[union-attr]
-            query = select(InboxUpdate.update_id, InboxUpdate.payload).where(
-                InboxUpdate.bot == self.bot, InboxUpdate.handled_at.is_(None),  # type: ignore[union-attr]
-                InboxUpdate.claimed_by.is_(None), InboxUpdate.payload.is_not(None))  # type: ignore[union-attr]
+            await self._free_dead_claims(uow, col(InboxUpdate.handled_at).is_(None))
+            query = select(col(InboxUpdate.update_id), col(InboxUpdate.payload)).where(
+                col(InboxUpdate.bot) == self.bot, col(InboxUpdate.handled_at).is_(None),
+                col(InboxUpdate.claimed_by).is_(None), col(InboxUpdate.payload).is_not(None))
             if not everything:
-                query = query.where(InboxUpdate.received_at <= utcnow() - ORPHAN_AFTER)
-            rows = await uow.session.execute(query.order_by(InboxUpdate.update_id))
-            return [(int(update_id), payload) for update_id, payload in rows]
+                query = query.where(col(InboxUpdate.received_at) <= utcnow() - ORPHAN_AFTER)
+            rows = await uow.session.execute(query.order_by(col(InboxUpdate.update_id)))
+            # The query already skips rows without a payload: the test only narrows the type.
+            return [(int(update_id), payload) for update_id, payload in rows if payload is not None]
 
     async def unanswered(self) -> list[tuple[int, str]]:
         """Presses a dead process handled but may not have answered; claimed here to confirm them."""
-        owed = and_(InboxUpdate.handled_at.is_not(None), InboxUpdate.answered_at.is_(None))  # type: ignore[union-attr]
+        owed = and_(col(InboxUpdate.handled_at).is_not(None), col(InboxUpdate.answered_at).is_(None))
         async with self.db.uow() as uow:
             dead = await self._dead_claimers(uow, owed)
             if not dead:
                 return []
             rows = await uow.session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.bot == self.bot, owed, InboxUpdate.claimed_by.in_(dead),  # type: ignore[union-attr]
-                       InboxUpdate.payload.is_not(None))  # type: ignore[union-attr]
+                .where(col(InboxUpdate.bot) == self.bot, owed, col(InboxUpdate.claimed_by).in_(dead),
+                       col(InboxUpdate.payload).is_not(None))
                 .values(claimed_by=self.boot_id, claimed_at=utcnow())
-                .returning(InboxUpdate.update_id, InboxUpdate.payload)
+                .returning(col(InboxUpdate.update_id), col(InboxUpdate.payload))
             )
-            return sorted((int(update_id), payload) for update_id, payload in rows)
+            return sorted((int(update_id), payload) for update_id, payload in rows if payload is not None)
 
     async def purge(self, now: datetime | None = None) -> int:
         """Forget handled updates older than Telegram's redelivery window; returns how many."""
         cutoff = (now or utcnow()) - KEEP
         async with self.db.uow() as uow:
             gone = await uow.session.execute(
-                delete(InboxUpdate).where(InboxUpdate.received_at < cutoff,
-                                          InboxUpdate.handled_at.is_not(None))  # type: ignore[union-attr]
+                delete(InboxUpdate).where(col(InboxUpdate.received_at) < cutoff,
+                                          col(InboxUpdate.handled_at).is_not(None))
             )
-        return int(gone.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(gone)
 
     async def _dead_claimers(self, uow: UnitOfWork, condition: ColumnElement[bool]) -> list[str]:
         claimers = (await uow.session.execute(
-            select(InboxUpdate.claimed_by).where(InboxUpdate.bot == self.bot, condition,
-                                                 InboxUpdate.claimed_by.is_not(None)).distinct()  # type: ignore[union-attr]
+            select(col(InboxUpdate.claimed_by)).where(col(InboxUpdate.bot) == self.bot, condition,
+                                                 col(InboxUpdate.claimed_by).is_not(None)).distinct()
         )).scalars().all()
         return await self._dead(uow, [c for c in claimers if c])
 
@@ -251,7 +252,7 @@ class Inbox:
         if dead:
             await uow.session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.bot == self.bot, condition, InboxUpdate.claimed_by.in_(dead))  # type: ignore[union-attr]
+                .where(col(InboxUpdate.bot) == self.bot, condition, col(InboxUpdate.claimed_by).in_(dead))
                 .values(claimed_by=None, claimed_at=None)
             )
 

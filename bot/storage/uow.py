@@ -8,10 +8,11 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, inspect, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from bot.deliberation.errors import NotFound
 from bot.deliberation.ledger import GENESIS_HASH, KEYED, ChainLink, canonical_json, entry_hash, find_first_break
@@ -22,6 +23,15 @@ from bot.storage.keys import Keys, resolve_keys
 from bot.storage.models import LedgerEntry, LedgerHead, Member, utcnow
 
 M = TypeVar("M", bound=SQLModel)
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an UPDATE, DELETE or INSERT matched.
+
+    ``AsyncSession.execute`` is typed to return a ``Result``; for those statements it is a ``CursorResult``.
+    """
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 class Database:
@@ -77,7 +87,9 @@ class UnitOfWork:
 
     @property
     def dialect(self) -> str:
-        return self.session.bind.dialect.name
+        bind = self.session.bind
+        assert bind is not None  # every unit's session is made bound to the database's engine
+        return bind.dialect.name
 
     async def insert_ignore(self, model: type[SQLModel], values: dict[str, Any], conflict: Sequence[str]) -> bool:
         """INSERT unless a row with the same unique key exists; True if a row was inserted.
@@ -85,15 +97,15 @@ class UnitOfWork:
         Used where Telegram may redeliver or two workers may race: the database, not a
         prior SELECT, decides who was first.
         """
-        table = model.__table__  # type: ignore[attr-defined]
+        table = inspect(model).local_table
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         statement = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
         result = await self.session.execute(statement)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     async def get(self, model: type[M], key: int, *, what: str, lock: bool = False) -> M:
         """The row with this id (locked for update if asked), or NotFound naming ``what``."""
-        query = select(model).where(model.id == key)  # type: ignore[attr-defined]
+        query = select(model).where(inspect(model).columns["id"] == key)
         if lock:
             query = query.with_for_update()
         row = (await self.session.execute(query)).scalar_one_or_none()
@@ -113,7 +125,7 @@ class UnitOfWork:
         )
         member = (
             await self.session.execute(
-                select(Member).where(Member.platform == platform, Member.external_id == external_id)
+                select(Member).where(col(Member.platform) == platform, col(Member.external_id) == external_id)
             )
         ).scalar_one()
         if display_name and member.display_name != display_name[:200]:
@@ -151,9 +163,9 @@ class LedgerRepository:
         head = (
             await self._session.execute(
                 update(LedgerHead)
-                .where(LedgerHead.id == 1)  # type: ignore[arg-type]
-                .values(seq=LedgerHead.seq + len(events))
-                .returning(LedgerHead.seq, LedgerHead.hash, LedgerHead.scheme)
+                .where(col(LedgerHead.id) == 1)
+                .values(seq=col(LedgerHead.seq) + len(events))
+                .returning(col(LedgerHead.seq), col(LedgerHead.hash), col(LedgerHead.scheme))
             )
         ).one()
         seq, prev_hash = int(head[0]) - len(events), str(head[1])
@@ -171,7 +183,7 @@ class LedgerRepository:
             prev_hash = digest
         await self._session.execute(insert(LedgerEntry), rows)
         await self._session.execute(
-            update(LedgerHead).where(LedgerHead.id == 1).values(hash=prev_hash)  # type: ignore[arg-type]
+            update(LedgerHead).where(col(LedgerHead.id) == 1).values(hash=prev_hash)
         )
         return appended
 
@@ -183,7 +195,7 @@ class LedgerRepository:
         council may compare with a head it kept.
         """
         head = (await self._session.execute(
-            select(LedgerHead.seq, LedgerHead.hash, LedgerHead.scheme).with_for_update())).one()
+            select(col(LedgerHead.seq), col(LedgerHead.hash), col(LedgerHead.scheme)).with_for_update())).one()
         last = int(head[0]) if upto is None else upto
         links = await self.links(0, batch=max(last, 1))
         if head[2] == KEYED:
@@ -194,7 +206,7 @@ class LedgerRepository:
         prev = GENESIS_HASH
         for link in links:
             digest = entry_hash(prev, link.seq, link.at, link.event, link.subject, link.payload, self._key)
-            await self._session.execute(update(LedgerEntry).where(LedgerEntry.seq == link.seq)  # type: ignore[arg-type]
+            await self._session.execute(update(LedgerEntry).where(col(LedgerEntry.seq) == link.seq)
                                         .values(prev_hash=prev, hash=digest))
             prev = digest
         former = links[-1].hash if links else GENESIS_HASH
@@ -207,30 +219,31 @@ class LedgerRepository:
                                                            "prev_hash": prev, "hash": digest}])
         # Entries being appended right now (``upto``) follow the re-key entry.
         extra = 0 if upto is None else int(head[0]) - upto
-        await self._session.execute(update(LedgerHead).where(LedgerHead.id == 1)  # type: ignore[arg-type]
+        await self._session.execute(update(LedgerHead).where(col(LedgerHead.id) == 1)
                                     .values(seq=seq + extra, hash=digest, scheme=KEYED))
         return digest
 
     async def links(self, after: int = 0, batch: int = 1000) -> list[ChainLink]:
         rows = (
             await self._session.execute(
-                select(LedgerEntry).where(LedgerEntry.seq > after).order_by(LedgerEntry.seq).limit(batch)  # type: ignore[arg-type]
+                select(LedgerEntry).where(col(LedgerEntry.seq) > after).order_by(col(LedgerEntry.seq)).limit(batch)
             )
         ).scalars()
         return [ChainLink(r.seq, r.at, r.event, r.subject, r.payload, r.prev_hash, r.hash) for r in rows]
 
     async def head(self) -> dict[str, Any]:
-        row = (await self._session.execute(select(LedgerHead.seq, LedgerHead.hash, LedgerHead.scheme))).one()
+        row = (await self._session.execute(
+            select(col(LedgerHead.seq), col(LedgerHead.hash), col(LedgerHead.scheme)))).one()
         return {"seq": int(row[0]), "hash": str(row[1]), "scheme": str(row[2])}
 
     async def count(self, event: str | None = None, subject: str | None = None) -> int:
         query = select(func.count()).select_from(LedgerEntry)
         if event is not None:
-            query = query.where(LedgerEntry.event == event)
+            query = query.where(col(LedgerEntry.event) == event)
         if subject is not None:
-            query = query.where(LedgerEntry.subject == subject)
+            query = query.where(col(LedgerEntry.subject) == subject)
         return int((await self._session.execute(query)).scalar_one())
 
     async def for_subject(self, subject: str) -> list[LedgerEntry]:
-        query = select(LedgerEntry).where(LedgerEntry.subject == subject).order_by(LedgerEntry.seq)  # type: ignore[arg-type]
+        query = select(LedgerEntry).where(col(LedgerEntry.subject) == subject).order_by(col(LedgerEntry.seq))
         return list((await self._session.execute(query)).scalars())
