@@ -12,6 +12,9 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from sqlalchemy import select, update
+from sqlmodel import col
+
 from bot.chat.port import MAX_TEXT, Action, OutMessage
 from bot.storage.models import OutboxMessage, utcnow
 from bot.storage.uow import UnitOfWork
@@ -143,3 +146,24 @@ async def enqueue_text(
             not_before=not_before,
         )
     return added
+
+
+async def latest_for_member(uow: UnitOfWork, member_id: int, key_prefix: str) -> OutboxMessage | None:
+    """The member's most recently queued message whose dedupe key starts with ``key_prefix``."""
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.member_id) == member_id, col(OutboxMessage.dedupe_key).startswith(key_prefix))
+        .order_by(col(OutboxMessage.id).desc())
+        .limit(1)
+    )
+    return (await uow.session.execute(query)).scalar_one_or_none()
+
+
+async def redraw_pending(uow: UnitOfWork, row_id: int, message: OutMessage) -> bool:
+    """Replace the text of a queued message that is not sent yet; False if it went out (or is going) already."""
+    done = await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == "pending")
+        .values(payload=encode(message))
+    )
+    return bool(getattr(done, "rowcount", 0))

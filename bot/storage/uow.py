@@ -79,6 +79,10 @@ class UnitOfWork:
     def dialect(self) -> str:
         return self.session.bind.dialect.name
 
+    async def flush(self) -> None:
+        """Write pending changes now, so that queries later in this unit read them back."""
+        await self.session.flush()
+
     async def insert_ignore(self, model: type[SQLModel], values: dict[str, Any], conflict: Sequence[str]) -> bool:
         """INSERT unless a row with the same unique key exists; True if a row was inserted.
 
