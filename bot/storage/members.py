@@ -76,3 +76,40 @@ async def council_community_names(uow: UnitOfWork, member_id: int) -> list[str]:
         .where(col(CouncilRole.member_id) == member_id)
     )
     return list((await uow.session.execute(query)).scalars())
+
+
+async def council_seats_in(uow: UnitOfWork, community_ids: set[int]) -> set[tuple[int, int]]:
+    """(member id, community id) for every council seat in these communities."""
+    query = select(col(CouncilRole.member_id), col(CouncilRole.community_id)).where(
+        col(CouncilRole.community_id).in_(community_ids))
+    return {(m, c) for m, c in await uow.session.execute(query)}
+
+
+def _may_nudge(day_start: datetime) -> ColumnElement[bool]:
+    """Reachable, nudges on, and not nudged since ``day_start``."""
+    return and_(col(Member.reachable).is_(True), col(Member.nudges).is_(True),
+                or_(col(Member.last_nudged_at).is_(None), col(Member.last_nudged_at) < day_start))
+
+
+async def nudgeable(uow: UnitOfWork, member_ids: set[int], day_start: datetime) -> list[Member]:
+    """Those of these members who may be nudged now (not yet since ``day_start``), by id."""
+    query = select(Member).where(col(Member.id).in_(member_ids), _may_nudge(day_start)).order_by(col(Member.id))
+    return list((await uow.session.execute(query)).scalars())
+
+
+async def claim_nudge(uow: UnitOfWork, member_id: int, day_start: datetime, now: datetime) -> bool:
+    """Stamp today's nudge unless one was sent since ``day_start`` or they turned nudges off meanwhile.
+
+    A guarded update: two runs at once still nudge once.
+    """
+    done = await uow.session.execute(
+        update(Member).where(col(Member.id) == member_id, _may_nudge(day_start)).values(last_nudged_at=now))
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def mark_unreachable(uow: UnitOfWork, platform: str, external_id: str, member_id: int | None = None) -> None:
+    """They blocked the bot: found by ``member_id`` if the message named one, else by their private chat."""
+    query = select(Member).where(col(Member.id) == member_id if member_id is not None else _is(platform, external_id))
+    member = (await uow.session.execute(query)).scalar_one_or_none()
+    if member is not None:
+        member.reachable = False

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlmodel import col
 
+from bot.deliberation.proposal import ProposalState
 from bot.storage.models import Proposal, ProposalCard
 from bot.storage.uow import UnitOfWork
 
@@ -58,3 +59,17 @@ async def add_card(uow: UnitOfWork, proposal_id: int, platform: str, chat_id: st
          "locale": locale, "posted_at": posted_at},
         ("platform", "chat_id", "message_id"),
     )
+
+
+async def collecting_until(uow: UnitOfWork) -> list[tuple[int, datetime]]:
+    """Each matter still collecting co-signatures, with the end of its window."""
+    query = select(col(Proposal.id), col(Proposal.collecting_until)).where(
+        col(Proposal.state) == str(ProposalState.COLLECTING))
+    return [(int(i), until) for i, until in await uow.session.execute(query) if i is not None]
+
+
+async def objection_until(uow: UnitOfWork) -> list[tuple[int, datetime]]:
+    """Each matter in an objection period, with the end of the period."""
+    query = select(col(Proposal.id), col(Proposal.objection_until)).where(
+        col(Proposal.state) == str(ProposalState.OBJECTION), col(Proposal.objection_until).is_not(None))
+    return [(int(i), until) for i, until in await uow.session.execute(query) if i is not None and until is not None]

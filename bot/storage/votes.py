@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlmodel import col
 
-from bot.storage.models import Ballot, BallotPost, Member, Vote
+from bot.storage.models import Ballot, BallotPost, Member, Proposal, RollEntry, Vote
 from bot.storage.uow import UnitOfWork
 
 
@@ -65,3 +66,49 @@ async def with_posts_current(uow: UnitOfWork, since: datetime) -> list[int]:
         .order_by(col(Vote.id))
     )
     return [i for i in (await uow.session.execute(query)).scalars() if i is not None]
+
+
+async def open_votes(uow: UnitOfWork, *, closing_after: datetime | None = None) -> list[Vote]:
+    """Every open vote (only those closing after ``closing_after``, if given)."""
+    query = select(Vote).where(col(Vote.status) == "open")
+    if closing_after is not None:
+        query = query.where(col(Vote.closes_at) > closing_after)
+    return list((await uow.session.execute(query)).scalars())
+
+
+async def mark_reminded(uow: UnitOfWork, vote_id: int, stage: int) -> bool:
+    """Raise an open vote's reminder stage to ``stage``; False if it is closed or that stage was taken.
+
+    The guard decides: a second run (restart, second process) finds the stage taken.
+    """
+    done = await uow.session.execute(
+        update(Vote)
+        .where(col(Vote.id) == vote_id, col(Vote.status) == "open", col(Vote.reminder_stage) < stage)
+        .values(reminder_stage=stage)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def open_in(uow: UnitOfWork, community_ids: set[int], now: datetime) -> list[tuple[Vote, Proposal]]:
+    """Votes of these communities still open at ``now``, with their matters, the soonest to close first."""
+    query = (
+        select(Vote, Proposal)
+        .join(Proposal, col(Proposal.id) == col(Vote.proposal_id))
+        .where(col(Vote.status) == "open", col(Vote.closes_at) > now, col(Proposal.community_id).in_(community_ids))
+        .order_by(col(Vote.closes_at))
+    )
+    return [(vote, proposal) for vote, proposal in await uow.session.execute(query)]
+
+
+async def missing_ballots(uow: UnitOfWork, vote_ids: list[int]) -> dict[int, set[str]]:
+    """The elector keys on each vote's roll that have no ballot yet."""
+    query = (
+        select(col(RollEntry.vote_id), col(RollEntry.elector_key))
+        .outerjoin(Ballot, and_(col(Ballot.vote_id) == col(RollEntry.vote_id),
+                                col(Ballot.elector_key) == col(RollEntry.elector_key)))
+        .where(col(RollEntry.vote_id).in_(vote_ids), col(Ballot.id).is_(None))
+    )
+    missing: dict[int, set[str]] = defaultdict(set)
+    for vote_id, key in await uow.session.execute(query):
+        missing[vote_id].add(key)
+    return missing
