@@ -131,6 +131,7 @@ async def propose(ctx: Context, args: str) -> None:
         lines: list[Text | str] = [_("Similar open proposals already exist. Support one of them instead?")]
         actions: list[list[Action]] = []
         for similar, _score in submission.similar:
+            assert similar.id is not None  # a stored matter
             lines.append(_("#{id} {title}", id=similar.id, title=similar.title))
             actions.append([Action(ctx.t(_("Support #{id}", id=similar.id)), data=pack(SupportSimilar(similar.id)))])
         actions.append([Action(ctx.t(_("Submit mine anyway")), data=pack(SubmitDraft(key)))])

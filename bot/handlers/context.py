@@ -47,11 +47,20 @@ class _Features(Protocol):
 class App(Host, Protocol):
     """What a handler reaches through ``ctx.app`` (bot.handlers.app.Yishi is the one implementation)."""
 
+    # Read-only members: the app's own attributes are of narrower types (a protocol attribute is invariant).
     replan: Callable[[], None]
-    outbox: Delivery | None
-    board: _Board
-    live: _Live
-    features: _Features
+
+    @property
+    def outbox(self) -> Delivery | None: ...
+
+    @property
+    def board(self) -> _Board: ...
+
+    @property
+    def live(self) -> _Live: ...
+
+    @property
+    def features(self) -> _Features: ...
 
 Rows = Sequence[Sequence[Action]]
 

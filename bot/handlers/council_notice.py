@@ -90,6 +90,7 @@ async def tell_about_threshold(uow: UnitOfWork, i18n: Translator, proposal: Prop
 
 
 def review_actions(proposal: Proposal, t: Callable[[Text], str]) -> list[Action]:
+    assert proposal.id is not None  # a stored matter
     return [
         Action(t(_("Accept #{id}", id=proposal.id)), data=pack(Review(proposal.id, "a"))),
         Action(t(_("Decline #{id}", id=proposal.id)), data=pack(Review(proposal.id, "d"))),

@@ -222,6 +222,7 @@ def _edits_one_request(ctx: Context, link_id: int) -> bool:
 
 
 async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = False) -> None:
+    pressed = ctx.pressed_message_id
     try:
         decided = await registration.decide_link(ctx.app.db, link_id, await ctx.actor(), approve, confirm=confirm)
     except NeedsConfirmation:
@@ -230,17 +231,17 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
         actions = [[Action(ctx.t(_("Confirm approval")), data=pack(Decide(link_id, "c"))),
                     Action(ctx.t(_("Deny #{id}", id=link_id)), data=pack(Decide(link_id, "d")))]]
         await ctx.toast(_("Please confirm: this home already has a verified owner."), alert=True)
-        if _edits_one_request(ctx, link_id):
-            await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
+        if pressed is not None and _edits_one_request(ctx, link_id):
+            await ctx.messenger.edit(ctx.chat.chat_id, pressed, ctx.render(text, actions))
         else:
             await ctx.reply(text, actions)
         return
     verdict = _("approved") if approve else _("denied")
     await ctx.toast(_("Request #{id} {verdict}.", id=link_id, verdict=verdict))
-    if _edits_one_request(ctx, link_id):
+    if pressed is not None and _edits_one_request(ctx, link_id):
         await ctx.messenger.edit(
             ctx.chat.chat_id,
-            ctx.pressed_message_id,
+            pressed,
             ctx.render(
                 _(
                     "Request #{id} ({home}, {role}): {verdict}.",

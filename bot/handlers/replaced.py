@@ -15,7 +15,9 @@ from bot.storage.uow import Database
 class _App(Protocol):
     db: Database
     i18n: Translator
-    outbox: Delivery | None
+
+    @property
+    def outbox(self) -> Delivery | None: ...
 
 
 async def tell_replaced(app: _App, cast: Cast) -> int:

@@ -7,9 +7,9 @@ from bot.deliberation.text import clean_text
 from bot.handlers import aliases
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
-from bot.handlers.render import scope_name
 from bot.handlers.wiring import Features
 from bot.i18n import _
+from bot.plain import scope_name
 from bot.services.directory import council_communities
 from bot.services.rooms import bind_room
 from bot.storage.communities import all_communities

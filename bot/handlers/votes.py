@@ -153,6 +153,8 @@ async def open_private_ballot(ctx: Context, vote_id: int) -> None:
 
 
 def selection_view(ctx: Context, proposal: Proposal, vote: Vote, mask: int) -> tuple[Text, list[list[Action]]]:
+    assert vote.id is not None  # a stored vote
+    vote_id = vote.id
     options = vote.options or []
     kind = get_kind(vote.kind)
     limit = vote.max_choices if kind.ballot is BallotType.CHOICE else len(options)
@@ -163,15 +165,17 @@ def selection_view(ctx: Context, proposal: Proposal, vote: Vote, mask: int) -> t
         ]
     )
     rows = [
-        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=pack(ToggleOption(vote.id, mask, i)))]
+        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=pack(ToggleOption(vote_id, mask, i)))]
         for i, option in enumerate(options)
     ]
     if mask:
-        rows.append([Action(ctx.t(_("Submit")), data=pack(SubmitOptions(vote.id, mask)))])
+        rows.append([Action(ctx.t(_("Submit")), data=pack(SubmitOptions(vote_id, mask)))])
     return text, rows
 
 
 def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) -> tuple[Text, list[list[Action]]]:
+    assert vote.id is not None  # a stored vote
+    vote_id = vote.id
     options = vote.options or []
     ranked = [options[int(ch)] for ch in sequence]
     lines: list[Text | str] = [
@@ -180,15 +184,15 @@ def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) ->
     ]
     lines.extend(f"{place}. {name}" for place, name in enumerate(ranked, start=1))
     rows = [
-        [Action(option[:40], data=pack(RankOption(vote.id, sequence, i)))]
+        [Action(option[:40], data=pack(RankOption(vote_id, sequence, i)))]
         for i, option in enumerate(options)
         if str(i) not in sequence
     ]
     if sequence:
         rows.append(
             [
-                Action(ctx.t(_("Submit")), data=pack(SubmitRanking(vote.id, sequence))),
-                Action(ctx.t(_("Start over")), data=pack(ResetRanking(vote.id))),
+                Action(ctx.t(_("Submit")), data=pack(SubmitRanking(vote_id, sequence))),
+                Action(ctx.t(_("Start over")), data=pack(ResetRanking(vote_id))),
             ]
         )
     return render.join(lines), rows
