@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 
-async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:
+async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:  # a Task is a Future, of any result
     """Cancel ``tasks`` and wait until they ended; a cancellation of the caller itself still propagates."""
     pending = [task for task in tasks if not task.done()]
     for task in pending:

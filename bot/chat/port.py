@@ -176,8 +176,12 @@ class Messenger(Protocol):
     """The port every transport implements for the handlers."""
 
     platform: str
-    # The bot's own name on the platform ("" until known): commands addressed to another bot are ignored.
-    bot_username: str
+
+    @property
+    def bot_username(self) -> str:
+        """The bot's own name on the platform ("" until known): commands addressed to another bot are ignored.
+        Read-only here: a transport may keep it in an attribute or a property."""
+        ...
 
     async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage: ...
 

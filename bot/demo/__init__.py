@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.deliberation.scope import Scope, ScopeLevel
@@ -28,8 +27,10 @@ from bot.services.council import add_council_member
 from bot.services.directory import Actor
 from bot.services.rooms import bind_room
 from bot.storage import Database
+from bot.storage import communities as community_store
 from bot.storage.migrate import upgrade
-from bot.storage.models import Building, BuildingUnit, ChatRoom, Community, InboxUpdate
+from bot.storage.rooms import bound_chat_ids
+from bot.storage.updates import last_update_id
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ async def prepare(db: Database, data_dir: Path, fresh: bool) -> DemoWorld:
     community = spec["community"]
     codes_file = data_dir / "codes.json"
     async with db.uow() as uow:
-        exists = (await uow.session.execute(select(Community).where(Community.name == community))).first()
+        exists = await community_store.by_name(uow, community) is not None
     moderator = next(p for p in spec["personas"] if p["role"] == "moderator")
     if not exists or fresh or not codes_file.exists():
         await import_census(db, community, SAMPLE_CENSUS.read_text(encoding="utf-8"))
@@ -126,15 +127,14 @@ async def prepare(db: Database, data_dir: Path, fresh: bool) -> DemoWorld:
         codes_file.write_text(json.dumps(codes, ensure_ascii=False, indent=1), encoding="utf-8")
     codes = json.loads(codes_file.read_text(encoding="utf-8"))
     async with db.uow() as uow:
-        community_row = (await uow.session.execute(select(Community).where(Community.name == community))).scalar_one()
-        units = (await uow.session.execute(
-            select(Building.number, BuildingUnit.number).join(BuildingUnit, BuildingUnit.building_id == Building.id)  # type: ignore[arg-type]
-            .where(Building.community_id == community_row.id).order_by(Building.number, BuildingUnit.number))).all()
+        community_row = await community_store.by_name(uow, community)
+        assert community_row is not None and community_row.id is not None  # imported above
+        units = await community_store.building_units(uow, community_row.id)
     rooms = [Room(room_id(i + 1), f"{community} {b}-{u}", f"{b}-{u}") for i, (b, u) in enumerate(units)]
     assert community_row.id is not None
     actor = Actor("telegram", str(moderator["id"]))
     async with db.uow() as uow:
-        bound = set((await uow.session.execute(select(ChatRoom.chat_id))).scalars())
+        bound = await bound_chat_ids(uow)
     for room in rooms:
         if str(room.chat_id) in bound:
             continue
@@ -213,7 +213,7 @@ async def run_demo(
     try:
         world = await prepare(db, data_dir, fresh)
         async with db.uow() as uow:
-            last_update = (await uow.session.execute(select(func.max(InboxUpdate.update_id)))).scalar() or 0
+            last_update = await last_update_id(uow)
     finally:
         await db.dispose()
     world.lang = settings.DEFAULT_LOCALE

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
-
 from bot.chat.port import Action, OutMessage
 from bot.deliberation.errors import NotFound
 from bot.deliberation.scope import Scope
@@ -28,7 +26,9 @@ from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import agenda
 from bot.services.meetings import Notices
-from bot.storage.models import BallotPost, Proposal, ProposalCard, utcnow
+from bot.storage import proposals as proposal_store
+from bot.storage import votes as vote_store
+from bot.storage.models import Proposal, utcnow
 from bot.storage.rooms import room_languages
 from bot.storage.uow import UnitOfWork
 
@@ -131,6 +131,7 @@ async def propose(ctx: Context, args: str) -> None:
         lines: list[Text | str] = [_("Similar open proposals already exist. Support one of them instead?")]
         actions: list[list[Action]] = []
         for similar, _score in submission.similar:
+            assert similar.id is not None  # a stored matter
             lines.append(_("#{id} {title}", id=similar.id, title=similar.title))
             actions.append([Action(ctx.t(_("Support #{id}", id=similar.id)), data=pack(SupportSimilar(similar.id)))])
         actions.append([Action(ctx.t(_("Submit mine anyway")), data=pack(SubmitDraft(key)))])
@@ -150,13 +151,7 @@ RECENTLY_CHANGED = timedelta(days=1)
 
 async def _card_posts(app: Host, proposal_ids: list[int], platform: str) -> list[Post]:
     async with app.db.uow(readonly=True) as uow:
-        rows = (
-            await uow.session.execute(
-                select(ProposalCard)
-                .where(ProposalCard.proposal_id.in_(proposal_ids), ProposalCard.platform == platform)  # type: ignore[attr-defined]
-                .order_by(ProposalCard.id)  # type: ignore[arg-type]
-            )
-        ).scalars().all()
+        rows = await proposal_store.card_posts(uow, proposal_ids, platform)
         rooms = await room_languages(uow, platform, (r.chat_id for r in rows), app.i18n.default_locale)
         return [Post(CARD, r.proposal_id, r.platform, r.chat_id, r.message_id, rooms.get(r.chat_id, r.locale))
                 for r in rows]
@@ -178,19 +173,7 @@ async def _render_card(app: Host, post: Post) -> OutMessage | None:
 async def _cards_to_refresh(app: Host) -> list[int]:
     since = utcnow() - RECENTLY_CHANGED
     async with app.db.uow(readonly=True) as uow:
-        return list(
-            (
-                await uow.session.execute(
-                    select(Proposal.id)
-                    .where(
-                        Proposal.id.in_(select(ProposalCard.proposal_id)),  # type: ignore[union-attr]
-                        or_(Proposal.state.in_(("collecting", "review")),  # type: ignore[attr-defined]
-                            Proposal.state_changed_at >= since),  # type: ignore[operator]
-                    )
-                    .order_by(Proposal.id)  # type: ignore[arg-type]
-                )
-            ).scalars()
-        )
+        return await proposal_store.with_cards_changed(uow, since)
 
 
 CARDS = LiveKind(CARD, _card_posts, _render_card, _cards_to_refresh)
@@ -210,28 +193,10 @@ async def remember_card(ctx: Context, proposal_id: int, message_id: str, *, adop
     already is another live message (a forged button must not turn a ballot into a card)."""
     locale = locale or (ctx.locale if ctx.private else await ctx.room_locale())
     async with ctx.app.db.uow() as uow:
-        if adopt:
-            ballot = await uow.session.execute(
-                select(BallotPost.id).where(
-                    BallotPost.platform == ctx.chat.platform,
-                    BallotPost.chat_id == ctx.chat.chat_id,
-                    BallotPost.message_id == message_id,
-                )
-            )
-            if ballot.first() is not None:
-                return
-        await uow.insert_ignore(
-            ProposalCard,
-            {
-                "proposal_id": proposal_id,
-                "platform": ctx.chat.platform,
-                "chat_id": chat_id or ctx.chat.chat_id,
-                "message_id": message_id,
-                "locale": locale,
-                "posted_at": utcnow(),
-            },
-            ("platform", "chat_id", "message_id"),
-        )
+        if adopt and await vote_store.is_ballot_message(uow, ctx.chat.platform, ctx.chat.chat_id, message_id):
+            return
+        await proposal_store.add_card(uow, proposal_id, ctx.chat.platform, chat_id or ctx.chat.chat_id, message_id,
+                                      locale, utcnow())
 
 
 async def post_card(ctx: Context, proposal: Proposal, supports: int, draft: Draft | None = None) -> None:

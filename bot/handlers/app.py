@@ -7,8 +7,6 @@ import secrets
 from collections.abc import Callable
 from datetime import tzinfo
 
-from sqlalchemy import select
-
 from bot.chat.port import (
     ButtonPress,
     ChatMigrated,
@@ -38,9 +36,10 @@ from bot.i18n import Translator, _, member_locale
 from bot.services.ballot_batch import BallotBatcher, PressRequest
 from bot.services.rooms import follow_migration
 from bot.storage import Database
+from bot.storage import members as member_store
+from bot.storage import votes as vote_store
 from bot.storage.handling import handling
 from bot.storage.inbox import Inbox
-from bot.storage.models import Ballot, Member, Vote
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +112,7 @@ class Yishi:
 
     async def _context(self, event: IncomingMessage | ButtonPress, messenger: Messenger) -> Context:
         async with self.db.uow() as uow:
-            member = (
-                await uow.session.execute(
-                    select(Member).where(
-                        Member.platform == event.sender.platform, Member.external_id == event.sender.user_id
-                    )
-                )
-            ).scalar_one_or_none()
+            member = await member_store.find(uow, event.sender.platform, event.sender.user_id)
             code = (event.sender.language_code or "")[:16] or None
             if member is None or (code and member.language_code != code):
                 # Remembered for messages sent to them later, unprompted (approvals, nudges).
@@ -255,9 +248,7 @@ class Yishi:
 
     async def _locale_of(self, event: ButtonPress) -> str:
         async with self.db.uow(readonly=True) as uow:
-            member = (await uow.session.execute(select(Member).where(
-                Member.platform == event.sender.platform, Member.external_id == event.sender.user_id,
-            ))).scalar_one_or_none()
+            member = await member_store.find(uow, event.sender.platform, event.sender.user_id)
         return member_locale(member, event.sender, self.i18n.default_locale)
 
     async def confirm(self, event: Event, messenger: Messenger) -> None:
@@ -270,11 +261,8 @@ class Yishi:
         try:
             locale = await self._locale_of(event)
             async with self.db.uow(readonly=True) as uow:
-                vote = await uow.session.get(Vote, vote_id)
-                ballot = (await uow.session.execute(
-                    select(Ballot).join(Member, Member.id == Ballot.cast_by_member_id)  # type: ignore[arg-type]
-                    .where(Ballot.vote_id == vote_id, Ballot.source == "self", Member.platform == event.sender.platform,
-                           Member.external_id == event.sender.user_id).limit(1))).scalar_one_or_none()
+                vote = await vote_store.by_id(uow, vote_id)
+                ballot = await vote_store.own_ballot(uow, vote_id, event.sender.platform, event.sender.user_id)
             if vote is None or ballot is None:
                 text = _("Your press in vote #{id} was not recorded. Please press the button again.", id=vote_id)
             elif vote.secret:  # the choice stays out of messages, even the voter's own

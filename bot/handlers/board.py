@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import or_, select
-
 from bot.chat.port import Messenger, OutMessage
 from bot.handlers import render
 from bot.handlers.live import Host, LiveKind, LiveMessages, Post
 from bot.handlers.votes import ballot_actions
 from bot.handlers.wiring import Features
 from bot.services import voting
-from bot.storage.models import BallotPost, Proposal, Vote, utcnow
+from bot.storage import proposals as proposal_store
+from bot.storage import votes as vote_store
+from bot.storage.models import utcnow
 from bot.storage.rooms import room_languages
 
 BALLOT = "ballot"
@@ -28,13 +28,7 @@ RECENTLY_CLOSED = timedelta(days=1)
 
 async def _posts(app: Host, vote_ids: list[int], platform: str) -> list[Post]:
     async with app.db.uow(readonly=True) as uow:
-        rows = (
-            await uow.session.execute(
-                select(BallotPost)
-                .where(BallotPost.vote_id.in_(vote_ids), BallotPost.platform == platform)  # type: ignore[attr-defined]
-                .order_by(BallotPost.id)  # type: ignore[arg-type]
-            )
-        ).scalars().all()
+        rows = await vote_store.posts(uow, vote_ids, platform)
         rooms = await room_languages(uow, platform, (r.chat_id for r in rows), app.i18n.default_locale)
         return [Post(BALLOT, r.vote_id, r.platform, r.chat_id, r.message_id, rooms.get(r.chat_id, r.locale))
                 for r in rows]
@@ -46,7 +40,7 @@ async def _render(app: Host, post: Post) -> OutMessage | None:
         if post.subject_id not in found:
             return None
         vote, standing = found[post.subject_id]
-        proposal = await uow.session.get(Proposal, vote.proposal_id)
+        proposal = await proposal_store.by_id(uow, vote.proposal_id)
     if proposal is None:
         return None
     text = app.i18n.render(render.ballot_post(proposal, vote, standing, app.tz), post.locale)
@@ -57,18 +51,7 @@ async def _render(app: Host, post: Post) -> OutMessage | None:
 async def _current(app: Host) -> list[int]:
     since = utcnow() - RECENTLY_CLOSED
     async with app.db.uow(readonly=True) as uow:
-        return list(
-            (
-                await uow.session.execute(
-                    select(Vote.id)
-                    .where(
-                        Vote.id.in_(select(BallotPost.vote_id)),  # type: ignore[union-attr]
-                        or_(Vote.status == "open", Vote.closed_at >= since),  # type: ignore[operator]
-                    )
-                    .order_by(Vote.id)  # type: ignore[arg-type]
-                )
-            ).scalars()
-        )
+        return await vote_store.with_posts_current(uow, since)
 
 
 BALLOTS = LiveKind(BALLOT, _posts, _render, _current)

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Protocol
 
-from sqlalchemy import or_, select, update
-
 from bot.chat.port import (
     Action,
     ButtonPress,
@@ -27,7 +25,9 @@ from bot.handlers.live import Host
 from bot.i18n import Text, _
 from bot.i18n import member_locale as member_locale  # re-exported: it lives with i18n
 from bot.services.directory import Actor, is_council_member, may_see_community
-from bot.storage.models import ChatRoom, Member, utcnow
+from bot.storage import members as member_store
+from bot.storage.models import ChatRoom, utcnow
+from bot.storage.rooms import room_of
 
 
 class _Board(Protocol):
@@ -47,11 +47,20 @@ class _Features(Protocol):
 class App(Host, Protocol):
     """What a handler reaches through ``ctx.app`` (bot.handlers.app.Yishi is the one implementation)."""
 
+    # Read-only members: the app's own attributes are of narrower types (a protocol attribute is invariant).
     replan: Callable[[], None]
-    outbox: Delivery | None
-    board: _Board
-    live: _Live
-    features: _Features
+
+    @property
+    def outbox(self) -> Delivery | None: ...
+
+    @property
+    def board(self) -> _Board: ...
+
+    @property
+    def live(self) -> _Live: ...
+
+    @property
+    def features(self) -> _Features: ...
 
 Rows = Sequence[Sequence[Action]]
 
@@ -113,13 +122,7 @@ class Context:
     async def room(self) -> ChatRoom | None:
         if not self._room_loaded:
             async with self.app.db.uow(readonly=True) as uow:
-                self._room = (
-                    await uow.session.execute(
-                        select(ChatRoom).where(
-                            ChatRoom.platform == self.chat.platform, ChatRoom.chat_id == self.chat.chat_id
-                        )
-                    )
-                ).scalar_one_or_none()
+                self._room = await room_of(uow, self.chat.platform, self.chat.chat_id)
             self._room_loaded = True
         return self._room
 
@@ -148,8 +151,7 @@ class Context:
                 raise Refusal(_("That matter belongs to another community; ask in one of its rooms."))
             return
         async with self.app.db.uow(readonly=True) as uow:
-            member_id = (await uow.session.execute(select(Member.id).where(
-                Member.platform == self.sender.platform, Member.external_id == self.sender.user_id))).scalar()
+            member_id = await member_store.id_of(uow, self.sender.platform, self.sender.user_id)
             allowed = member_id is not None and await may_see_community(uow, member_id, community_id)
         if not allowed:
             raise Refusal(_("Only registered residents of that community can see its matters. Register first "
@@ -211,9 +213,8 @@ class Context:
 
     async def _reachable(self) -> bool:
         async with self.app.db.uow(readonly=True) as uow:
-            reachable = (await uow.session.execute(select(Member.reachable).where(
-                Member.platform == self.sender.platform, Member.external_id == self.sender.user_id))).scalar()
-        return reachable is None or bool(reachable)
+            reachable = await member_store.reachable(uow, self.sender.platform, self.sender.user_id)
+        return reachable is None or reachable
 
     async def _point_to_private(self) -> SentMessage | None:
         now = utcnow()
@@ -222,12 +223,7 @@ class Context:
         async with self.app.db.uow() as uow:
             member = await uow.member(self.sender.platform, self.sender.user_id, self.sender.display_name)
             # A guarded update: two commands at once still give one pointer, and a restart keeps the day.
-            done = await uow.session.execute(
-                update(Member).where(
-                    Member.id == member.id,
-                    or_(Member.pointed_at.is_(None), Member.pointed_at < day_start),  # type: ignore[union-attr,operator]
-                ).values(pointed_at=now))
-            if not done.rowcount:  # type: ignore[attr-defined]
+            if not await member_store.point_once(uow, member.id or 0, day_start, now):
                 return None
             name = member.display_name or member.external_id  # stored cleaned: no control or bidi characters
         me = getattr(self.messenger, "bot_username", "") or ""

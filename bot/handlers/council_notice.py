@@ -6,16 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-
 from bot.chat.port import Action, OutMessage
 from bot.handlers.callbacks import Decide, Review, pack
 from bot.handlers.render import join
 from bot.i18n import Text, Translator, _, normalize_locale
 from bot.services import registration
-from bot.storage.models import Community, CouncilRole, Member, OutboxMessage, Proposal
-from bot.storage.outbox import Priority, enqueue
-from bot.storage.outbox import encode as encode_payload
+from bot.storage import members as member_store
+from bot.storage import proposals as proposal_store
+from bot.storage.models import Community, Member, Proposal
+from bot.storage.outbox import Priority, enqueue, latest_for_member, redraw_pending
 from bot.storage.uow import UnitOfWork
 
 ROLE_NAMES = {"owner": _("owner"), "resident": _("resident")}
@@ -58,10 +57,7 @@ async def tell_about_request(uow: UnitOfWork, i18n: Translator, requested: regis
     """Council members hear that a registration waits (bundled); the home's verified owners are told too."""
     assert requested.home is not None and requested.member is not None
     await uow.get(Community, requested.community_id, what="community", lock=True)  # one notice slot at a time
-    members = (await uow.session.execute(
-        select(Member).join(CouncilRole, CouncilRole.member_id == Member.id)  # type: ignore[arg-type]
-        .where(CouncilRole.community_id == requested.community_id, Member.id != requested.member.id)
-        .order_by(Member.id))).scalars().all()
+    members = await member_store.council_of(uow, requested.community_id, excluding=requested.member.id)
     for moderator in members:
         if moderator.reachable:
             await _notice_moderator(uow, i18n, requested.community_id, moderator, now)
@@ -85,17 +81,16 @@ async def tell_about_request(uow: UnitOfWork, i18n: Translator, requested: regis
 async def tell_about_threshold(uow: UnitOfWork, i18n: Translator, proposal: Proposal, now: datetime) -> None:
     """A matter reached its co-signatures: the community's council members hear that a review waits, in the
     same bundled notice as registrations (at most one per member per NOTICE_GAP)."""
-    await uow.session.flush()  # the matter's new state is read back below
+    await uow.flush()  # the matter's new state is read back below
     await uow.get(Community, proposal.community_id, what="community", lock=True)  # one notice slot at a time
-    members = (await uow.session.execute(
-        select(Member).join(CouncilRole, CouncilRole.member_id == Member.id)  # type: ignore[arg-type]
-        .where(CouncilRole.community_id == proposal.community_id).order_by(Member.id))).scalars().all()
+    members = await member_store.council_of(uow, proposal.community_id)
     for moderator in members:
         if moderator.reachable:
             await _notice_moderator(uow, i18n, proposal.community_id, moderator, now)
 
 
 def review_actions(proposal: Proposal, t: Callable[[Text], str]) -> list[Action]:
+    assert proposal.id is not None  # a stored matter
     return [
         Action(t(_("Accept #{id}", id=proposal.id)), data=pack(Review(proposal.id, "a"))),
         Action(t(_("Decline #{id}", id=proposal.id)), data=pack(Review(proposal.id, "d"))),
@@ -108,9 +103,7 @@ async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int
     assert moderator.id is not None
     links = [link for link in await registration.pending_in(uow, community_id, NOTICE_ITEMS + 1,
                                                             viewer_id=moderator.id) if not link.own]
-    matters = (await uow.session.execute(
-        select(Proposal).where(Proposal.community_id == community_id, Proposal.state == "review")
-        .order_by(Proposal.id).limit(NOTICE_ITEMS + 1))).scalars().all()  # type: ignore[arg-type]
+    matters = await proposal_store.in_review(uow, community_id, NOTICE_ITEMS + 1)
     if not links and not matters:
         return
     locale = moderator.locale or normalize_locale(moderator.language_code, i18n.default_locale)
@@ -136,17 +129,11 @@ async def _notice_moderator(uow: UnitOfWork, i18n: Translator, community_id: int
             lines.append(_("More matters wait for review."))
     message = OutMessage(t(join(lines))[:4096], tuple(tuple(row) for row in rows if row))
     prefix = f"reg-waiting:{moderator.id}:"
-    latest = (await uow.session.execute(
-        select(OutboxMessage).where(OutboxMessage.member_id == moderator.id,
-                                    OutboxMessage.dedupe_key.startswith(prefix))  # type: ignore[union-attr]
-        .order_by(OutboxMessage.id.desc()).limit(1))).scalar_one_or_none()  # type: ignore[union-attr]
-    if latest is not None and latest.status == "pending":
-        # Not sent yet: the waiting notice is redrawn with every request (one bundled notice).
-        done = await uow.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == latest.id, OutboxMessage.status == "pending")
-            .values(payload=encode_payload(message)))
-        if done.rowcount:  # type: ignore[attr-defined]
-            return
+    latest = await latest_for_member(uow, moderator.id, prefix)
+    # Not sent yet: the waiting notice is redrawn with every request (one bundled notice).
+    if (latest is not None and latest.status == "pending" and latest.id is not None
+            and await redraw_pending(uow, latest.id, message)):
+        return
     slot = now
     if latest is not None:
         slot = max(now, (latest.sent_at or latest.not_before) + NOTICE_GAP)

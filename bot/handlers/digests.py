@@ -18,6 +18,7 @@ from bot.handlers.errors import state_name
 from bot.handlers.votes import REASON_NAMES, STATUS_NAMES
 from bot.handlers.wiring import Features
 from bot.i18n import Text, _
+from bot.plain import scope_name
 from bot.services import digests
 from bot.services.digests import Changes, Item, Schedule
 from bot.storage.models import DigestSubscription
@@ -315,7 +316,7 @@ def _closing(item: Item, tz: tzinfo, standings: dict[int, dict[str, Any]]) -> li
 def heading(audience: digests.Audience, since: datetime | None, tz: tzinfo) -> Text:
     if audience.room is not None:
         scope: Text | str = audience.community if str(audience.scope) == "all" else _(
-            "{community}, {scope}", community=audience.community, scope=render.scope_name(str(audience.scope)))
+            "{community}, {scope}", community=audience.community, scope=scope_name(str(audience.scope)))
         if since is None:
             return _("Digest for {scope}", scope=scope)
         return _("Digest for {scope}, changes since {since}", scope=scope, since=render.when(since, tz))

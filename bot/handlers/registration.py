@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import re
 
-from sqlalchemy import select
-
 from bot.chat.port import Action, ButtonPress, Sender
 from bot.deliberation.errors import NeedsConfirmation
 from bot.handlers.aliases import code, keywords_of
@@ -21,7 +19,8 @@ from bot.i18n import Text, _, member_locale
 from bot.services import directory, registration
 from bot.services.census import redeem_code
 from bot.services.rooms import set_room_locale
-from bot.storage.models import Community, CouncilRole, Member
+from bot.storage import members as member_store
+from bot.storage.communities import all_communities
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
@@ -109,7 +108,7 @@ async def choose_role(ctx: Context, home_id: int, role: str) -> None:
 async def me(ctx: Context, args: str) -> None:
     async with ctx.app.db.uow() as uow:
         member = await uow.member(ctx.sender.platform, ctx.sender.user_id, ctx.sender.display_name)
-        communities = (await uow.session.execute(select(Community))).scalars().all()
+        communities = await all_communities(uow)
         lines: list[Text | str] = []
         for community in communities:
             assert community.id is not None
@@ -122,19 +121,7 @@ async def me(ctx: Context, args: str) -> None:
                         role=ROLE_NAMES[link.role],
                     )
                 )
-        council = (
-            (
-                await uow.session.execute(
-                    select(Community.name)
-                    .join(CouncilRole, CouncilRole.community_id == Community.id)
-                    .where(  # type: ignore[arg-type]
-                        CouncilRole.member_id == member.id
-                    )
-                )
-            )
-            .scalars()
-            .all()
-        )
+        council = await member_store.council_community_names(uow, member.id or 0)
     if not lines:
         lines.append(_("You have not linked a home yet. Send /register."))
     for name in council:
@@ -195,16 +182,10 @@ async def help_(ctx: Context, args: str) -> None:
 
 async def is_council_anywhere(ctx: Context) -> bool:
     async with ctx.app.db.uow() as uow:
-        member = (
-            await uow.session.execute(
-                select(Member).where(Member.platform == ctx.sender.platform, Member.external_id == ctx.sender.user_id)
-            )
-        ).scalar_one_or_none()
-        if member is None:
+        member = await member_store.find(uow, ctx.sender.platform, ctx.sender.user_id)
+        if member is None or member.id is None:
             return False
-        return (
-            await uow.session.execute(select(CouncilRole.id).where(CouncilRole.member_id == member.id))
-        ).first() is not None
+        return await member_store.on_any_council(uow, member.id)
 
 
 async def council_communities(ctx: Context) -> list[int]:
@@ -241,6 +222,7 @@ def _edits_one_request(ctx: Context, link_id: int) -> bool:
 
 
 async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = False) -> None:
+    pressed = ctx.pressed_message_id
     try:
         decided = await registration.decide_link(ctx.app.db, link_id, await ctx.actor(), approve, confirm=confirm)
     except NeedsConfirmation:
@@ -249,17 +231,17 @@ async def decide(ctx: Context, link_id: int, approve: bool, *, confirm: bool = F
         actions = [[Action(ctx.t(_("Confirm approval")), data=pack(Decide(link_id, "c"))),
                     Action(ctx.t(_("Deny #{id}", id=link_id)), data=pack(Decide(link_id, "d")))]]
         await ctx.toast(_("Please confirm: this home already has a verified owner."), alert=True)
-        if _edits_one_request(ctx, link_id):
-            await ctx.messenger.edit(ctx.chat.chat_id, ctx.pressed_message_id, ctx.render(text, actions))
+        if pressed is not None and _edits_one_request(ctx, link_id):
+            await ctx.messenger.edit(ctx.chat.chat_id, pressed, ctx.render(text, actions))
         else:
             await ctx.reply(text, actions)
         return
     verdict = _("approved") if approve else _("denied")
     await ctx.toast(_("Request #{id} {verdict}.", id=link_id, verdict=verdict))
-    if _edits_one_request(ctx, link_id):
+    if pressed is not None and _edits_one_request(ctx, link_id):
         await ctx.messenger.edit(
             ctx.chat.chat_id,
-            ctx.pressed_message_id,
+            pressed,
             ctx.render(
                 _(
                     "Request #{id} ({home}, {role}): {verdict}.",

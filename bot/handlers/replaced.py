@@ -7,7 +7,7 @@ from typing import Protocol
 from bot.chat.port import Delivery, Sender
 from bot.i18n import Translator, _, member_locale
 from bot.services.voting import Cast
-from bot.storage.models import Member
+from bot.storage import members as member_store
 from bot.storage.outbox import Priority, enqueue_text
 from bot.storage.uow import Database
 
@@ -15,7 +15,9 @@ from bot.storage.uow import Database
 class _App(Protocol):
     db: Database
     i18n: Translator
-    outbox: Delivery | None
+
+    @property
+    def outbox(self) -> Delivery | None: ...
 
 
 async def tell_replaced(app: _App, cast: Cast) -> int:
@@ -25,7 +27,7 @@ async def tell_replaced(app: _App, cast: Cast) -> int:
     added = 0
     async with app.db.uow() as uow:
         for member_id, elector, revision in cast.replaced:
-            member = await uow.session.get(Member, member_id)
+            member = await member_store.by_id(uow, member_id)
             if member is None or not member.reachable:
                 continue
             locale = member_locale(member, Sender(member.platform, member.external_id), app.i18n.default_locale)

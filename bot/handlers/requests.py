@@ -264,6 +264,7 @@ async def suggestions(ctx: Context, args: str) -> None:
         await ctx.reply(_("No recurring problems right now."))
         return
     for suggestion, evidence in found:
+        assert suggestion.id is not None  # a stored suggestion
         lines: list[Text | str] = [service.suggestion_text(suggestion)]
         lines.extend(_("{no} ({date}) {location}: {text}", no=number(r), date=render.when(r.reported_at, ctx.app.tz),
                        location=r.location, text=r.text[:200]) for r in evidence)
@@ -275,6 +276,7 @@ async def press_suggestion(ctx: Context, suggestion_id: int) -> None:
     if not ctx.private:
         raise Refusal(_("This button is no longer valid."))
     proposal, reporters = await service.adopt_suggestion(ctx.app.db, await ctx.actor(), suggestion_id)
+    assert proposal.id is not None  # stored by the service
     ctx.app.replan()
     await ctx.toast(_("Proposal #{id} created.", id=proposal.id))
     await ctx.reply(_("Proposal #{id} {title} is collecting co-signatures; {count} residents who reported it "

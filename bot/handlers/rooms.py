@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from bot.deliberation.scope import Scope
 from bot.deliberation.text import clean_text
 from bot.handlers import aliases
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
-from bot.handlers.render import scope_name
 from bot.handlers.wiring import Features
 from bot.i18n import _
+from bot.plain import scope_name
+from bot.services.directory import council_communities
 from bot.services.rooms import bind_room
-from bot.storage.models import Community, CouncilRole
+from bot.storage.communities import all_communities
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
@@ -58,7 +57,7 @@ async def bind(ctx: Context, args: str) -> None:
 async def _community_for(ctx: Context, name: str) -> int:
     """The named community, the only one, or the one the sender moderates."""
     async with ctx.app.db.uow() as uow:
-        communities = (await uow.session.execute(select(Community).order_by(Community.id))).scalars().all()
+        communities = await all_communities(uow)
         if name:
             for community in communities:
                 if community.name == name and community.id is not None:
@@ -67,11 +66,7 @@ async def _community_for(ctx: Context, name: str) -> int:
         if len(communities) == 1 and communities[0].id is not None:
             return communities[0].id
         member = await uow.member(ctx.sender.platform, ctx.sender.user_id, ctx.sender.display_name)
-        mine = (
-            (await uow.session.execute(select(CouncilRole.community_id).where(CouncilRole.member_id == member.id)))
-            .scalars()
-            .all()
-        )
+        mine = await council_communities(uow, member.id or 0)
     if len(mine) == 1:
         return mine[0]
     if not communities:

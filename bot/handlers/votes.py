@@ -28,7 +28,9 @@ from bot.handlers.replaced import tell_replaced
 from bot.handlers.wiring import Features
 from bot.i18n import Text, _
 from bot.services import elevator, voting
-from bot.storage.models import BallotPost, Proposal, Vote, utcnow
+from bot.storage import proposals as proposal_store
+from bot.storage import votes as vote_store
+from bot.storage.models import Proposal, Vote, utcnow
 
 # This module's commands, handed to the app by ``wire`` (bot.handlers.features).
 registry = Registry()
@@ -52,7 +54,7 @@ def ballot_actions(vote: Vote, t: Callable[[Text], str]) -> tuple[tuple[Action, 
 
 async def _vote_of(ctx: Context, proposal_id: int, *, scoped: bool = False) -> tuple[Proposal, Vote]:
     async with ctx.app.db.uow() as uow:
-        proposal = await uow.session.get(Proposal, proposal_id)
+        proposal = await proposal_store.by_id(uow, proposal_id)
         if proposal is None:
             raise NotFound("no proposal", what="proposal", id=proposal_id)
         vote = await voting.current_vote(uow, proposal_id)
@@ -107,7 +109,7 @@ async def post_ballot(ctx: Context, vote: Vote) -> None:
     assert vote.id is not None
     _vote, standing = await voting.turnout(ctx.app.db, vote.id)
     async with ctx.app.db.uow() as uow:
-        proposal = await uow.session.get(Proposal, vote.proposal_id)
+        proposal = await proposal_store.by_id(uow, vote.proposal_id)
     assert proposal is not None
     locale = await ctx.room_locale()  # posted for the whole room: in the room's language
     sent = await ctx.messenger.send(
@@ -119,18 +121,7 @@ async def post_ballot(ctx: Context, vote: Vote) -> None:
         ),
     )
     async with ctx.app.db.uow() as uow:
-        await uow.insert_ignore(
-            BallotPost,
-            {
-                "vote_id": vote.id,
-                "platform": ctx.chat.platform,
-                "chat_id": ctx.chat.chat_id,
-                "message_id": sent.message_id,
-                "locale": locale,
-                "posted_at": utcnow(),
-            },
-            ("vote_id", "platform", "chat_id"),
-        )
+        await vote_store.add_post(uow, vote.id, ctx.chat.platform, ctx.chat.chat_id, sent.message_id, locale, utcnow())
     # A press between the send and this row found no message to refresh: refresh once now it is known.
     ctx.app.board.touch(vote.id, ctx.messenger)
 
@@ -144,8 +135,8 @@ def _deadline_note(ctx: Context, vote: Vote) -> Text:
 
 async def open_private_ballot(ctx: Context, vote_id: int) -> None:
     async with ctx.app.db.uow() as uow:
-        vote = await uow.session.get(Vote, vote_id)
-        proposal = await uow.session.get(Proposal, vote.proposal_id) if vote else None
+        vote = await vote_store.by_id(uow, vote_id)
+        proposal = await proposal_store.by_id(uow, vote.proposal_id) if vote else None
     if vote is None or proposal is None:
         raise NotFound("no vote", what="vote", id=vote_id)
     await ctx.require_member_of(proposal.community_id)
@@ -162,6 +153,8 @@ async def open_private_ballot(ctx: Context, vote_id: int) -> None:
 
 
 def selection_view(ctx: Context, proposal: Proposal, vote: Vote, mask: int) -> tuple[Text, list[list[Action]]]:
+    assert vote.id is not None  # a stored vote
+    vote_id = vote.id
     options = vote.options or []
     kind = get_kind(vote.kind)
     limit = vote.max_choices if kind.ballot is BallotType.CHOICE else len(options)
@@ -172,15 +165,17 @@ def selection_view(ctx: Context, proposal: Proposal, vote: Vote, mask: int) -> t
         ]
     )
     rows = [
-        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=pack(ToggleOption(vote.id, mask, i)))]
+        [Action(("☑ " if mask >> i & 1 else "☐ ") + option[:40], data=pack(ToggleOption(vote_id, mask, i)))]
         for i, option in enumerate(options)
     ]
     if mask:
-        rows.append([Action(ctx.t(_("Submit")), data=pack(SubmitOptions(vote.id, mask)))])
+        rows.append([Action(ctx.t(_("Submit")), data=pack(SubmitOptions(vote_id, mask)))])
     return text, rows
 
 
 def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) -> tuple[Text, list[list[Action]]]:
+    assert vote.id is not None  # a stored vote
+    vote_id = vote.id
     options = vote.options or []
     ranked = [options[int(ch)] for ch in sequence]
     lines: list[Text | str] = [
@@ -189,15 +184,15 @@ def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) ->
     ]
     lines.extend(f"{place}. {name}" for place, name in enumerate(ranked, start=1))
     rows = [
-        [Action(option[:40], data=pack(RankOption(vote.id, sequence, i)))]
+        [Action(option[:40], data=pack(RankOption(vote_id, sequence, i)))]
         for i, option in enumerate(options)
         if str(i) not in sequence
     ]
     if sequence:
         rows.append(
             [
-                Action(ctx.t(_("Submit")), data=pack(SubmitRanking(vote.id, sequence))),
-                Action(ctx.t(_("Start over")), data=pack(ResetRanking(vote.id))),
+                Action(ctx.t(_("Submit")), data=pack(SubmitRanking(vote_id, sequence))),
+                Action(ctx.t(_("Start over")), data=pack(ResetRanking(vote_id))),
             ]
         )
     return render.join(lines), rows
@@ -205,8 +200,8 @@ def ranking_view(ctx: Context, proposal: Proposal, vote: Vote, sequence: str) ->
 
 async def _open_vote_for_press(ctx: Context, vote_id: int) -> tuple[Proposal, Vote]:
     async with ctx.app.db.uow() as uow:
-        vote = await uow.session.get(Vote, vote_id)
-        proposal = await uow.session.get(Proposal, vote.proposal_id) if vote else None
+        vote = await vote_store.by_id(uow, vote_id)
+        proposal = await proposal_store.by_id(uow, vote.proposal_id) if vote else None
     if vote is None or proposal is None or vote.status != "open" or not vote.options:
         raise Refusal(_("This vote is closed."))
     return proposal, vote

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
-
 from bot.chat.port import (
     ButtonPress,
     CommandInfo,
@@ -36,10 +34,13 @@ from bot.chat.port import (
 )
 from bot.outbox.limits import Limits, PriorityGate, SlidingWindow
 from bot.storage import Database
-from bot.storage.locks import AdvisoryLock, advisory_lock_free, lock_key
-from bot.storage.models import Member, OutboxMessage, utcnow
+from bot.storage import members as member_store
+from bot.storage import outbox as queue_store
+from bot.storage.locks import AdvisoryLock, lock_key
+from bot.storage.models import utcnow
 from bot.storage.outbox import Priority, decode, encode
 from bot.storage.rooms import follow_migration
+from bot.storage.uow import UnitOfWork
 from bot.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -157,11 +158,7 @@ class Dispatcher:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         async with self.db.uow() as uow:  # whatever we still hold goes back to the queue
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", OutboxMessage.claimed_by == self.boot_id)
-                .values(status="pending", claimed_by=None)
-            )
+            await queue_store.release_all(uow, self.boot_id)
         for future in self._waiters.values():
             if not future.done():
                 future.set_exception(MessengerError("the outbox stopped before this message went out"))
@@ -199,22 +196,17 @@ class Dispatcher:
         """
         now = utcnow()
         async with self.db.uow() as uow:
-            row = OutboxMessage(
+            row = await queue_store.add_claimed(
+                uow,
                 dedupe_key=f"reply:{self.boot_id}:{next(self._seq)}",
                 platform=platform,
                 chat_id=chat_id,
                 chat_kind=chat_kind_of(platform, chat_id),
                 priority=Priority.REPLY,
                 payload=encode(message, reply_to=reply_to),
-                status="sending",
-                attempts=1,
-                claimed_by=self.boot_id,
-                claimed_at=now,
-                not_before=now,
-                created_at=now,
+                claimer=self.boot_id,
+                now=now,
             )
-            uow.session.add(row)
-            await uow.session.flush()
             assert row.id is not None
             claimed = _Row(row.id, platform, chat_id, row.chat_kind, None, row.priority, row.payload, 1)
         future: asyncio.Future[SentMessage] = asyncio.get_running_loop().create_future()
@@ -291,15 +283,7 @@ class Dispatcher:
 
     async def _queued_count(self) -> int:
         async with self.db.uow(readonly=True) as uow:
-            return int(
-                (
-                    await uow.session.execute(
-                        select(func.count())
-                        .select_from(OutboxMessage)
-                        .where(OutboxMessage.status.in_(("pending", "sending")))  # type: ignore[attr-defined]
-                    )
-                ).scalar_one()
-            )
+            return await queue_store.queued_count(uow)
 
     async def _spawn_due_chats(self) -> None:
         """Claim the next message of each idle chat in one transaction and start draining those chats."""
@@ -310,21 +294,8 @@ class Dispatcher:
         paused = {key for key, state in self._chats.items() if state.paused_until > now}
         async with self.db.uow() as uow:
             # Members who blocked the bot since their message was queued: skipped, not tried.
-            unreachable = select(Member.id).where(Member.reachable.is_(False))  # type: ignore[attr-defined]
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.status == "pending", OutboxMessage.member_id.in_(unreachable))  # type: ignore[union-attr]
-                .values(status="skipped", last_error="the member blocked the bot")
-                .execution_options(synchronize_session=False)
-            )
-            candidates = (
-                await uow.session.execute(
-                    select(OutboxMessage.id, OutboxMessage.platform, OutboxMessage.chat_id)
-                    .where(OutboxMessage.status == "pending", OutboxMessage.not_before <= utcnow())
-                    .order_by(OutboxMessage.priority, OutboxMessage.id)  # type: ignore[arg-type]
-                    .limit(CANDIDATES)
-                )
-            ).all()
+            await queue_store.skip_unreachable(uow)
+            candidates = await queue_store.due(uow, utcnow(), CANDIDATES)
             firsts: dict[tuple[str, str], int] = {}
             for row_id, platform, chat_id in candidates:
                 key = (platform, chat_id)
@@ -341,25 +312,8 @@ class Dispatcher:
             if key not in self._active:
                 self._active[key] = asyncio.create_task(self._drain_chat(row))
 
-    async def _claim(self, uow: Any, ids: list[int]) -> list[_Row]:
-        await uow.session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")  # type: ignore[union-attr]
-            .values(status="sending", claimed_by=self.boot_id, claimed_at=utcnow(),
-                    attempts=OutboxMessage.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        claimed = (
-            await uow.session.execute(
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.id.in_(ids),  # type: ignore[union-attr]
-                    OutboxMessage.status == "sending",
-                    OutboxMessage.claimed_by == self.boot_id,
-                )
-                .order_by(OutboxMessage.priority, OutboxMessage.id)  # type: ignore[arg-type]
-            )
-        ).scalars()
+    async def _claim(self, uow: UnitOfWork, ids: list[int]) -> list[_Row]:
+        claimed = await queue_store.claim(uow, ids, self.boot_id, utcnow())
         return [
             _Row(r.id or 0, r.platform, r.chat_id, r.chat_kind, r.member_id, r.priority, r.payload, r.attempts)
             for r in claimed
@@ -382,19 +336,7 @@ class Dispatcher:
     async def _claim_next(self, platform: str, chat_id: str) -> _Row | None:
         async with self.db.uow() as uow:
             for _attempt in range(3):
-                row_id = (
-                    await uow.session.execute(
-                        select(OutboxMessage.id)
-                        .where(
-                            OutboxMessage.platform == platform,
-                            OutboxMessage.chat_id == chat_id,
-                            OutboxMessage.status == "pending",
-                            OutboxMessage.not_before <= utcnow(),
-                        )
-                        .order_by(OutboxMessage.priority, OutboxMessage.id)  # type: ignore[arg-type]
-                        .limit(1)
-                    )
-                ).scalar_one_or_none()
+                row_id = await queue_store.next_due_in_chat(uow, platform, chat_id, utcnow())
                 if row_id is None:
                     return None
                 claimed = await self._claim(uow, [row_id])
@@ -434,11 +376,7 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - a network failure the transport did not map
             return await self._refused(row, MessengerError(str(error) or type(error).__name__, transient=True))
         async with self.db.uow() as uow:
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(status="sent", sent_at=utcnow(), sent_message_id=sent.message_id, last_error=None)
-            )
+            await queue_store.mark_sent(uow, row.id, sent.message_id, utcnow())
         self.stats.sent += 1
         self._resolve(row.id, sent)
         return "sent"
@@ -529,11 +467,7 @@ class Dispatcher:
             await self._release(row, delay=min(2.0**row.attempts, 300.0), error=str(error))
             return "retry"
         async with self.db.uow() as uow:
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(status="failed", last_error=str(error)[:500])
-            )
+            await queue_store.mark_failed(uow, row.id, str(error))
         self.stats.failed += 1
         log.warning("message %s to %s failed for good: %s", row.id, row.chat_id, error)
         self._resolve(row.id, error)
@@ -542,53 +476,22 @@ class Dispatcher:
     async def _release(self, row: _Row, *, delay: float, error: str) -> None:
         """Back to the queue, not before ``delay`` seconds from now."""
         async with self.db.uow() as uow:
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(status="pending", claimed_by=None, not_before=utcnow() + timedelta(seconds=delay),
-                        last_error=error[:500])
-            )
+            await queue_store.release(uow, row.id, utcnow() + timedelta(seconds=delay), error)
 
     async def _blocked(self, row: _Row, error: str) -> None:
         """The recipient blocked the bot (or removed it from the group): drop what waits for that chat."""
         async with self.db.uow() as uow:
             if row.chat_kind == "private":
-                member = (
-                    await uow.session.execute(
-                        select(Member).where(Member.id == row.member_id)
-                        if row.member_id is not None
-                        else select(Member).where(Member.platform == row.platform, Member.external_id == row.chat_id)
-                    )
-                ).scalar_one_or_none()
-                if member is not None:
-                    member.reachable = False
-            dropped = await uow.session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.platform == row.platform,
-                    OutboxMessage.chat_id == row.chat_id,
-                    (OutboxMessage.id == row.id) | (OutboxMessage.status == "pending"),
-                )
-                .values(status="skipped", last_error=error[:500])
-                .execution_options(synchronize_session=False)
-            )
-        self.stats.skipped += int(dropped.rowcount)  # type: ignore[attr-defined]
+                await member_store.mark_unreachable(uow, row.platform, row.chat_id, row.member_id)
+            dropped = await queue_store.skip_chat(uow, row.platform, row.chat_id, row.id, error)
+        self.stats.skipped += dropped
         self._resolve(row.id, MessengerError(error, blocked=True))
 
     async def _migrated(self, row: _Row, new_chat_id: str) -> None:
         """The group became a supergroup: re-bind its room and move its queue (this message included)."""
         async with self.db.uow() as uow:
             await follow_migration(uow, row.platform, row.chat_id, new_chat_id)
-            await uow.session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.platform == row.platform,
-                    OutboxMessage.chat_id == row.chat_id,
-                    (OutboxMessage.id == row.id) | (OutboxMessage.status == "pending"),
-                )
-                .values(chat_id=new_chat_id, status="pending", claimed_by=None)
-                .execution_options(synchronize_session=False)
-            )
+            await queue_store.move_chat(uow, row.platform, row.chat_id, row.id, new_chat_id)
         self.stats.migrated += 1
         self.wake()
 
@@ -603,28 +506,12 @@ class Dispatcher:
 
     async def _recover(self) -> None:
         """Claims left by a process that died mid-send go back to the queue (sent again: at least once)."""
-        stale = OutboxMessage.claimed_at <= utcnow() - timedelta(seconds=self.stale_after)  # type: ignore[operator]
+        stale_before = utcnow() - timedelta(seconds=self.stale_after)
         async with self.db.uow() as uow:
-            others = OutboxMessage.claimed_by != self.boot_id
-            if self.shared:
-                claimers = (
-                    await uow.session.execute(
-                        select(OutboxMessage.claimed_by).where(OutboxMessage.status == "sending", others).distinct()
-                    )
-                ).scalars().all()
-                connection = await uow.session.connection()
-                dead = [c for c in claimers if c and await advisory_lock_free(connection, liveness_key(c))]
-                taken_over = stale | OutboxMessage.claimed_by.in_(dead)  # type: ignore[union-attr]
-            else:
-                taken_over = stale
-            result = await uow.session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.status == "sending", others, taken_over)
-                .values(status="pending", claimed_by=None)
-                .execution_options(synchronize_session=False)
-            )
-        if result.rowcount:  # type: ignore[attr-defined]
-            log.info("outbox: %s message(s) left in flight by a stopped process queued again", result.rowcount)
+            dead = await queue_store.dead_claimers(uow, self.boot_id, liveness_key) if self.shared else []
+            requeued = await queue_store.requeue_claims(uow, self.boot_id, claimed_before=stale_before, dead=dead)
+        if requeued:
+            log.info("outbox: %s message(s) left in flight by a stopped process queued again", requeued)
 
 
 def liveness_key(boot_id: str) -> int:

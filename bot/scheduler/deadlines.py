@@ -12,10 +12,7 @@ import logging
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select, update
-
 from bot.deliberation.errors import IllegalTransition, NotFound
-from bot.deliberation.proposal import ProposalState
 from bot.handlers import render
 from bot.handlers.announcements import close_and_announce, expiry_notice, post_in_rooms, settlement_notice
 from bot.handlers.votes import ballot_actions
@@ -24,6 +21,8 @@ from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import agenda, elevator, voting
 from bot.storage import Database
+from bot.storage import proposals as proposal_store
+from bot.storage import votes as vote_store
 from bot.storage.models import Proposal, Vote, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def next_reminder(vote: Vote, now: datetime) -> datetime | None:
 async def plan_deadlines(db: Database, now: datetime) -> list[PlannedJob]:
     jobs = [PlannedJob("deadline-sweep", SWEEP, cron={"minute": "*/5"}, misfire_grace_time=240)]
     async with db.uow(readonly=True) as uow:
-        for vote in (await uow.session.execute(select(Vote).where(Vote.status == "open"))).scalars():
+        for vote in await vote_store.open_votes(uow):
             # An overdue deadline (after downtime) runs now rather than being dropped as a misfire.
             jobs.append(PlannedJob(f"vote-close:{vote.id}", CLOSE_VOTE, (vote.id,), run_at=max(vote.closes_at, now),
                                    misfire_grace_time=WEEK))
@@ -71,15 +70,10 @@ async def plan_deadlines(db: Database, now: datetime) -> list[PlannedJob]:
             if at is not None:
                 jobs.append(PlannedJob(f"vote-remind:{vote.id}", REMIND, (vote.id,), run_at=max(at, now),
                                        misfire_grace_time=86400))
-        collecting = await uow.session.execute(
-            select(Proposal.id, Proposal.collecting_until).where(Proposal.state == str(ProposalState.COLLECTING)))
-        for proposal_id, until in collecting:
+        for proposal_id, until in await proposal_store.collecting_until(uow):
             jobs.append(PlannedJob(f"proposal-expire:{proposal_id}", EXPIRE, run_at=max(until, now),
                                    misfire_grace_time=WEEK))
-        objecting = await uow.session.execute(
-            select(Proposal.id, Proposal.objection_until).where(Proposal.state == str(ProposalState.OBJECTION),
-                                                                 Proposal.objection_until.is_not(None)))  # type: ignore[union-attr]
-        for proposal_id, until in objecting:
+        for proposal_id, until in await proposal_store.objection_until(uow):
             jobs.append(PlannedJob(f"objection-end:{proposal_id}", SETTLE, run_at=max(until, now),
                                    misfire_grace_time=WEEK))
     return jobs
@@ -117,17 +111,14 @@ async def remind(vote_id: int, now: datetime | None = None) -> bool:
     ctx = current()
     now = now or utcnow()
     async with ctx.db.uow() as uow:
-        vote = await uow.session.get(Vote, vote_id)
+        vote = await vote_store.by_id(uow, vote_id)
         if vote is None or vote.status != "open" or now >= vote.closes_at:
             return False
         stage = due_stage(vote, now)
         if stage == 0:
             return False
         # The guard decides: a second run (restart, second process) finds the stage taken.
-        marked = await uow.session.execute(
-            update(Vote).where(Vote.id == vote_id, Vote.status == "open",  # type: ignore[arg-type]
-                               Vote.reminder_stage < stage).values(reminder_stage=stage))
-        if not marked.rowcount:  # type: ignore[attr-defined]
+        if not await vote_store.mark_reminded(uow, vote_id, stage):
             return False
         proposal = await uow.get(Proposal, vote.proposal_id, what="proposal")
         standing = (await voting.turnouts_in(uow, [vote_id]))[vote_id][1]
@@ -189,8 +180,7 @@ async def sweep(now: datetime | None = None) -> None:
     for vote_id in await voting.votes_due(ctx.db, now):
         await close_due_vote(vote_id, now)
     async with ctx.db.uow(readonly=True) as uow:
-        open_votes = (await uow.session.execute(
-            select(Vote).where(Vote.status == "open", Vote.closes_at > now))).scalars().all()
+        open_votes = await vote_store.open_votes(uow, closing_after=now)
     for vote in open_votes:
         if vote.id is not None and due_stage(vote, now) > vote.reminder_stage:
             await remind(vote.id, now)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 
-from sqlalchemy import select
-
 from bot.chat.port import Sender
 from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
 from bot.i18n import Translator, member_locale
@@ -20,8 +18,9 @@ from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import voting
 from bot.services.digests import Schedule, audience, build_digest, schedule_of
 from bot.storage import Database
-from bot.storage.models import DigestSubscription, OutboxMessage, utcnow
-from bot.storage.outbox import Priority, enqueue_text
+from bot.storage import digests as digest_store
+from bot.storage.models import DigestSubscription, utcnow
+from bot.storage.outbox import Priority, any_queued, enqueue_text
 
 JOB = "bot.scheduler.digests:send_digest"
 
@@ -29,7 +28,7 @@ JOB = "bot.scheduler.digests:send_digest"
 async def plan_digests(db: Database, now: datetime) -> list[PlannedJob]:
     """One repeating job per subscription, in community time (the scheduler gives APScheduler the zone)."""
     async with db.uow(readonly=True) as uow:
-        rows = (await uow.session.execute(select(DigestSubscription).order_by(DigestSubscription.id))).scalars()
+        rows = await digest_store.subscriptions(uow)
         return [cron_job(sub) for sub in rows]
 
 
@@ -69,7 +68,7 @@ async def deliver(
 ) -> int:
     now = now or utcnow()
     async with db.uow(readonly=True) as uow:
-        subscription = await uow.session.get(DigestSubscription, subscription_id)
+        subscription = await digest_store.subscription(uow, subscription_id)
         if subscription is None:
             return 0  # cleared after the job was planned
         who = await audience(uow, subscription)
@@ -85,18 +84,12 @@ async def deliver(
         standings = {vote_id: standing for vote_id, (_vote, standing) in found.items()}
     text = digest_text(changes, tz, heading=heading(who, since, tz), standings=standings)
     async with db.uow() as uow:
-        locked = (
-            await uow.session.execute(
-                select(DigestSubscription).where(DigestSubscription.id == subscription_id).with_for_update()
-            )
-        ).scalar_one_or_none()
+        locked = await digest_store.subscription(uow, subscription_id, lock=True)
         if locked is None or locked.last_seq != cursor:
             return 0  # cleared meanwhile, or another run covered this range
         added = 0
         if text is not None:
-            taken = await uow.session.execute(
-                select(OutboxMessage.id).where(OutboxMessage.dedupe_key.in_([key, f"{key}#1"])))  # type: ignore[attr-defined]
-            if taken.first() is not None:
+            if await any_queued(uow, [key, f"{key}#1"]):
                 return 0  # this slot's digest is queued already
             if who.room is not None:
                 added = await enqueue_text(

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import meetings
 from bot.storage import Database
-from bot.storage.models import Meeting, MeetingItem
+from bot.storage import meetings as meeting_store
 
 AGENDA_JOB = "bot.scheduler.meetings:post_agenda"
 NOTICES_JOB = "bot.scheduler.meetings:notify_proposers"
@@ -27,17 +25,8 @@ NOTICES_JOB = "bot.scheduler.meetings:notify_proposers"
 async def plan_meetings(db: Database, now: datetime) -> list[PlannedJob]:
     jobs: list[PlannedJob] = []
     async with db.uow(readonly=True) as uow:
-        ahead = (
-            await uow.session.execute(
-                select(Meeting).where(Meeting.status == "scheduled", Meeting.starts_at > now).order_by(Meeting.id)
-            )
-        ).scalars().all()
-        rows = await uow.session.execute(
-            select(MeetingItem.meeting_id, func.min(MeetingItem.added_at))
-            .where(MeetingItem.notified_at.is_(None))  # type: ignore[union-attr]
-            .group_by(MeetingItem.meeting_id)
-        )
-        waiting = {meeting_id: first for meeting_id, first in rows}
+        ahead = await meeting_store.scheduled_after(uow, now)
+        waiting = await meeting_store.first_untold_placements(uow)
     for meeting in ahead:
         assert meeting.id is not None
         if meeting.agenda_posted_at is None:

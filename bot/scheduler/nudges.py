@@ -8,11 +8,8 @@ blocked the bot; at most one per community-local calendar day, decided by a guar
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
-
-from sqlalchemy import or_, select, update
 
 from bot.chat.port import Action, Sender
 from bot.deliberation.errors import InvalidInput
@@ -24,21 +21,11 @@ from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import directory
 from bot.services.community import QuietHours
-from bot.services.directory import Home, Link
 from bot.storage import Database
-from bot.storage.models import (
-    Ballot,
-    Building,
-    Community,
-    CouncilRole,
-    ExclusiveUnit,
-    Member,
-    MemberLink,
-    Proposal,
-    RollEntry,
-    Vote,
-    utcnow,
-)
+from bot.storage import members as member_store
+from bot.storage import votes as vote_store
+from bot.storage.communities import all_communities
+from bot.storage.models import Community, Member, Proposal, Vote, utcnow
 from bot.storage.outbox import Priority, enqueue_text
 
 log = logging.getLogger(__name__)
@@ -73,40 +60,16 @@ async def waiting_members(db: Database, now: datetime, communities: set[int]) ->
     tz = current().tz
     day_start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz).astimezone(UTC)
     async with db.uow(readonly=True) as uow:
-        votes = (await uow.session.execute(
-            select(Vote, Proposal).join(Proposal, Proposal.id == Vote.proposal_id)  # type: ignore[arg-type]
-            .where(Vote.status == "open", Vote.closes_at > now,
-                   Proposal.community_id.in_(communities))  # type: ignore[attr-defined]
-            .order_by(Vote.closes_at))).all()
+        votes = await vote_store.open_in(uow, communities, now)
         if not votes:
             return []
-        vote_ids = [v.id for v, _p in votes]
-        missing: dict[int, set[str]] = defaultdict(set)
-        for vote_id, key in await uow.session.execute(
-            select(RollEntry.vote_id, RollEntry.elector_key)
-            .outerjoin(Ballot, (Ballot.vote_id == RollEntry.vote_id)  # type: ignore[arg-type]
-                       & (Ballot.elector_key == RollEntry.elector_key))
-            .where(RollEntry.vote_id.in_(vote_ids), Ballot.id.is_(None))):  # type: ignore[attr-defined,union-attr]
-            missing[vote_id].add(key)
-        links: dict[int, list[tuple[int, Link]]] = defaultdict(list)
-        for *home, member_id, role, community_id in await uow.session.execute(
-            directory.homes_query(None)
-            .add_columns(MemberLink.member_id, MemberLink.role, Building.community_id)
-            .join(MemberLink, MemberLink.exclusive_unit_id == ExclusiveUnit.id)  # type: ignore[arg-type]
-            .where(MemberLink.status == "verified", Building.community_id.in_(communities))):  # type: ignore[attr-defined]
-            links[member_id].append((community_id, Link(Home(*home), role)))
-        councils = {(m, c) for m, c in await uow.session.execute(
-            select(CouncilRole.member_id, CouncilRole.community_id)
-            .where(CouncilRole.community_id.in_(communities)))}  # type: ignore[attr-defined]
+        missing = await vote_store.missing_ballots(uow, [v.id for v, _p in votes if v.id is not None])
+        links = await directory.verified_links_in(uow, communities)
+        councils = await member_store.council_seats_in(uow, communities)
         candidates = set(links) | {m for m, _c in councils}
         if not candidates:
             return []
-        members = (await uow.session.execute(
-            select(Member).where(Member.id.in_(candidates), Member.reachable.is_(True),  # type: ignore[union-attr,attr-defined]
-                                 Member.nudges.is_(True),  # type: ignore[attr-defined]
-                                 or_(Member.last_nudged_at.is_(None),  # type: ignore[union-attr]
-                                     Member.last_nudged_at < day_start))  # type: ignore[operator]
-            .order_by(Member.id))).scalars().all()  # type: ignore[arg-type]
+        members = await member_store.nudgeable(uow, candidates, day_start)
     out = []
     for member in members:
         assert member.id is not None
@@ -139,7 +102,7 @@ async def nudge_members(now: datetime | None = None) -> int:
     now = now or utcnow()
     local = now.astimezone(ctx.tz)
     async with ctx.db.uow(readonly=True) as uow:
-        communities = (await uow.session.execute(select(Community))).scalars().all()
+        communities = await all_communities(uow)
     awake = {c.id for c in communities if c.id is not None and not quiet_now(c, local)}
     if not awake:
         return 0
@@ -152,12 +115,7 @@ async def nudge_members(now: datetime | None = None) -> int:
         actions = [[Action(ctx.i18n.render(_("Vote on #{id}", id=p.id), locale), start=f"vote_{v.id}")]
                    for v, p in waiting.votes[:MAX_VOTES_LISTED]]
         async with ctx.db.uow() as uow:
-            claimed = await uow.session.execute(
-                update(Member).where(
-                    Member.id == member.id, Member.reachable.is_(True), Member.nudges.is_(True),  # type: ignore[arg-type,attr-defined]
-                    or_(Member.last_nudged_at.is_(None), Member.last_nudged_at < day_start),  # type: ignore[union-attr,operator]
-                ).values(last_nudged_at=now))
-            if not claimed.rowcount:  # type: ignore[attr-defined]
+            if not await member_store.claim_nudge(uow, member.id or 0, day_start, now):
                 continue  # nudged today already (another run), or turned off meanwhile
             await enqueue_text(uow, platform=member.platform, chat_id=member.external_id, text=text,
                                dedupe_key=f"nudge:{member.id}:{local.date().isoformat()}", actions=actions,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, tzinfo
 
-from sqlalchemy import select
-
 from bot.chat.port import Sender
 from bot.deliberation.errors import InvalidInput
 from bot.deliberation.requests import next_awake, percent
@@ -26,7 +24,9 @@ from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import requests as service
 from bot.services.community import QuietHours
 from bot.storage import Database
-from bot.storage.models import Community, ResidentRequest, utcnow
+from bot.storage import communities as community_store
+from bot.storage import requests as request_store
+from bot.storage.models import Community, utcnow
 from bot.storage.outbox import Priority, enqueue_text
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ async def plan_requests(db: Database, now: datetime) -> list[PlannedJob]:
     if not runs:
         return []
     async with db.uow(readonly=True) as uow:
-        communities = {c.id: c for c in (await uow.session.execute(select(Community))).scalars()}
+        communities = {c.id: c for c in await community_store.all_communities(uow)}
     tz = current().tz
     jobs = []
     for request_id, at, urgent, community_id in runs:
@@ -63,8 +63,8 @@ async def request_clock(request_id: int, now: datetime | None = None) -> int:
     ctx = current()
     now = now or utcnow()
     async with ctx.db.uow(readonly=True) as uow:
-        request = await uow.session.get(ResidentRequest, request_id)
-        community = await uow.session.get(Community, request.community_id) if request is not None else None
+        request = await request_store.by_id(uow, request_id)
+        community = await community_store.by_id(uow, request.community_id) if request is not None else None
     if request is None:
         return 0
     quiet = quiet_now(community, now.astimezone(ctx.tz)) if community is not None else False
@@ -105,7 +105,7 @@ async def monthly_rates(now: datetime | None = None) -> int:
     now = now or utcnow()
     month = previous_month(now, ctx.tz)
     async with ctx.db.uow(readonly=True) as uow:
-        communities = list((await uow.session.execute(select(Community))).scalars())
+        communities = await community_store.all_communities(uow)
     queued = 0
     for community in communities:
         rows = await service.stats(ctx.db, community.name, month, ctx.tz)

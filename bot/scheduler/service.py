@@ -30,11 +30,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy.engine import make_url
 
 from bot.scheduler.context import JobContext, set_context
 from bot.scheduler.jobs import planners as wired_planners
 from bot.scheduler.plan import PlannedJob, Planner
+from bot.storage.jobstore import engine_options, sync_url
 from bot.storage.locks import AdvisoryLock, process_lock
 from bot.storage.models import utcnow
 from bot.tasks import cancel_and_wait
@@ -43,16 +43,6 @@ log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x59_49_53_48  # "YISH": the scheduler leader's PostgreSQL advisory lock
 JOBS_TABLE = "apscheduler_jobs"
-
-
-def sync_url(database_url: str) -> str:
-    """The synchronous URL of the same database for APScheduler's job store."""
-    url = make_url(database_url)
-    if url.drivername.startswith("sqlite"):
-        return url.set(drivername="sqlite").render_as_string(hide_password=False)
-    if url.drivername.startswith("postgresql"):
-        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise ValueError(f"no synchronous driver for {url.drivername}")
 
 
 # --- APScheduler with its synchronous job store kept off the event loop --------------------------------
@@ -192,7 +182,7 @@ class SchedulerService:
             return False
         scheduler = _Scheduler(
             jobstores={"default": SQLAlchemyJobStore(url=sync_url(self.database_url), tablename=self.jobs_table,
-                                                     engine_options=_engine_options(self.database_url))},
+                                                     engine_options=engine_options(self.database_url))},
             executors={"default": _Executor()},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
             timezone=self.tz,
@@ -282,9 +272,3 @@ class SchedulerService:
             return bool(old.trigger.run_date == trigger.run_date or (waiting and trigger.run_date <= now))
         return isinstance(old.trigger, CronTrigger) and str(old.trigger) == str(trigger) and \
             str(old.trigger.timezone) == str(trigger.timezone)
-
-
-def _engine_options(database_url: str) -> dict[str, Any]:
-    if make_url(database_url).get_backend_name() == "sqlite":
-        return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True}

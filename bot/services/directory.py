@@ -302,3 +302,16 @@ async def elector_keys(
     council = electorate is Electorate.COUNCIL and await is_council_member(uow, member_id, community_id)
     links = [] if electorate is Electorate.COUNCIL else await verified_links(uow, member_id, community_id, scope)
     return keys_for(links, electorate, member_id, council)
+
+
+async def verified_links_in(uow: UnitOfWork, community_ids: set[int]) -> dict[int, list[tuple[int, Link]]]:
+    """Every verified link to a home in these communities, by member, each with its home's community id."""
+    rows = await uow.session.execute(
+        homes_query(None)
+        .add_columns(col(MemberLink.member_id), col(MemberLink.role), col(Building.community_id))
+        .join(MemberLink, col(MemberLink.exclusive_unit_id) == col(ExclusiveUnit.id))
+        .where(col(MemberLink.status) == "verified", col(Building.community_id).in_(community_ids)))
+    out: dict[int, list[tuple[int, Link]]] = {}
+    for *home, member_id, role, community_id in rows:
+        out.setdefault(member_id, []).append((community_id, Link(Home(*home), role)))
+    return out

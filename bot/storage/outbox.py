@@ -7,13 +7,17 @@ a second process) finds its key taken and adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlmodel import col
+
 from bot.chat.port import MAX_TEXT, Action, OutMessage
-from bot.storage.models import OutboxMessage, utcnow
+from bot.storage.locks import advisory_lock_free
+from bot.storage.models import Member, OutboxMessage, utcnow
 from bot.storage.uow import UnitOfWork
 
 
@@ -143,3 +147,202 @@ async def enqueue_text(
             not_before=not_before,
         )
     return added
+
+
+async def latest_for_member(uow: UnitOfWork, member_id: int, key_prefix: str) -> OutboxMessage | None:
+    """The member's most recently queued message whose dedupe key starts with ``key_prefix``."""
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.member_id) == member_id, col(OutboxMessage.dedupe_key).startswith(key_prefix))
+        .order_by(col(OutboxMessage.id).desc())
+        .limit(1)
+    )
+    return (await uow.session.execute(query)).scalar_one_or_none()
+
+
+async def redraw_pending(uow: UnitOfWork, row_id: int, message: OutMessage) -> bool:
+    """Replace the text of a queued message that is not sent yet; False if it went out (or is going) already."""
+    done = await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == "pending")
+        .values(payload=encode(message))
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+async def any_queued(uow: UnitOfWork, dedupe_keys: Sequence[str]) -> bool:
+    """Whether a message under any of these dedupe keys was ever queued (sent or not)."""
+    query = select(col(OutboxMessage.id)).where(col(OutboxMessage.dedupe_key).in_(list(dedupe_keys)))
+    return (await uow.session.execute(query)).first() is not None
+
+
+# --- the queue's delivery side: claims, outcomes and recovery (bot/outbox/dispatcher.py) -------------------
+# A row goes pending -> sending (claimed by one process) -> sent | failed | skipped, or back to pending.
+
+
+def _in_chat_from(platform: str, chat_id: str, row_id: int) -> ColumnElement[bool]:
+    """This row and whatever still waits for the same chat."""
+    return and_(col(OutboxMessage.platform) == platform, col(OutboxMessage.chat_id) == chat_id,
+                or_(col(OutboxMessage.id) == row_id, col(OutboxMessage.status) == "pending"))
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def queued_count(uow: UnitOfWork) -> int:
+    """Messages still to go: pending or in flight."""
+    query = select(func.count()).select_from(OutboxMessage).where(
+        col(OutboxMessage.status).in_(("pending", "sending")))
+    return int((await uow.session.execute(query)).scalar_one())
+
+
+async def skip_unreachable(uow: UnitOfWork) -> int:
+    """Pending messages to members who blocked the bot since they were queued: skipped, not tried."""
+    unreachable = select(col(Member.id)).where(col(Member.reachable).is_(False))
+    result = await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == "pending", col(OutboxMessage.member_id).in_(unreachable))
+        .values(status="skipped", last_error="the member blocked the bot")
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+async def due(uow: UnitOfWork, now: datetime, limit: int) -> list[tuple[int, str, str]]:
+    """(id, platform, chat id) of pending messages due at ``now``, most urgent first."""
+    query = (
+        select(col(OutboxMessage.id), col(OutboxMessage.platform), col(OutboxMessage.chat_id))
+        .where(col(OutboxMessage.status) == "pending", col(OutboxMessage.not_before) <= now)
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    return [(row_id, platform, chat_id) for row_id, platform, chat_id in await uow.session.execute(query)
+            if row_id is not None]
+
+
+async def next_due_in_chat(uow: UnitOfWork, platform: str, chat_id: str, now: datetime) -> int | None:
+    """The id of the chat's most urgent pending message due at ``now``."""
+    query = (
+        select(col(OutboxMessage.id))
+        .where(col(OutboxMessage.platform) == platform, col(OutboxMessage.chat_id) == chat_id,
+               col(OutboxMessage.status) == "pending", col(OutboxMessage.not_before) <= now)
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+        .limit(1)
+    )
+    return (await uow.session.execute(query)).scalar_one_or_none()
+
+
+async def claim(uow: UnitOfWork, ids: list[int], claimer: str, now: datetime) -> list[OutboxMessage]:
+    """Claim those of these rows still pending (pending -> sending, one attempt more); the rows this
+    claimer holds now, most urgent first. A guarded update: two processes never claim the same row."""
+    await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "pending")
+        .values(status="sending", claimed_by=claimer, claimed_at=now, attempts=col(OutboxMessage.attempts) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    query = (
+        select(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == "sending",
+               col(OutboxMessage.claimed_by) == claimer)
+        .order_by(col(OutboxMessage.priority), col(OutboxMessage.id))
+    )
+    return list((await uow.session.execute(query)).scalars())
+
+
+async def add_claimed(uow: UnitOfWork, *, dedupe_key: str, platform: str, chat_id: str, chat_kind: str,
+                      priority: int, payload: dict[str, Any], claimer: str, now: datetime) -> OutboxMessage:
+    """A new message already claimed by ``claimer`` (a reply sent at once); written before it is sent, so a
+    crash before delivery still gets it sent after the restart."""
+    row = OutboxMessage(dedupe_key=dedupe_key, platform=platform, chat_id=chat_id, chat_kind=chat_kind,
+                        priority=priority, payload=payload, status="sending", attempts=1, claimed_by=claimer,
+                        claimed_at=now, not_before=now, created_at=now)
+    uow.session.add(row)
+    await uow.session.flush()
+    return row
+
+
+async def mark_sent(uow: UnitOfWork, row_id: int, sent_message_id: str | None, now: datetime) -> None:
+    await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id)
+        .values(status="sent", sent_at=now, sent_message_id=sent_message_id, last_error=None)
+    )
+
+
+async def mark_failed(uow: UnitOfWork, row_id: int, error: str) -> None:
+    await uow.session.execute(
+        update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(status="failed", last_error=error[:500])
+    )
+
+
+async def release(uow: UnitOfWork, row_id: int, not_before: datetime, error: str) -> None:
+    """Back to the queue, not before ``not_before``."""
+    await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == row_id)
+        .values(status="pending", claimed_by=None, not_before=not_before, last_error=error[:500])
+    )
+
+
+async def release_all(uow: UnitOfWork, claimer: str) -> int:
+    """Everything this claimer still holds goes back to the queue (a clean stop)."""
+    result = await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_by) == claimer)
+        .values(status="pending", claimed_by=None)
+    )
+    return _rowcount(result)
+
+
+async def skip_chat(uow: UnitOfWork, platform: str, chat_id: str, row_id: int, error: str) -> int:
+    """The chat blocked the bot: this row and whatever waits for the chat are skipped; how many."""
+    result = await uow.session.execute(
+        update(OutboxMessage)
+        .where(_in_chat_from(platform, chat_id, row_id))
+        .values(status="skipped", last_error=error[:500])
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+async def move_chat(uow: UnitOfWork, platform: str, old_chat_id: str, row_id: int, new_chat_id: str) -> int:
+    """A group became a supergroup: this row and whatever waits for the chat follow it, pending again."""
+    result = await uow.session.execute(
+        update(OutboxMessage)
+        .where(_in_chat_from(platform, old_chat_id, row_id))
+        .values(chat_id=new_chat_id, status="pending", claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)
+
+
+async def other_claimers(uow: UnitOfWork, claimer: str) -> list[str]:
+    """Every other process holding a claim."""
+    query = select(col(OutboxMessage.claimed_by)).where(
+        col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_by) != claimer).distinct()
+    return [c for c in (await uow.session.execute(query)).scalars() if c]
+
+
+async def dead_claimers(uow: UnitOfWork, claimer: str, liveness_key: Callable[[str], int]) -> list[str]:
+    """Other processes holding a claim whose liveness lock (``liveness_key`` of their id) is free: they died.
+    PostgreSQL only (advisory locks)."""
+    claimers = await other_claimers(uow, claimer)
+    connection = await uow.session.connection()
+    return [c for c in claimers if await advisory_lock_free(connection, liveness_key(c))]
+
+
+async def requeue_claims(uow: UnitOfWork, claimer: str, *, claimed_before: datetime, dead: Sequence[str] = ()) -> int:
+    """Claims of other processes claimed at or before ``claimed_before``, or held by a ``dead`` one, go back to
+    the queue (sent again: at least once); how many."""
+    taken_over = col(OutboxMessage.claimed_at) <= claimed_before
+    if dead:
+        taken_over = or_(taken_over, col(OutboxMessage.claimed_by).in_(list(dead)))
+    result = await uow.session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.status) == "sending", col(OutboxMessage.claimed_by) != claimer, taken_over)
+        .values(status="pending", claimed_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result)

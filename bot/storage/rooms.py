@@ -44,3 +44,14 @@ async def room_languages(uow: UnitOfWork, platform: str, chat_ids: Iterable[str]
     rows = await uow.session.execute(select(col(ChatRoom.chat_id), col(ChatRoom.locale)).where(
         col(ChatRoom.platform) == platform, col(ChatRoom.chat_id).in_(wanted)))
     return {chat_id: locale or default for chat_id, locale in rows}
+
+
+async def room_of(uow: UnitOfWork, platform: str, chat_id: str) -> ChatRoom | None:
+    """The room bound to this chat, if any."""
+    query = select(ChatRoom).where(col(ChatRoom.platform) == platform, col(ChatRoom.chat_id) == chat_id)
+    return (await uow.session.execute(query)).scalar_one_or_none()
+
+
+async def bound_chat_ids(uow: UnitOfWork) -> set[str]:
+    """The chat ids of every bound room, on any platform."""
+    return set((await uow.session.execute(select(col(ChatRoom.chat_id)))).scalars())

@@ -91,6 +91,10 @@ class UnitOfWork:
         assert bind is not None  # every unit's session is made bound to the database's engine
         return bind.dialect.name
 
+    async def flush(self) -> None:
+        """Write pending changes now, so that queries later in this unit read them back."""
+        await self.session.flush()
+
     async def insert_ignore(self, model: type[SQLModel], values: dict[str, Any], conflict: Sequence[str]) -> bool:
         """INSERT unless a row with the same unique key exists; True if a row was inserted.
 
