@@ -70,6 +70,8 @@ class Yishi:
         self.replan: Callable[[], None] = lambda: None
         # Set by the runtime: every send and edit then goes through the rate-limited outbox.
         self.outbox: Delivery | None = None
+        # Set by the runtime when it serves the web pages (bot/web): where /web's sign-in links point.
+        self.web_base_url: str | None = None
         self._through_outbox: dict[int, Messenger] = {}
 
     async def feed(self, event: Event, messenger: Messenger) -> None:

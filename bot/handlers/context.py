@@ -49,6 +49,7 @@ class App(Host, Protocol):
 
     replan: Callable[[], None]
     outbox: Delivery | None
+    web_base_url: str | None
     board: _Board
     live: _Live
     features: _Features
