@@ -131,7 +131,8 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         else:
             response = redirect(exc.headers.get("Location", "/"))
     except DomainError as error:
-        response = message(request, explain(request, error), 403 if error.code == "not_eligible" else 400)
+        status = {"not_eligible": 403, "not_found": 404}.get(error.code, 400)
+        response = message(request, explain(request, error), status)
     except Exception:  # noqa: BLE001 - a page, never a stack trace
         log.exception("web page %s failed", request.path)
         response = message(request, words(request).server_error, 500)
