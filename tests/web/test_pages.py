@@ -176,3 +176,13 @@ async def test_a_session_expires(site: Site) -> None:
     with time_machine.travel(utcnow() + timedelta(days=31)):
         page = await browser.get("/")
     assert 'name="code"' in page
+
+
+async def test_a_web_ballot_passes_the_ledger_cross_check_and_is_counted(site: Site) -> None:
+    browser = await site.browser()
+    await browser.sign_in(OWNER)
+    await browser.post(f"/v/{site.vote.id}", {"choice": "yes"})
+    await browser.post(f"/v/{site.vote.id}", {"choice": "no"})
+    closed = await voting.close_vote(site.db, site.vote.id, MODERATOR)  # refuses if ballots differ from the ledger
+    assert closed.result["no"]["heads"] == 1 and closed.result["yes"]["heads"] == 0
+    assert closed.result["participated"]["heads"] == 1
