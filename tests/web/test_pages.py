@@ -186,3 +186,31 @@ async def test_a_web_ballot_passes_the_ledger_cross_check_and_is_counted(site: S
     closed = await voting.close_vote(site.db, site.vote.id, MODERATOR)  # refuses if ballots differ from the ledger
     assert closed.result["no"]["heads"] == 1 and closed.result["yes"]["heads"] == 0
     assert closed.result["participated"]["heads"] == 1
+
+
+async def test_choice_and_ranked_ballots_through_their_forms(site: Site) -> None:
+    ids = []
+    for title, kind in (("Colour of the door", "choice"), ("Order of the works", "ranked")):
+        proposal = (await agenda.propose(site.db, site.community_id, OWNER, title, scope="3-2", force=True)).proposal
+        assert proposal is not None and proposal.id is not None
+        await agenda.support(site.db, proposal.id, NEIGHBOUR)
+        await agenda.accept(site.db, proposal.id, MODERATOR)
+        vote = await voting.open_vote(site.db, proposal.id, MODERATOR, kind, 7, options=["red", "green", "blue"],
+                                      secret=False,
+                                      max_choices=2)
+        ids.append(vote.id)
+    browser = await site.browser()
+    await browser.sign_in(THIRD)
+    page = await browser.get(f"/v/{ids[0]}")
+    assert "最多可选 2 项" in page and 'type="checkbox" name="option" value="2"' in page
+    page = await browser.post(f"/v/{ids[0]}", [("option", "2"), ("option", "0")])
+    assert '<p class="mine" data-testid="my-ballot">red, blue</p>' in page
+    page = await browser.post(f"/v/{ids[0]}", [("option", "0"), ("option", "1"), ("option", "2")], status=400)
+    assert "red, blue" not in page  # three of two: refused, the ballot stays
+    page = await browser.post(f"/v/{ids[1]}", {"rank0": "2", "rank1": "", "rank2": "1"})
+    assert '<p class="mine" data-testid="my-ballot">blue &gt; red</p>' in page or "blue > red" in page
+    page = await browser.post(f"/v/{ids[1]}", {"rank0": "1", "rank1": "1", "rank2": ""}, status=400)
+    async with site.db.uow(readonly=True) as uow:
+        rows = (await uow.session.execute(select(Ballot.vote_id, Ballot.choice, Ballot.source)
+                                          .where(Ballot.vote_id.in_(ids)).order_by(Ballot.vote_id))).all()
+    assert [tuple(r) for r in rows] == [(ids[0], [0, 2], "web"), (ids[1], [2, 0], "web")]
