@@ -79,6 +79,7 @@ async def start_web(pages: WebServer, app: Yishi, settings: Settings, on_web: Ca
         log.error("web pages not served: cannot listen on %s:%s (%s)", settings.WEB_HOST, settings.WEB_PORT, exc)
         return
     app.web_base_url = settings.WEB_BASE_URL or url
+    app.web_links = settings.WEB_BASE_URL
     log.info("web pages on %s (links: %s)", url, app.web_base_url)
     if on_web is not None:
         on_web(app.web_base_url)

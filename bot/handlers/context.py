@@ -50,6 +50,7 @@ class App(Host, Protocol):
     replan: Callable[[], None]
     outbox: Delivery | None
     web_base_url: str | None
+    web_links: str | None
     board: _Board
     live: _Live
     features: _Features
