@@ -214,3 +214,19 @@ async def test_choice_and_ranked_ballots_through_their_forms(site: Site) -> None
         rows = (await uow.session.execute(select(Ballot.vote_id, Ballot.choice, Ballot.source)
                                           .where(Ballot.vote_id.in_(ids)).order_by(Ballot.vote_id))).all()
     assert [tuple(r) for r in rows] == [(ids[0], [0, 2], "web"), (ids[1], [2, 0], "web")]
+
+
+async def test_a_secret_vote_shows_no_choice_and_no_area_turnout(site: Site) -> None:
+    proposal = (await agenda.propose(site.db, site.community_id, OWNER, "Secret matter", scope="3-2",
+                                     force=True)).proposal
+    assert proposal is not None and proposal.id is not None
+    await agenda.support(site.db, proposal.id, NEIGHBOUR)
+    await agenda.accept(site.db, proposal.id, MODERATOR)
+    vote = await voting.open_vote(site.db, proposal.id, MODERATOR, "art278", 7, secret=True)
+    browser = await site.browser()
+    await browser.sign_in(OWNER)
+    page = await browser.post(f"/v/{vote.id}", {"choice": "no"})
+    assert 'data-testid="my-ballot">您的选票已记录。这是不记名表决' in page
+    assert 'class="mine"' not in page and "面积 " not in page and "已投票 1/12 人" in page
+    page = await browser.get(f"/r/{vote.id}")
+    assert "表决还在进行中" in page and "<rect " not in page
