@@ -76,8 +76,22 @@ def _when(request: web.Request, moment: datetime) -> str:
     return words_of.when(moment, config(request).tz)
 
 
+NEXT_RE = re.compile(r"/(?:[A-Za-z0-9_\-]+(?:/[A-Za-z0-9_\-]+)*)?")
+
+
 def _safe_next(target: str) -> str:
-    return target if target.startswith("/") and not target.startswith("//") and len(target) < 100 else "/"
+    """Only a path of this site ("/v/3"): never "//host" or "/\\host", which browsers read as another site."""
+    return target if NEXT_RE.fullmatch(target) and len(target) < 100 else "/"
+
+
+def client_address(request: web.Request) -> str:
+    """Who is guessing codes: the peer, or the client a proxy on this machine (nginx in front) names in
+    X-Forwarded-For (its last entry: the one that proxy added). A remote peer cannot set it for itself."""
+    peer = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if peer in ("127.0.0.1", "::1") and forwarded:
+        return forwarded.split(",")[-1].strip()[:60] or peer
+    return peer
 
 
 # --- sign-in --------------------------------------------------------------------------------------------
@@ -89,8 +103,7 @@ async def signin_page(request: web.Request) -> web.StreamResponse:
 
 async def signin_code(request: web.Request) -> web.StreamResponse:
     home, code = _field(request, "home", 40), _field(request, "code", 40)
-    ip = request.remote or "unknown"
-    session = await signin.signin_with_code(config(request).db, home, code, ip)
+    session = await signin.signin_with_code(config(request).db, home, code, client_address(request))
     return _signed_in(request, session, _safe_next(_field(request, "next", 100) or "/"))
 
 

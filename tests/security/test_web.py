@@ -227,14 +227,6 @@ async def test_a_code_for_another_home_signs_nobody_in(site: Site) -> None:
     assert await count(site, WebSession) == 0
 
 
-async def test_the_next_page_after_sign_in_stays_on_this_site(site: Site) -> None:
-    browser = await site.browser()
-    response = await browser.client.post(
-        "/signin", data={"home": "3-2-401", "code": site.codes["3-2-401"], "next": "//evil.example/x",
-                         "csrf": (await browser.get("/signin")) and browser.csrf}, allow_redirects=False)
-    assert response.status == 303 and response.headers["Location"] == "/"
-
-
 async def test_web_ballots_and_chat_ballots_share_one_rule(site: Site) -> None:
     """A second matter with a collecting state has no vote: its ballot page does not exist."""
     proposal = (await agenda.propose(site.db, site.community_id, OWNER, "Another", scope="3-2", force=True)).proposal
@@ -248,3 +240,31 @@ async def test_web_ballots_and_chat_ballots_share_one_rule(site: Site) -> None:
     with pytest.raises(Exception):  # noqa: B017,PT011 - the service refuses a made-up source
         await voting.cast_ballot(site.db, site.vote.id, OWNER, "yes", source="paper")
     assert await count(site, Ballot) == 0
+
+
+async def test_behind_a_local_proxy_each_forwarded_client_has_its_own_limit(site: Site) -> None:
+    browser = await site.browser()
+    await browser.get("/signin")
+    for attempt in range(signin.CODE_PER_IP.attempts):
+        response = await browser.client.post("/signin", data={"home": f"3-2-{attempt}", "code": "ABCD-2345",
+                                                               "next": "/", "csrf": browser.csrf},
+                                             headers={"X-Forwarded-For": "203.0.113.7"})
+        assert response.status == 400
+    response = await browser.client.post("/signin", data={"home": "3-2-401", "code": site.codes["3-2-401"],
+                                                          "next": "/", "csrf": browser.csrf},
+                                         headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.status == 400 and "分钟后" in await response.text()
+    response = await browser.client.post("/signin", data={"home": "3-2-401", "code": site.codes["3-2-401"],
+                                                          "next": "/", "csrf": browser.csrf},
+                                         headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.9"})
+    assert response.status == 200 and "3-2-401" in await response.text()  # another client behind the proxy
+
+
+@pytest.mark.parametrize("target", ["//evil.example/x", "/\\evil.example", "https://evil.example"])
+async def test_the_page_after_sign_in_is_always_on_this_site(site: Site, target: str) -> None:
+    browser = await site.browser()
+    await browser.get("/signin")
+    response = await browser.client.post(
+        "/signin", data={"home": "3-2-401", "code": site.codes["3-2-401"], "next": target, "csrf": browser.csrf},
+        allow_redirects=False)
+    assert response.status == 303 and response.headers["Location"] == "/"
