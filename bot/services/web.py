@@ -157,6 +157,9 @@ async def signin_with_code(db: Database, home_label: str, code: str, ip: str, no
     else:
         redeemed = await census.redeem_code(db, WEB_PLATFORM, secrets.token_hex(16), normal)
         member_id = redeemed.member_id
+        async with db.uow() as uow:  # no chat to write to: notices that check it skip this member
+            await uow.session.execute(update(Member).where(Member.id == member_id)  # type: ignore[arg-type]
+                                      .values(reachable=False))
     await throttle.clear(db, CODE_PER_HOME, label.upper())
     return await _new_session(db, member_id, now)
 

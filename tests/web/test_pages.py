@@ -135,6 +135,9 @@ async def test_an_unused_invite_code_links_the_home_and_a_used_one_signs_its_mem
     browser = await site.browser()
     page = await browser.post("/signin", {"home": "3-2-401", "code": site.codes["3-2-401"].lower(), "next": "/"})
     assert "3-2-401 · 业主" in page
+    async with site.db.uow(readonly=True) as uow:
+        web_member = (await uow.session.execute(select(Member).where(Member.platform == "web"))).scalar_one()
+    assert web_member.reachable is False  # a web-only member has no chat to be written to
     chat = await redeem_code(site.db, "telegram", "3205", site.codes["3-2-501"])
     other = await site.browser()
     page = await other.post("/signin", {"home": "3-2-501", "code": site.codes["3-2-501"], "next": f"/v/{site.vote.id}"})
