@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     # ballots are sealed under. Unset: generated once into keys.env beside the SQLite file.
     LEDGER_KEY: str | None = None
     BALLOT_SECRET_KEY: str | None = None
+    # The residents' web pages (bot/web), served by `yishi run` and the local room. WEB_PORT 0: any free
+    # port. WEB_BASE_URL is the public address used in links (sign-in links, ballot links); unset, the
+    # pages are only reachable at http://WEB_HOST:WEB_PORT and the chat shows no web links.
+    WEB_HOST: str = "127.0.0.1"
+    WEB_PORT: int = Field(default=8081, ge=0, le=65535)
+    WEB_BASE_URL: str | None = None
 
     @field_validator("BOT_TOKEN")
     @classmethod
@@ -75,6 +81,16 @@ class Settings(BaseSettings):
         if len(value) > 256 or not all(ch.isascii() and (ch.isalnum() or ch in "_-") for ch in value):
             raise ValueError("1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("WEB_BASE_URL")
+    @classmethod
+    def _web_base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        url = value.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")) or len(url) > 200:
+            raise ValueError("must be an http(s) URL, e.g. https://yishi.example.org")
+        return url
 
     @field_validator("DATABASE_URL")
     @classmethod

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 
 from bot.config import Settings
 from bot.handlers.app import Yishi
@@ -17,6 +18,7 @@ from bot.scheduler.service import SchedulerService
 from bot.storage import Database
 from bot.storage.keys import resolve_keys
 from bot.transports import Transport, create_transport
+from bot.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +34,8 @@ def build_outbox(settings: Settings, db: Database, app: Yishi) -> Dispatcher:
 
 
 async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio.Event | None = None,
-                ready: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGINT/SIGTERM when none is given)."""
+                ready: asyncio.Event | None = None, on_web: Callable[[str], None] | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM when none is given); ``on_web`` hears the web pages' URL."""
     stop = stop or _stop_on_signals()
     db = Database(settings.DATABASE_URL, keys=resolve_keys(settings.DATABASE_URL, settings.LEDGER_KEY,
                                                            settings.BALLOT_SECRET_KEY))
@@ -41,7 +43,9 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
     transport: Transport = create_transport(settings, app)
     outbox = build_outbox(settings, db, app)
     scheduler = None
+    pages = WebServer(db, app.i18n, settings.tz, settings.WEB_HOST, settings.WEB_PORT, settings.WEB_BASE_URL)
     try:
+        await start_web(pages, app, settings, on_web)
         await transport.start()
         outbox.attach(transport.messenger)
         await outbox.start()
@@ -61,9 +65,24 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
         if scheduler is not None:
             await scheduler.stop()
         await app.close()
+        await pages.stop()
         await outbox.stop()
         await transport.close()
         await db.dispose()
+
+
+async def start_web(pages: WebServer, app: Yishi, settings: Settings, on_web: Callable[[str], None] | None) -> None:
+    """The residents' web pages; /web links to WEB_BASE_URL, or to where they listen when it is unset."""
+    try:
+        url = await pages.start()
+    except OSError as exc:  # the bot still works in the chat; the log says why the pages are missing
+        log.error("web pages not served: cannot listen on %s:%s (%s)", settings.WEB_HOST, settings.WEB_PORT, exc)
+        return
+    app.web_base_url = settings.WEB_BASE_URL or url
+    app.web_links = settings.WEB_BASE_URL
+    log.info("web pages on %s (links: %s)", url, app.web_base_url)
+    if on_web is not None:
+        on_web(app.web_base_url)
 
 
 async def start_scheduler(settings: Settings, db: Database, app: Yishi, outbox: Dispatcher) -> SchedulerService:

@@ -222,10 +222,13 @@ async def run_demo(
     add_routes(fake.app, fake, world, Translator(settings.DEFAULT_LOCALE))
     base_url = await fake.start(host, port)
     try:
+        # The residents' web pages beside the room (on any free port when the room's port is too).
         local = settings.model_copy(update={"BOT_TOKEN": DEMO_TOKEN, "TELEGRAM_API_BASE": base_url,
-                                            "DATABASE_URL": url, "TRANSPORT": transport})
+                                            "DATABASE_URL": url, "TRANSPORT": transport, "WEB_HOST": host,
+                                            "WEB_PORT": settings.WEB_PORT if port else 0})
         bot_ready = asyncio.Event()
-        serving = asyncio.create_task(serve(local, stop=stop, ready=bot_ready))
+        web_urls: list[str] = []
+        serving = asyncio.create_task(serve(local, stop=stop, ready=bot_ready, on_web=web_urls.append))
         waiter = asyncio.create_task(bot_ready.wait())
         await asyncio.wait({serving, waiter}, return_when=asyncio.FIRST_COMPLETED)
         if serving.done():
@@ -234,6 +237,8 @@ async def run_demo(
             return
         announce(f"Yishi local room ({transport}): open {base_url}/ in a browser. Ctrl-C to stop; "
                  f"data stays in {data_dir} (--fresh starts over).")
+        if web_urls:
+            announce(f"Residents' web pages: {web_urls[0]}/ (send /web in a private chat for a sign-in link)")
         if ready is not None:
             ready.set()
         await serving

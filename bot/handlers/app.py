@@ -69,6 +69,10 @@ class Yishi:
         self.replan: Callable[[], None] = lambda: None
         # Set by the runtime: every send and edit then goes through the rate-limited outbox.
         self.outbox: Delivery | None = None
+        # Set by the runtime when it serves the web pages (bot/web): where /web's sign-in links point.
+        self.web_base_url: str | None = None
+        # Set by the runtime to WEB_BASE_URL only: the public address ballot messages link to (/v/<id>).
+        self.web_links: str | None = None
         self._through_outbox: dict[int, Messenger] = {}
 
     async def feed(self, event: Event, messenger: Messenger) -> None:

@@ -14,6 +14,7 @@ from bot.handlers import render
 from bot.handlers.live import Host, LiveKind, LiveMessages, Post
 from bot.handlers.votes import ballot_actions
 from bot.handlers.wiring import Features
+from bot.i18n import _
 from bot.services import voting
 from bot.storage import proposals as proposal_store
 from bot.storage import votes as vote_store
@@ -44,6 +45,9 @@ async def _render(app: Host, post: Post) -> OutMessage | None:
     if proposal is None:
         return None
     text = app.i18n.render(render.ballot_post(proposal, vote, standing, app.tz), post.locale)
+    web = getattr(app, "web_links", None)  # WEB_BASE_URL: the vote's web page, for those who never type
+    if web:
+        text += "\n" + app.i18n.render(_("Vote on the web: {link}", link=f"{web}/v/{vote.id}"), post.locale)
     actions = ballot_actions(vote, lambda t: app.i18n.render(t, post.locale))
     return OutMessage(text[:4096], actions)
 

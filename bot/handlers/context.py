@@ -62,6 +62,12 @@ class App(Host, Protocol):
     @property
     def features(self) -> _Features: ...
 
+    @property
+    def web_base_url(self) -> str | None: ...
+
+    @property
+    def web_links(self) -> str | None: ...
+
 Rows = Sequence[Sequence[Action]]
 
 

@@ -20,11 +20,13 @@ from bot.handlers import (
     requests,
     rooms,
     votes,
+    web,
 )
 from bot.handlers.wiring import Features
 
 FEATURES: tuple[ModuleType, ...] = (
     registration, agenda, votes, board, rooms, meetings, digests, nudges, implementation, requests, followers,
+    web,
 )
 
 

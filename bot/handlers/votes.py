@@ -144,7 +144,10 @@ async def open_private_ballot(ctx: Context, vote_id: int) -> None:
         raise Refusal(_("This vote is closed."))
     kind = get_kind(vote.kind)
     if kind.ballot is BallotType.YES_NO:
-        await ctx.reply(_("Vote on #{id} {title}", id=proposal.id, title=proposal.title), ballot_actions(vote, ctx.t))
+        title = _("Vote on #{id} {title}", id=proposal.id, title=proposal.title)
+        if ctx.app.web_links:  # WEB_BASE_URL is set: the same ballot on the web
+            title = render.join([title, _("Vote on the web: {link}", link=f"{ctx.app.web_links}/v/{vote.id}")])
+        await ctx.reply(title, ballot_actions(vote, ctx.t))
         return
     if kind.ballot is BallotType.RANKED:
         await ctx.reply(*ranking_view(ctx, proposal, vote, ""))

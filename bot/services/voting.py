@@ -44,6 +44,9 @@ from bot.storage.uow import Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 POSITIONS = ("yes", "no", "abstain")
+# An owner's own ballot, from the chat ("self") or the web pages ("web"): the last one counts whichever
+# surface cast it, and a moderator's paper or proxy entry never replaces it.
+OWN_SOURCES = ("self", "web")
 MAX_OPTIONS = 10
 # E-vote windows of 5-60 days for owners' meetings (Hangzhou); other kinds may be shorter.
 OWNERS_MIN_DAYS, MAX_DAYS = 5, 60
@@ -291,8 +294,8 @@ def _apply(
     electors = sorted({key for key in request.keys if (request.vote_id, key) in on_roll})
     if not electors:
         raise NotEligible("not on this vote's roll", reason="not_on_roll", vote=request.vote_id)
-    if request.source != "self" and any(
-            current.get((request.vote_id, key), {}).get("source") == "self" for key in electors):
+    if request.source not in OWN_SOURCES and any(
+            current.get((request.vote_id, key), {}).get("source") in OWN_SOURCES for key in electors):
         # A moderator's paper or proxy entry never overrides the owner's own ballot.
         raise AlreadyDone("the owner has voted themselves", reason="owner_voted")
     changed, receipt, replaced = False, None, []
@@ -307,7 +310,7 @@ def _apply(
         write = ballot_write(vote, key, choice, source=request.source, member_id=request.member_id,
                              authority=request.authority, revision=revision, now=now, secret_key=secret_key)
         if before is not None and before.get("cast_by_member_id") not in (None, request.member_id) \
-                and before["source"] == "self":
+                and before["source"] in OWN_SOURCES:
             replaced.append((before["cast_by_member_id"], key, revision))  # another account replaced it
         current[pair] = dict(write.row)
         if before is None or pair in inserts:
@@ -346,17 +349,22 @@ def _one(result: Cast | DomainError) -> Cast:
     return result
 
 
-async def cast_ballot(db: Database, vote_id: int, actor: Actor, choice: Any, now: datetime | None = None) -> Cast:
-    """Cast or change the actor's ballot, for every elector they represent on the roll (a batch of one)."""
+async def cast_ballot(db: Database, vote_id: int, actor: Actor, choice: Any, now: datetime | None = None,
+                      *, source: str = "self") -> Cast:
+    """Cast or change the actor's ballot, for every elector they represent on the roll (a batch of one).
+
+    ``source`` is "self" for the chat, "web" for the web pages: the same owner's own ballot either way."""
     now = now or utcnow()
+    if source not in OWN_SOURCES:
+        raise InvalidInput("an owner's own ballot comes from the chat or the web", field="source")
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         assert member.id is not None
-        return _one((await press_ballots(uow, [(member, vote_id, choice)], now))[0])
+        return _one((await press_ballots(uow, [(member, vote_id, choice)], now, source=source))[0])
 
 
 async def press_ballots(
-    uow: UnitOfWork, presses: list[tuple[Member | None, int, Any]], now: datetime
+    uow: UnitOfWork, presses: list[tuple[Member | None, int, Any]], now: datetime, *, source: str = "self"
 ) -> list[Cast | DomainError]:
     """Owners' own ballots: each presser's electors from their verified homes, then ``record_ballots``."""
     votes = await votes_for_ballots(uow, {vote_id for _m, vote_id, _c in presses})
@@ -374,7 +382,7 @@ async def press_ballots(
                         if cid == community_id and scope.contains(link.home.building, link.home.unit)]
             keys = directory.keys_for(in_scope, get_kind(vote.kind).electorate, member.id,
                                       (member.id, community_id) in councils)
-        requests.append(BallotRequest(vote_id, choice, member.id if member else None, keys))
+        requests.append(BallotRequest(vote_id, choice, member.id if member else None, keys, source))
     return await record_ballots(uow, requests, now, votes)
 
 

@@ -278,7 +278,7 @@ class Ballot(SQLModel, table=True):
 
     __table_args__ = (
         sa.UniqueConstraint("vote_id", "elector_key", name="uq_ballot_elector"),
-        sa.CheckConstraint("source IN ('self', 'paper', 'proxy')", name="ballot_source"),
+        sa.CheckConstraint("source IN ('self', 'paper', 'proxy', 'web')", name="ballot_source"),
     )
     id: int | None = Field(default=None, primary_key=True)
     vote_id: int = Field(foreign_key="vote.id", index=True)
@@ -380,6 +380,30 @@ class AttemptCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=100)
     window_started_at: datetime = _when()
     attempts: int = 0
+
+
+class WebSignin(SQLModel, table=True):
+    """A one-use sign-in link for the web pages (/web in a private chat); only a hash of its token is stored."""
+
+    __tablename__ = "web_signin"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(default=None)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: its cookie's hash, the member it acts as, and its CSRF secret."""
+
+    __tablename__ = "web_session"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True, max_length=64)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    created_at: datetime = _when(default_factory=utcnow)
+    expires_at: datetime = _when()
+    ended_at: datetime | None = _when(default=None)
 
 
 class OutboxMessage(SQLModel, table=True):

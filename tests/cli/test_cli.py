@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ SAMPLE = ROOT / "data" / "sample" / "census-sample.csv"
 def yishi(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL", "TIMEZONE",
                                                                     "TRANSPORT", "DEFAULT_LOCALE"}}
-    environment.update(env)
+    environment.update({"WEB_PORT": "0", **env})  # the web pages on any free port (tests run in parallel)
     return subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=environment, capture_output=True,
                           text=True, timeout=120)
 
@@ -36,6 +37,7 @@ def test_run_without_token_starts_the_local_room(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     environment = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL"}}
+    environment["WEB_PORT"] = "0"
     process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--demo-port", str(port)], cwd=tmp_path,
                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -43,10 +45,11 @@ def test_run_without_token_starts_the_local_room(tmp_path: Path) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             lines.append(line)
-            if "Ctrl-C" in line:
+            if "Residents' web pages" in line:  # printed right after the room's address
                 break
         output = "".join(lines)
         assert "BOT_TOKEN is not set" in output and f"http://127.0.0.1:{port}/" in output
+        assert re.search(r"Residents' web pages: http://127\.0\.0\.1:\d+/", output), output
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
@@ -187,7 +190,7 @@ async def test_yishi_run_serves_until_interrupted(tmp_path: Path, transport: str
         fake.add_user(42, "Resident", language_code="en")
         fake.add_private_chat(42)
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "TIMEZONE", "DEFAULT_LOCALE"}}
-        env.update(BOT_TOKEN="123456:run-token", TELEGRAM_API_BASE=fake.api_base, TRANSPORT=transport)
+        env.update(BOT_TOKEN="123456:run-token", TELEGRAM_API_BASE=fake.api_base, TRANSPORT=transport, WEB_PORT="0")
         process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
                                                        stdout=asyncio.subprocess.PIPE,
                                                        stderr=asyncio.subprocess.STDOUT)

@@ -206,7 +206,7 @@ async def test_ballot_messages_are_refreshed_at_start_up(
             await voting.cast_ballot(db, vote.id, Actor("telegram", str(voter)), "yes")
 
         settings = load_settings(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=fake.api_base, TRANSPORT=runtime,
-                                 DATABASE_URL=db.url, SCHEDULER_ENABLED=False)
+                                 DATABASE_URL=db.url, SCHEDULER_ENABLED=False, WEB_PORT=0)
         stop, ready = asyncio.Event(), asyncio.Event()
         running = asyncio.create_task(serve(settings, stop=stop, ready=ready))
         try:

@@ -81,7 +81,8 @@ class LiveBot:
         env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE=self.fake.api_base, TRANSPORT=self.runtime,
                    DATABASE_URL=self.database_url, SCHEDULER_ENABLED="false",
                    # Replies are not held back by Telegram's per-group minute limit here.
-                   OUTBOX_CHAT_PER_SECOND="0", OUTBOX_GROUP_PER_MINUTE="0", PYTHONUNBUFFERED="1")
+                   OUTBOX_CHAT_PER_SECOND="0", OUTBOX_GROUP_PER_MINUTE="0", PYTHONUNBUFFERED="1",
+                   WEB_PORT="0")  # the web pages on any free port: several bots run at once
         env.update(self.env)
         env.update(extra_env or {})
         with self.log_path.open("wb") as stderr:
