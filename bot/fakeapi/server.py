@@ -412,12 +412,15 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         height: int = 960,
         media_group_id: str | None = None,
         file_id: str | None = None,
+        forged_file_id: str | None = None,
         bot: BotRef = None,
     ) -> StoredMessage:
         """A user sends a photo (with a caption); bots there receive a ``message`` with ``photo``.
 
         ``size`` is the photo's size in bytes as Telegram reports it; ``file_id`` sends a photo the fake
         already keeps again; photos of one album share ``media_group_id`` (the caption is on one of them).
+        ``forged_file_id``: the update names a file Telegram does not have (a forged update, for security
+        tests); sending it back fails like an unknown file id does.
         """
         user = self._user(user_id)
         chat = self.chats.get(chat_id)
@@ -432,6 +435,9 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
             sizes = self.files[file_id]
         else:
             sizes = self.add_photo(size, width, height)
+        if forged_file_id is not None:
+            fake = StoredFile(forged_file_id, f"AQAD{secrets.token_urlsafe(8)}", size, width, height)
+            sizes = [*sizes[:-1], fake]  # not in self.files: Telegram never issued it
         message = self._store(chat, user, photo=[f.photo_size() for f in sizes], caption=caption or None,
                               caption_entities=command_entities(caption) if caption else [],
                               media_group_id=media_group_id)
