@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from fractions import Fraction
 
 from bot.chat.port import Action, IncomingMessage, MessengerError, OutMessage, Photo, Sender
 from bot.deliberation import requests as rules
@@ -387,6 +388,31 @@ async def press_suggestion(ctx: Context, suggestion_id: int) -> None:
             await ctx.messenger.send(person.external_id, OutMessage(text, ((button,),)))
         except MessengerError:
             log.warning("could not invite member %s to co-sign", person.id)
+
+
+# --- the month's rates, for the council ----------------------------------------------------------------
+
+
+def rates_lines(month: str, rows: Sequence[service.StatsRow]) -> list[Text | str]:
+    """The month's three rates (exact fractions shown as percentages, with the counts): overall, per party,
+    per category. Used in the council's first digest of a month and in the 1st-of-month message."""
+    lines: list[Text | str] = [_("Residents' requests in {month}:", month=month)]
+    for row in rows:
+        r = row.rates
+        name: Text | str = _("all requests") if row.group == "all" else (
+            category_name(row.name) if row.group == "category" else row.name)
+        lines.append(_("{name}: {n} received, response {response}, resolution {resolution}, satisfaction "
+                       "{satisfaction} ({not_rated} not rated)", name=name, n=r.received,
+                       response=_rate(r.response_rate, r.responded_on_time, r.received),
+                       resolution=_rate(r.resolution_rate, r.resolved_on_time, r.received),
+                       satisfaction=_rate(r.satisfaction_rate, r.satisfied + r.basic, r.rated),
+                       not_rated=r.not_rated))
+    return lines
+
+
+def _rate(rate: Fraction | None, part: int, whole: int) -> str:
+    """50.00% (1/2): the percentage rounded half up, and the exact fraction it stands for."""
+    return rules.percent(rate) if rate is None else f"{rules.percent(rate)} ({part}/{whole})"
 
 
 def wire(features: Features) -> None:
