@@ -830,9 +830,10 @@ async def _attach(uow: UnitOfWork, request: ResidentRequest, stage: str, member:
     return len(new)
 
 
-def _photo_stage(request: ResidentRequest, author: bool, handler: bool) -> str:
-    """The author adds to the report (until the request is closed); a handler of its party to the resolution."""
-    if handler and not author:
+def _photo_stage(request: ResidentRequest, author: bool, handler: bool, wanted: str | None = None) -> str:
+    """The author adds to the report (until the request is closed); a handler of its party to the resolution.
+    ``wanted``: the stage an album's first photo went to (a handler who also reported it may add to either)."""
+    if handler and (wanted == "resolve" or (wanted is None and not author)):
         return "resolve"
     if author and request.state != "closed":
         return "report"
@@ -859,7 +860,8 @@ async def _photo_notices(uow: UnitOfWork, request: ResidentRequest, stage: str, 
 
 
 async def add_photos(db: Database, actor: Actor, request_id: int, photos: Sequence[Photo],
-                     album: str | None = None, now: datetime | None = None) -> tuple[Outcome, str, int]:
+                     album: str | None = None, now: datetime | None = None, stage: str | None = None
+                     ) -> tuple[Outcome, str, int]:
     """/photo <no>: the author adds photos to the report, a handler of its party to the resolution.
 
     Returns the outcome (notices with the photos), the stage and how many photos were new.
@@ -871,7 +873,7 @@ async def add_photos(db: Database, actor: Actor, request_id: int, photos: Sequen
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         request, author, handler, _council = await _load(uow, member, request_id, lock=True)
-        stage = _photo_stage(request, author, handler)
+        stage = _photo_stage(request, author, handler, stage)
         attached = await _attach(uow, request, stage, member, actor.platform, photos, album, now)
         out = Outcome(request, await _party(uow, request.party_id))
         if attached:
@@ -895,7 +897,7 @@ async def attach_album(db: Database, actor: Actor, album: str, photos: Sequence[
             RequestPhoto.member_id == member.id).order_by(RequestPhoto.id).limit(1))).scalar_one_or_none()
     if first is None:
         return None
-    return await add_photos(db, actor, first.request_id, photos, album, now)
+    return await add_photos(db, actor, first.request_id, photos, album, now, stage=first.stage)
 
 
 async def photos_of(db: Database, actor: Actor, request_id: int) -> list[RequestPhoto]:
