@@ -29,8 +29,9 @@ from tests.transports.test_adapters import (  # noqa: F401 - fixtures
 pytestmark = pytest.mark.filterwarnings("ignore:.*retry_after:telegram.warnings.PTBDeprecationWarning")
 
 
-async def test_a_photo_arrives_with_its_caption_as_text(fake: FakeTelegram, polling: Transport,
-                                                         sink: RecordingSink) -> None:
+async def test_a_photo_arrives_with_its_caption_as_text(
+    fake: FakeTelegram, polling: Transport, sink: RecordingSink  # noqa: F811 - fixtures
+) -> None:
     sent = fake.send_photo(ALICE, ALICE, "/report repair 3-2 lamp", size=2_000_000, width=1600, height=1200)
     update_id = last_update_id(fake)
     event = await sink.message("/report repair 3-2 lamp")
@@ -48,7 +49,7 @@ async def test_a_photo_arrives_with_its_caption_as_text(fake: FakeTelegram, poll
     assert sent.caption_entities == [{"type": "bot_command", "offset": 0, "length": 7}]
 
 
-async def test_send_photo_by_file_id(fake: FakeTelegram, transport: Transport) -> None:
+async def test_send_photo_by_file_id(fake: FakeTelegram, transport: Transport) -> None:  # noqa: F811
     original = fake.send_photo(ALICE, ALICE, "look")
     file_id = original.photo[-1]["file_id"]
     sent = await transport.messenger.send_photo(str(ALICE), file_id, "R1: photo 1 of 1")
@@ -62,7 +63,7 @@ async def test_send_photo_by_file_id(fake: FakeTelegram, transport: Transport) -
     assert len(fake.messages(ALICE)) == 2
 
 
-async def test_get_file_and_limits_as_telegram_has_them(fake: FakeTelegram) -> None:
+async def test_get_file_and_limits_as_telegram_has_them(fake: FakeTelegram) -> None:  # noqa: F811
     fake.add_private_chat(ALICE)
     small = fake.send_photo(ALICE, ALICE, None, size=20 * 1024 * 1024)
     big = fake.send_photo(ALICE, ALICE, None, size=20 * 1024 * 1024 + 1)
