@@ -122,3 +122,25 @@ async def test_refusals_change_nothing(chat: Chatter, db: Database) -> None:
         row = await uow.session.get(ResidentRequest, 1)
     assert row is not None and row.state == "submitted"
     assert await _counts(db) == after
+
+
+async def test_a_resolution_album_reaches_the_author(chat: Chatter, db: Database) -> None:
+    await chat.say(A, "/report repair 3-2 Broken lamp")
+    before = len(chat.rec.photos)
+    answer = await _send(chat, PROPERTY, "/resolve R1 Lamp replaced", _photo(1), album="res-1")
+    assert "marked solved" in answer[0] and "as they arrive" in answer[0]
+    assert await _send(chat, PROPERTY, "", _photo(2), album="res-1") == []
+    # The author: the notice with the rating buttons and the first photo, then the album's next one.
+    assert chat.rec.photos[before:] == [(str(A), "AgAC-file-1", "Photo 1 of 1"),
+                                        (str(A), "AgAC-file-2", "Photo 1 of 1")]
+    assert "More photos of the solution of your request R1" in chat.inbox(A)[-1].text
+    assert [(r[1], r[2]) for r in await _rows(db)] == [("resolve", "AgAC-file-1"), ("resolve", "AgAC-file-2")]
+    # A handler's /photo adds to the solution too; the author is sent it.
+    assert "The resident was sent them." in (await _send(chat, PROPERTY, "/photo R1", _photo(3)))[0]
+    assert chat.rec.photos[-1] == (str(A), "AgAC-file-3", "Photo 1 of 1")
+    async with db.uow(readonly=True) as uow:
+        events = (await uow.session.execute(select(LedgerEntry.event, LedgerEntry.payload).where(
+            LedgerEntry.subject == "request:1").order_by(LedgerEntry.seq))).all()
+    assert [(e, json.loads(p).get("photos"), json.loads(p).get("stage")) for e, p in events] == [
+        ("request_reported", None, None), ("request_resolve", 1, None), ("request_photos", 1, "resolve"),
+        ("request_photos", 1, "resolve")]
