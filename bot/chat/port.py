@@ -23,11 +23,14 @@ __all__ = [
     "EventSink",
     "IncomingMessage",
     "MAX_ACTION_DATA",
+    "MAX_CAPTION",
+    "MAX_PHOTO_BYTES",
     "MAX_TEXT",
     "MembershipChange",
     "Messenger",
     "MessengerError",
     "OutMessage",
+    "Photo",
     "Sender",
     "SentMessage",
 ]
@@ -38,6 +41,10 @@ CommandScope = Literal["private", "groups", "group_admins"]
 # Telegram's limits, which the neutral layer respects so that every transport can carry its output.
 MAX_TEXT = 4096
 MAX_ACTION_DATA = 64  # bytes
+MAX_CAPTION = 1024  # a photo's caption (Bot API sendPhoto: "0-1024 characters after entities parsing")
+# Bot API getFile: "For the moment, bots can download files of up to 20MB in size." A photo larger than
+# that could never be fetched by the bot or its handlers' tools, so it is refused.
+MAX_PHOTO_BYTES = 20 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,8 +65,27 @@ class Chat:
 
 
 @dataclass(frozen=True, slots=True)
+class Photo:
+    """A photo as the platform keeps it: an id to send it again by, never its bytes.
+
+    ``file_id`` works only for this bot (Telegram); ``file_unique_id`` is the same photo over time and
+    for every bot, but cannot be sent. ``size`` is in bytes (0: the platform did not say).
+    """
+
+    file_id: str
+    file_unique_id: str
+    size: int = 0
+    width: int = 0
+    height: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class IncomingMessage:
-    """A text message (a command or not) in a private chat or a group room."""
+    """A text message (a command or not) in a private chat or a group room.
+
+    A photo message carries its caption as ``text`` and the photo (its largest size) in ``photos``;
+    photos sent together as an album arrive as several messages sharing ``media_group_id``.
+    """
 
     update_id: int
     sender: Sender
@@ -67,6 +93,8 @@ class IncomingMessage:
     message_id: str
     text: str
     reply_to_text: str | None = None
+    photos: tuple[Photo, ...] = ()
+    media_group_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +214,10 @@ class Messenger(Protocol):
     async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage: ...
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None: ...
+
+    async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
+        """Send a photo the platform already has, by its file id (no bytes pass through Yishi)."""
+        ...
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None: ...
 

@@ -26,6 +26,9 @@ DEFAULT_CATEGORIES: tuple[str, ...] = ("sanitation", "repair", "safety", "noise"
 # The urgency a resident may type, in English (the Chinese words are in bot/handlers/aliases.toml).
 URGENCIES = {"urgent": True, "!": True, "normal": False}
 TEXT_MAX = 1000
+# Photos a request may carry at each stage (the report's, the resolution's): nine, as a WeChat post holds.
+MAX_PHOTOS = 9
+PHOTO_STAGES: tuple[str, ...] = ("report", "resolve")
 LOCATION_MAX = 40
 _HOME_RE = re.compile(r"^(\d{1,4})-(\d{1,3})-(\w{1,16})$")
 _SCOPE_RE = re.compile(r"^\d{1,4}(?:-\d{1,3})?$")

@@ -90,6 +90,18 @@ class ControlEndpoints:
         )
         return _ok(message.to_dict())
 
+    async def _http_send_photo(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        message = self.send_photo(
+            _field(body, "user_id", int),
+            _field(body, "chat_id", int),
+            body.get("caption"),
+            size=int(body.get("size", 150_000)),
+            media_group_id=body.get("media_group_id"),
+            bot=body.get("bot"),
+        )
+        return _ok(message.to_dict())
+
     async def _http_edit_text(self, request: web.Request) -> web.Response:
         body = await _json_body(request)
         message = self.edit_text(

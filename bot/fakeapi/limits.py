@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 MAX_TEXT_LENGTH = 4096  # in UTF-16 code units, as Telegram counts
+MAX_CAPTION_LENGTH = 1024  # sendPhoto: "0-1024 characters after entities parsing"
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024  # getFile: "bots can download files of up to 20MB in size"
+WRONG_FILE_ID = "wrong file identifier/HTTP URL specified"
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_BUTTONS = 100
 MAX_POLL_TIMEOUT = 50  # Telegram silently caps long polling at 50 seconds

@@ -25,17 +25,21 @@ from bot.fakeapi.errors import (
 from bot.fakeapi.limits import (
     ACTIVE_STATUSES,
     COMMAND_NAME_RE,
+    MAX_CAPTION_LENGTH,
+    MAX_DOWNLOAD_BYTES,
     MAX_POLL_TIMEOUT,
     MAX_TEXT_LENGTH,
     NOT_MODIFIED,
     QUERY_INVALID,
     SCOPE_TYPES,
     SECRET_TOKEN_RE,
+    WRONG_FILE_ID,
 )
 from bot.fakeapi.models import (
     BotAccount,
     CallbackAnswer,
     Chat,
+    StoredFile,
     StoredMessage,
     WebhookConfig,
     _now,
@@ -58,6 +62,8 @@ class BotApiMethods:
             "getMe": self._api_get_me,
             "getUpdates": self._api_get_updates,
             "sendMessage": self._api_send_message,
+            "sendPhoto": self._api_send_photo,
+            "getFile": self._api_get_file,
             "editMessageText": self._api_edit_message_text,
             "editMessageReplyMarkup": self._api_edit_message_reply_markup,
             "deleteMessage": self._api_delete_message,
@@ -341,6 +347,62 @@ class BotApiMethods:
             parse_mode=parse_mode,
         )
         return message.to_api()
+
+    def _photo_param(self, p: _Params) -> list[StoredFile]:
+        """The photo to send: a file id Telegram keeps (any of its sizes), or a new upload."""
+        raw = p.raw.get("photo")
+        if raw in (None, ""):
+            raise bad_request("there is no photo in the request")
+        if isinstance(raw, str):
+            if raw.startswith(("http://", "https://", "attach://")):
+                raise bad_request(WRONG_FILE_ID)  # the fake fetches nothing from the Internet
+            sizes = self.files.get(raw)
+            if sizes is None:
+                raise bad_request(WRONG_FILE_ID)
+            return sizes
+        # A multipart upload (aiohttp FileField): Telegram stores it and makes its sizes.
+        content = raw.file.read() if hasattr(raw, "file") else b""
+        if not content:
+            raise bad_request("file must be non-empty")
+        if len(content) > 10 * 1024 * 1024:  # sendPhoto: "The photo must be at most 10 MB in size."
+            raise bad_request("PHOTO_INVALID_DIMENSIONS")
+        return self.add_photo(len(content))
+
+    async def _api_send_photo(self, bot: BotAccount, p: _Params) -> dict[str, Any]:
+        chat = self._api_chat(bot, p, write=True)
+        sizes = self._photo_param(p)
+        raw = p.get_str("caption") or ""
+        parse_mode = p.get_str("parse_mode") or None
+        explicit = p.get_json("caption_entities")
+        caption, entities = (raw, list(explicit)) if explicit else parse_entities(raw, parse_mode)
+        if utf16_len(caption) > MAX_CAPTION_LENGTH:
+            raise bad_request("message caption is too long")
+        inline, other = self._markup_param(p)
+        reply_to = self._reply_param(chat, p)
+        self._consume_flood(bot, chat)
+        message = self._store(
+            chat,
+            bot.user,
+            photo=[f.photo_size() for f in sizes],
+            caption=caption or None,
+            caption_entities=entities if caption else [],
+            reply_markup=inline,
+            reply_keyboard=other,
+            reply_to=reply_to,
+            parse_mode=parse_mode,
+        )
+        return message.to_api()
+
+    async def _api_get_file(self, bot: BotAccount, p: _Params) -> dict[str, Any]:
+        file_id = p.get_str("file_id") or ""
+        sizes = self.files.get(file_id)
+        if sizes is None:
+            raise bad_request("invalid file_id")
+        found = next(f for f in sizes if f.file_id == file_id)
+        if found.file_size > MAX_DOWNLOAD_BYTES:
+            raise bad_request("file is too big")
+        return {"file_id": found.file_id, "file_unique_id": found.file_unique_id, "file_size": found.file_size,
+                "file_path": f"photos/file_{found.file_unique_id}.jpg"}
 
     async def _api_edit_message_text(self, bot: BotAccount, p: _Params) -> dict[str, Any]:
         chat, message = self._editable_message(bot, p)

@@ -144,6 +144,10 @@ class StoredMessage:
     edit_history: list[str] = field(default_factory=list)  # previous texts, oldest first
     deleted: bool = False
     service: dict[str, Any] = field(default_factory=dict)  # e.g. migrate_to_chat_id
+    photo: list[dict[str, Any]] = field(default_factory=list)  # PhotoSize objects, smallest first
+    caption: str | None = None
+    caption_entities: list[dict[str, Any]] = field(default_factory=list)
+    media_group_id: str | None = None
 
     @property
     def from_bot(self) -> bool:
@@ -182,6 +186,14 @@ class StoredMessage:
             data["text"] = self.text
         if self.entities:
             data["entities"] = self.entities
+        if self.media_group_id is not None:
+            data["media_group_id"] = self.media_group_id
+        if self.photo:
+            data["photo"] = [dict(size) for size in self.photo]
+        if self.caption is not None:
+            data["caption"] = self.caption
+        if self.caption_entities:
+            data["caption_entities"] = self.caption_entities
         if self.reply_markup is not None:
             data["reply_markup"] = self.reply_markup
         return data | self.service
@@ -195,6 +207,22 @@ class StoredMessage:
             "reply_keyboard": self.reply_keyboard,
             "parse_mode": self.parse_mode,
         }
+
+
+@dataclass
+class StoredFile:
+    """A file Telegram keeps; the bytes are not kept, only what the Bot API reports about them."""
+
+    file_id: str
+    file_unique_id: str
+    file_size: int
+    width: int = 0
+    height: int = 0
+
+    def photo_size(self) -> dict[str, Any]:
+        """As a PhotoSize object."""
+        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id, "width": self.width,
+                "height": self.height, "file_size": self.file_size}
 
 
 @dataclass

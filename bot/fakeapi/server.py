@@ -52,6 +52,7 @@ from bot.fakeapi.limits import (
     COMMAND_NAME_RE,
     DEFAULT_ALLOWED_UPDATES,
     MAX_CALLBACK_DATA_BYTES,
+    MAX_CAPTION_LENGTH,
     MAX_EVENTS,
     MAX_INLINE_BUTTONS,
     MAX_POLL_TIMEOUT,
@@ -70,6 +71,7 @@ from bot.fakeapi.models import (
     Chat,
     FloodLimits,
     Stats,
+    StoredFile,
     StoredMessage,
     UserAccount,
     WebhookConfig,
@@ -113,6 +115,7 @@ __all__ = [
     "SCOPE_TYPES",
     "SECRET_TOKEN_RE",
     "Stats",
+    "StoredFile",
     "StoredMessage",
     "UserAccount",
     "WebhookConfig",
@@ -151,6 +154,8 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         self.users: dict[int, UserAccount] = {}
         self.chats: dict[int, Chat] = {}
         self.callback_answers: dict[str, CallbackAnswer] = {}
+        # Files Telegram keeps (photos users sent): each file id -> every size of its photo, smallest first.
+        self.files: dict[str, list[StoredFile]] = {}
         self.stats = Stats()
         self.flood_limits = flood_limits  # None = no flood enforcement
         self.webhook_retry_delay = webhook_retry_delay
@@ -386,6 +391,61 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
             # Writing to a blocked bot means pressing "Restart": Telegram unblocks first.
             self.unblock_bot(user_id, chat.bot_id)
         message = self._store(chat, user, text=text, entities=command_entities(text), reply_to=target)
+        self._deliver(chat, "message", message.to_api())
+        return message
+
+    def add_photo(self, size: int = 150_000, width: int = 1280, height: int = 960) -> list[StoredFile]:
+        """A photo as Telegram keeps it: a thumbnail and the photo itself, each a file with its own ids."""
+        scale = max(width, height) / 90 or 1
+        thumb = StoredFile(f"AgACAgUAAxkBAAI{secrets.token_urlsafe(24)}", f"AQAD{secrets.token_urlsafe(8)}",
+                           max(1, size // 100), max(1, round(width / scale)), max(1, round(height / scale)))
+        full = StoredFile(f"AgACAgUAAxkBAAI{secrets.token_urlsafe(24)}", f"AQAD{secrets.token_urlsafe(8)}",
+                          size, width, height)
+        sizes = [thumb, full]
+        for file in sizes:
+            self.files[file.file_id] = sizes
+        return sizes
+
+    def send_photo(
+        self,
+        user_id: int,
+        chat_id: int,
+        caption: str | None = None,
+        *,
+        size: int = 150_000,
+        width: int = 1280,
+        height: int = 960,
+        media_group_id: str | None = None,
+        file_id: str | None = None,
+        forged_file_id: str | None = None,
+        bot: BotRef = None,
+    ) -> StoredMessage:
+        """A user sends a photo (with a caption); bots there receive a ``message`` with ``photo``.
+
+        ``size`` is the photo's size in bytes as Telegram reports it; ``file_id`` sends a photo the fake
+        already keeps again; photos of one album share ``media_group_id`` (the caption is on one of them).
+        ``forged_file_id``: the update names a file Telegram does not have (a forged update, for security
+        tests); sending it back fails like an unknown file id does.
+        """
+        user = self._user(user_id)
+        chat = self.chats.get(chat_id)
+        if chat is None and chat_id == user_id:
+            chat = self.add_private_chat(user_id, bot)
+        chat = self._user_writable_chat(user, chat, chat_id)
+        if caption is not None and utf16_len(caption) > MAX_CAPTION_LENGTH:
+            raise ControlError("message caption is too long")
+        if file_id is not None:
+            if file_id not in self.files:
+                raise ControlError(f"unknown file {file_id!r}", 404)
+            sizes = self.files[file_id]
+        else:
+            sizes = self.add_photo(size, width, height)
+        if forged_file_id is not None:
+            fake = StoredFile(forged_file_id, f"AQAD{secrets.token_urlsafe(8)}", size, width, height)
+            sizes = [*sizes[:-1], fake]  # not in self.files: Telegram never issued it
+        message = self._store(chat, user, photo=[f.photo_size() for f in sizes], caption=caption or None,
+                              caption_entities=command_entities(caption) if caption else [],
+                              media_group_id=media_group_id)
         self._deliver(chat, "message", message.to_api())
         return message
 
@@ -712,6 +772,10 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         reply_to: StoredMessage | None = None,
         parse_mode: str | None = None,
         service: dict[str, Any] | None = None,
+        photo: list[dict[str, Any]] | None = None,
+        caption: str | None = None,
+        caption_entities: list[dict[str, Any]] | None = None,
+        media_group_id: str | None = None,
     ) -> StoredMessage:
         message = StoredMessage(
             chat_id=chat.id,
@@ -726,6 +790,10 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
             reply_to=reply_to,
             parse_mode=parse_mode,
             service=service or {},
+            photo=photo or [],
+            caption=caption,
+            caption_entities=caption_entities or [],
+            media_group_id=media_group_id,
         )
         chat.next_message_id += 1
         chat.messages[message.message_id] = message
@@ -778,6 +846,7 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
             ("GET", "/_fake/chats/{chat_id}/messages", self._http_messages),
             ("POST", "/_fake/chats/{chat_id}/members", self._http_set_member),
             ("POST", "/_fake/send_text", self._http_send_text),
+            ("POST", "/_fake/send_photo", self._http_send_photo),
             ("POST", "/_fake/edit_text", self._http_edit_text),
             ("POST", "/_fake/press_button", self._http_press_button),
             ("GET", "/_fake/callback_answers/{query_id}", self._http_callback_answer),

@@ -141,6 +141,9 @@ class Yishi:
             return  # "/close@other_bot 4" is for another bot in the room
         ctx = await self._context(event, messenger)
         if command is None:
+            if ctx.private and event.photos and self.features.photo is not None:
+                await self.features.photo(ctx)  # e.g. the rest of an album whose first photo had the command
+                return
             if ctx.private:  # in group rooms people talk to each other; stay quiet
                 await ctx.reply(_("I understand commands. Send /help to see what you can do."))
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from functools import cache
 from importlib import resources
@@ -251,9 +252,13 @@ def digest_text(
     *,
     heading: Text,
     standings: dict[int, dict[str, Any]] | None = None,
+    extra: Sequence[Text | str] = (),
 ) -> Text | None:
-    """The digest as one text (the outbox splits it), or None when nothing changed."""
-    if changes.empty():
+    """The digest as one text (the outbox splits it), or None when nothing changed.
+
+    ``extra``: a last section of lines (the council's monthly request rates), which alone makes a digest.
+    """
+    if changes.empty() and not extra:
         return None
     standings = standings or {}
     lines: list[Text | str] = [heading]
@@ -276,6 +281,9 @@ def digest_text(
     section(_("Objections:"), changes.objections, _objection)
     section(_("Implementation:"), changes.progress, _progress)
     section(_("Residents' evaluation of completed matters:"), changes.evaluations, _evaluation)
+    if extra:
+        lines.append("")
+        lines.extend(extra)
     return render.join(lines)
 
 

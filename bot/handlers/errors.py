@@ -187,6 +187,13 @@ def explain_request(error: DomainError) -> Text | None:
             "location": _("Say where: your home (3-2-501), a building unit (3-2), a building (3) or a common area "
                           "(one word, at most 40 characters)."),
             "work_order": _("Give the work order number, e.g. R12."),
+            "request_photo_size": _("That photo is too large: a photo may be at most {max} MB. Nothing was "
+                                    "changed.", max=params.get("max")),
+            "request_photo_count": _("A work order holds at most {max} photos for the report and {max} for the "
+                                     "solution. Nothing was changed.", max=params.get("max")),
+            "request_photo_id": _("That photo could not be read. Please send it again."),
+            "request_photo_missing": _("Send the photo with the caption /photo <work order>."),
+            "request_photo_closed": _("The work order is closed: no more photos can be added."),
         }
         if params.get("field") in messages:
             return messages[str(params.get("field"))]

@@ -6,13 +6,16 @@ its party's handlers and the council.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
+from fractions import Fraction
 
-from bot.chat.port import Action, MessengerError, OutMessage, Sender
+from bot.chat.port import Action, IncomingMessage, MessengerError, OutMessage, Photo, Sender
 from bot.deliberation import requests as rules
+from bot.deliberation.errors import DomainError
 from bot.deliberation.requests import RATING_CODES, Rating, RequestAction
-from bot.handlers import aliases, render
+from bot.handlers import aliases, errors, render
 from bot.handlers.callbacks import AdoptSuggestion, RateRequest, Support, pack
 from bot.handlers.commands import Registry, UsageError
 from bot.handlers.context import Context, Refusal
@@ -47,6 +50,42 @@ async def send_notices(ctx: Context, notices: Sequence[Notice]) -> None:
                                      OutMessage(text, tuple(tuple(row) for row in actions)))
         except MessengerError:  # one unreachable member must not cost the others their notice
             log.warning("could not send a request notice to member %s", notice.member.id)
+            continue
+        if notice.photos:
+            member = notice.member
+            locale = member_locale(member, Sender(member.platform, member.external_id), ctx.app.i18n.default_locale)
+            await _send_photos(ctx, member.external_id, [
+                (file_id, ctx.app.i18n.render(_("Photo {n} of {count}", n=n, count=len(notice.photos)), locale))
+                for n, file_id in enumerate(notice.photos, start=1)])
+
+
+async def _send_photos(ctx: Context, chat_id: str, photos: Sequence[tuple[str, str]]) -> int:
+    """Send photos by their platform file ids; returns how many went (a stale or forged id is skipped)."""
+    sent = 0
+    for file_id, caption in photos:
+        try:
+            await ctx.messenger.send_photo(chat_id, file_id, caption)
+            sent += 1
+        except MessengerError as error:
+            log.warning("could not send a request photo to chat %s: %s", chat_id, error)
+    return sent
+
+
+def _photos(ctx: Context) -> tuple[Photo, ...]:
+    return ctx.event.photos if isinstance(ctx.event, IncomingMessage) else ()
+
+
+def _album(ctx: Context) -> str | None:
+    return ctx.event.media_group_id if isinstance(ctx.event, IncomingMessage) else None
+
+
+def _photos_line(ctx: Context, no: str) -> list[Text | str]:
+    """The answer's line about the photos that came with a command (none: no line)."""
+    if _album(ctx):
+        return [_("Photos sent together are added to {no} as they arrive; /order {no} shows them.", no=no)]
+    if _photos(ctx):
+        return [_("Photos attached: {count}.", count=len(_photos(ctx)))]
+    return []
 
 
 def _match_category(ctx: Context, token: str, known: list[str]) -> str | None:
@@ -85,13 +124,15 @@ async def _report(ctx: Context, args: str) -> None:
     if urgency is not None:
         urgent = rules.URGENCIES[urgency]
         rest = remainder
-    outcome = await service.report(ctx.app.db, await ctx.actor(), category, location, rest, urgent=urgent)
+    outcome = await service.report(ctx.app.db, await ctx.actor(), category, location, rest, urgent=urgent,
+                                   photos=_photos(ctx), album=_album(ctx))
     ctx.app.replan()  # its deadlines
     r = outcome.request
     await ctx.reply(render.join([
         _("Received. Your work order number is {no}.", no=number(r)),
         _("A first response is due by {deadline}; the solution by {resolution}.",
           deadline=render.when(r.response_due, ctx.app.tz), resolution=render.when(r.resolution_due, ctx.app.tz)),
+        *_photos_line(ctx, number(r)),
         _("See your requests with /myreports."),
     ]))
     await send_notices(ctx, outcome.notices)
@@ -138,8 +179,17 @@ async def order(ctx: Context, args: str) -> None:
     if not args.strip():
         raise UsageError()
     request, party, author = await service.show(ctx.app.db, await ctx.actor(), rules.parse_number(args))
-    await ctx.reply(render.join([service.summary(request, party, author),
-                                 _("State: {state}", state=state_name(request.state))]))
+    photos = await service.photos_of(ctx.app.db, await ctx.actor(), rules.parse_number(args))
+    lines: list[Text | str] = [service.summary(request, party, author),
+                               _("State: {state}", state=state_name(request.state))]
+    if photos:
+        lines.append(_("Photos: {count}", count=len(photos)))
+    await ctx.reply(render.join(lines))
+    stages = {"report": _("the report"), "resolve": _("the solution")}
+    await _send_photos(ctx, ctx.chat.chat_id, [
+        (p.file_id, ctx.t(_("{no}: photo {n} of {count}, {stage}", no=number(request), n=n, count=len(photos),
+                            stage=stages.get(p.stage, p.stage))))
+        for n, p in enumerate(photos, start=1)])
 
 
 @registry.command(
@@ -168,7 +218,9 @@ async def _handle(ctx: Context, args: str, action: RequestAction, *, needs_text:
     request_id = rules.parse_number(parts[0])
     target = parts[1] if needs_target else ""
     text = parts[-1] if needs_text else ""
-    outcome = await service.handle(ctx.app.db, await ctx.actor(), request_id, action, text, target)
+    resolving = action is RequestAction.RESOLVE
+    outcome = await service.handle(ctx.app.db, await ctx.actor(), request_id, action, text, target,
+                                   photos=_photos(ctx) if resolving else (), album=_album(ctx) if resolving else None)
     ctx.app.replan()
     no = number(outcome.request)
     answers = {
@@ -180,7 +232,7 @@ async def _handle(ctx: Context, args: str, action: RequestAction, *, needs_text:
         RequestAction.WHISTLE: _("Whistle blown: {party} is called to work order {no}; the street level was told.",
                                  no=no, party=outcome.party.name if outcome.party else ""),
     }
-    await ctx.reply(answers[action])
+    await ctx.reply(render.join([answers[action], *(_photos_line(ctx, no) if resolving else [])]))
     await send_notices(ctx, outcome.notices)
 
 
@@ -199,6 +251,52 @@ async def reply(ctx: Context, args: str) -> None:
                   usage=_("/resolve <work order> <what was done>"))
 async def resolve(ctx: Context, args: str) -> None:
     await _handle(ctx, args, RequestAction.RESOLVE, needs_text=True, needs_target=False)
+
+
+@registry.command("photo", where="private", summary=_("Add photos to a work order (as the photos' caption)"),
+                  usage=_("/photo <work order>, as the caption of one or more photos"))
+async def photo(ctx: Context, args: str) -> None:
+    if not args.strip():
+        raise UsageError()
+    outcome, stage, added = await service.add_photos(ctx.app.db, await ctx.actor(), rules.parse_number(args),
+                                                     _photos(ctx), _album(ctx))
+    no = number(outcome.request)
+    lines: list[Text | str] = [_("Photos added to {no}: {count}.", no=no, count=added)]
+    if _album(ctx):
+        lines = _photos_line(ctx, no)
+    if stage == "resolve":
+        lines.append(_("The resident was sent them."))
+    await ctx.reply(render.join(lines))
+    await send_notices(ctx, outcome.notices)
+
+
+# How long the rest of an album waits for its captioned photo to be handled (they arrive together and are
+# handled at once, in any order).
+ALBUM_WAIT = 5.0
+ALBUM_POLL = 0.25
+
+
+async def untitled_photo(ctx: Context) -> None:
+    """A photo sent without a command: the rest of an album whose captioned photo was /report, /resolve or
+    /photo joins that work order; any other photo gets a hint (one photo per message, more with /photo)."""
+    album = _album(ctx)
+    try:
+        if album:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + ALBUM_WAIT
+            while True:
+                found = await service.attach_album(ctx.app.db, await ctx.actor(), album, _photos(ctx))
+                if found is not None:
+                    outcome, _stage, _added = found
+                    await send_notices(ctx, outcome.notices)
+                    return  # quietly: the album's captioned photo was answered
+                if loop.time() >= deadline:
+                    break
+                await asyncio.sleep(ALBUM_POLL)
+        await ctx.reply(_("To add a photo, send it with a caption: /report ... for a new problem, or /photo <work "
+                          "order> for one you reported or handle."))
+    except DomainError as error:
+        await ctx.reply(errors.explain(error))
 
 
 @registry.command("transfer", where="private", summary=_("Handlers: hand a work order to another party"),
@@ -294,7 +392,33 @@ async def press_suggestion(ctx: Context, suggestion_id: int) -> None:
             log.warning("could not invite member %s to co-sign", person.id)
 
 
+# --- the month's rates, for the council ----------------------------------------------------------------
+
+
+def rates_lines(month: str, rows: Sequence[service.StatsRow]) -> list[Text | str]:
+    """The month's three rates (exact fractions shown as percentages, with the counts): overall, per party,
+    per category. Used in the council's first digest of a month and in the 1st-of-month message."""
+    lines: list[Text | str] = [_("Residents' requests in {month}:", month=month)]
+    for row in rows:
+        r = row.rates
+        name: Text | str = _("all requests") if row.group == "all" else (
+            category_name(row.name) if row.group == "category" else row.name)
+        lines.append(_("{name}: {n} received, response {response}, resolution {resolution}, satisfaction "
+                       "{satisfaction} ({not_rated} not rated)", name=name, n=r.received,
+                       response=_rate(r.response_rate, r.responded_on_time, r.received),
+                       resolution=_rate(r.resolution_rate, r.resolved_on_time, r.received),
+                       satisfaction=_rate(r.satisfaction_rate, r.satisfied + r.basic, r.rated),
+                       not_rated=r.not_rated))
+    return lines
+
+
+def _rate(rate: Fraction | None, part: int, whole: int) -> str:
+    """50.00% (1/2): the percentage rounded half up, and the exact fraction it stands for."""
+    return rules.percent(rate) if rate is None else f"{rules.percent(rate)} ({part}/{whole})"
+
+
 def wire(features: Features) -> None:
     features.add_commands(registry)
+    features.photo = untitled_photo
     features.button(RateRequest, lambda ctx, button: press_rating(ctx, button.request_id, button.rating))
     features.button(AdoptSuggestion, lambda ctx, button: press_suggestion(ctx, button.suggestion_id))

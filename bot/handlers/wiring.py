@@ -37,6 +37,8 @@ class Features:
     # The one tag-to-handler table: a button kind (its tag) -> what its press does.
     buttons: dict[type[Button], Press] = field(default_factory=dict)
     live: dict[str, LiveKind] = field(default_factory=dict)
+    # What a photo without a command caption does in a private chat (None: it is answered like any text).
+    photo: Callable[[Context], Awaitable[None]] | None = None
 
     def add_commands(self, commands: Registry) -> None:
         self.commands.include(commands)

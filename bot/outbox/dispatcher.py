@@ -188,8 +188,10 @@ class Dispatcher:
     def wraps(self, messenger: Messenger) -> bool:
         return isinstance(messenger, OutboxMessenger)
 
-    async def send(self, platform: str, chat_id: str, message: OutMessage, reply_to: str | None = None) -> SentMessage:
-        """Queue a reply and deliver it now, in the caller's task, under every limit.
+    async def send(self, platform: str, chat_id: str, message: OutMessage, reply_to: str | None = None,
+                   *, photo: str | None = None) -> SentMessage:
+        """Queue a reply (``photo``: that photo by file id, the text its caption) and deliver it now, in the
+        caller's task, under every limit.
 
         The row is written first (already claimed by us), so a crash before delivery still gets
         it sent after the restart. If the chat is paused, the caller waits for the dispatcher.
@@ -203,7 +205,7 @@ class Dispatcher:
                 chat_id=chat_id,
                 chat_kind=chat_kind_of(platform, chat_id),
                 priority=Priority.REPLY,
-                payload=encode(message, reply_to=reply_to),
+                payload=encode(message, reply_to=reply_to, photo=photo),
                 claimer=self.boot_id,
                 now=now,
             )
@@ -354,11 +356,14 @@ class Dispatcher:
             return "retry"
         message, reply_to = decode(row.payload)
         edit = row.payload.get("edit")
+        photo = row.payload.get("photo")
 
         async def call() -> SentMessage:
             if edit is not None:
                 await inner.edit(row.chat_id, str(edit), message)
                 return SentMessage(row.chat_id, str(edit))
+            if photo is not None:
+                return await inner.send_photo(row.chat_id, str(photo), message.text)
             return await inner.send(row.chat_id, message, reply_to=reply_to)
 
         editing = self._editing(row.platform, row.chat_id, str(edit)) if edit is not None else contextlib.nullcontext()
@@ -535,6 +540,9 @@ class OutboxMessenger:
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         await self.dispatcher.edit(self.platform, chat_id, message_id, message)
+
+    async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
+        return await self.dispatcher.send(self.platform, chat_id, OutMessage(caption), photo=file_id)
 
     async def edit_rendered(
         self, chat_id: str, message_id: str, render: Callable[[], Awaitable[OutMessage | None]]

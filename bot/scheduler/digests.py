@@ -12,11 +12,14 @@ from datetime import datetime, timedelta, tzinfo
 
 from bot.chat.port import Sender
 from bot.handlers.digests import WEEKDAY_CODES, digest_text, heading
-from bot.i18n import Translator, member_locale
+from bot.handlers.requests import rates_lines
+from bot.i18n import Text, Translator, member_locale
 from bot.scheduler.context import current
 from bot.scheduler.plan import PlannedJob, Planner
-from bot.services import voting
-from bot.services.digests import Schedule, audience, build_digest, schedule_of
+from bot.scheduler.requests import previous_month
+from bot.services import requests, voting
+from bot.services.digests import Audience, Schedule, audience, build_digest, schedule_of
+from bot.services.directory import is_council_member
 from bot.storage import Database
 from bot.storage import digests as digest_store
 from bot.storage.models import DigestSubscription, utcnow
@@ -78,11 +81,13 @@ async def deliver(
         changes = await build_digest(uow, subscription, now, head)
         cursor, since = subscription.last_seq, subscription.last_sent_at or subscription.created_at
         key = f"digest:{subscription_id}:{slot(schedule_of(subscription), now, tz)}"
+        council = who.member is not None and await is_council_member(uow, who.member.id or 0, who.community_id)
+    extra = await council_rates(db, who, subscription.last_sent_at, now, tz) if council else []
     standings = {}
     if changes.closing:
         found = await voting.turnouts(db, [i.vote.id for i in changes.closing if i.vote and i.vote.id])
         standings = {vote_id: standing for vote_id, (_vote, standing) in found.items()}
-    text = digest_text(changes, tz, heading=heading(who, since, tz), standings=standings)
+    text = digest_text(changes, tz, heading=heading(who, since, tz), standings=standings, extra=extra)
     async with db.uow() as uow:
         locked = await digest_store.subscription(uow, subscription_id, lock=True)
         if locked is None or locked.last_seq != cursor:
@@ -109,6 +114,20 @@ async def deliver(
             locked.last_sent_at = now
         locked.last_seq = max(locked.last_seq, head)
         return added
+
+
+async def council_rates(db: Database, who: Audience, last_sent: datetime | None, now: datetime,
+                        tz: tzinfo) -> list[Text | str]:
+    """Last month's request rates, for a council member's first private digest of a month (none if the
+    community had no requests then); bot.scheduler.requests then leaves that member out of its 1st-of-month
+    message."""
+    if last_sent is not None and last_sent.astimezone(tz).strftime("%Y-%m") == now.astimezone(tz).strftime("%Y-%m"):
+        return []  # not the month's first digest
+    month = previous_month(now, tz)
+    rows = await requests.stats(db, who.community, month, tz)
+    if not rows or rows[0].rates.received == 0:
+        return []
+    return rates_lines(month, rows)
 
 
 def wire(planners: list[Planner]) -> None:

@@ -14,15 +14,16 @@ from datetime import datetime, tzinfo
 
 from bot.chat.port import Sender
 from bot.deliberation.errors import InvalidInput
-from bot.deliberation.requests import next_awake, percent
+from bot.deliberation.requests import next_awake
 from bot.handlers.render import join
-from bot.handlers.requests import notice_message
-from bot.i18n import Text, _, member_locale
+from bot.handlers.requests import notice_message, rates_lines
+from bot.i18n import member_locale
 from bot.scheduler.context import current
 from bot.scheduler.nudges import DEFAULT_QUIET, quiet_now
 from bot.scheduler.plan import PlannedJob, Planner
 from bot.services import requests as service
 from bot.services.community import QuietHours
+from bot.services.digests import private_digest_members
 from bot.storage import Database
 from bot.storage import communities as community_store
 from bot.storage import requests as request_store
@@ -99,8 +100,9 @@ def previous_month(now: datetime, tz: tzinfo) -> str:
 
 
 async def monthly_rates(now: datetime | None = None) -> int:
-    """Last month's rates, privately to each council member of every community that had requests; returns
-    how many messages were queued (a second run queues none: one dedupe key per member and month)."""
+    """Last month's rates, privately to each council member of every community that had requests (but those
+    whose private digest carries them, see bot.scheduler.digests); returns how many messages were queued (a
+    second run queues none: one dedupe key per member and month)."""
     ctx = current()
     now = now or utcnow()
     month = previous_month(now, ctx.tz)
@@ -111,19 +113,14 @@ async def monthly_rates(now: datetime | None = None) -> int:
         rows = await service.stats(ctx.db, community.name, month, ctx.tz)
         if not rows or rows[0].rates.received == 0:
             continue
-        lines: list[Text | str] = [_("Residents' requests in {month}:", month=month)]
-        for row in rows:
-            r = row.rates
-            name: Text | str = _("all requests") if row.group == "all" else (
-                service.category_name(row.name) if row.group == "category" else row.name)
-            lines.append(_("{name}: {n} received, response {response}, resolution {resolution}, satisfaction "
-                           "{satisfaction} ({not_rated} not rated)", name=name, n=r.received,
-                           response=percent(r.response_rate), resolution=percent(r.resolution_rate),
-                           satisfaction=percent(r.satisfaction_rate), not_rated=r.not_rated))
-        text = join(lines)
+        text = join(rates_lines(month, rows))
         async with ctx.db.uow() as uow:
             assert community.id is not None
+            # A council member with a private digest finds the rates in its first digest of the month instead.
+            in_digest = await private_digest_members(uow, community.id)
             for member in await service.council(uow, community.id):
+                if member.id in in_digest:
+                    continue
                 locale = member_locale(member, Sender(member.platform, member.external_id), ctx.i18n.default_locale)
                 queued += await enqueue_text(
                     uow, platform=member.platform, chat_id=member.external_id, text=ctx.i18n.render(text, locale),

@@ -424,3 +424,10 @@ async def _closing_soon(
         for v, p in rows
         if last is None or v.closes_at - CLOSING_SOON > last or f"vote:{v.id}" in balloted
     ]
+
+
+async def private_digest_members(uow: UnitOfWork, community_id: int) -> set[int]:
+    """Members with a private digest of this community (the council's monthly request rates ride in it)."""
+    rows = await uow.session.execute(select(col(DigestSubscription.member_id)).where(
+        col(DigestSubscription.community_id) == community_id, col(DigestSubscription.member_id).is_not(None)))
+    return {int(m) for m in rows.scalars() if m is not None}

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from bot.chat.port import MAX_PHOTO_BYTES, Photo
 from bot.deliberation import requests as rules
 from bot.deliberation.errors import IllegalTransition, InvalidInput, NotEligible, NotFound
 from bot.deliberation.requests import Rating, RequestAction, RequestState
@@ -33,6 +34,7 @@ from bot.storage.models import (
     Proposal,
     RequestHandler,
     RequestParty,
+    RequestPhoto,
     RequestSettings,
     RequestSuggestion,
     ResidentRequest,
@@ -66,6 +68,7 @@ class Notice:
     text: Text
     key: str  # what makes it unique (the outbox dedupe key of a job's notice)
     rate: int | None = None
+    photos: tuple[str, ...] = ()  # platform file ids sent after the text (the resolution's photos)
 
 
 @dataclass
@@ -221,9 +224,10 @@ def _join(parts: Sequence[Text | str]) -> Text:
 
 
 async def report(db: Database, actor: Actor, category: str, location: str, text: str, *, urgent: bool = False,
-                 now: datetime | None = None) -> Outcome:
+                 now: datetime | None = None, photos: Sequence[Photo] = (), album: str | None = None) -> Outcome:
     """A resident reports a problem; the party its category is routed to (else the council) is told."""
     now = now or utcnow()
+    check_photos(photos)
     text = _clean(text, field_name="request_text", max_length=rules.TEXT_MAX)
     where = rules.parse_location(clean_text(location))
     async with db.uow() as uow:
@@ -250,14 +254,17 @@ async def report(db: Database, actor: Actor, category: str, location: str, text:
         uow.session.add(request)
         await uow.session.flush()
         party = await _party(uow, party_id)
+        attached = await _attach(uow, request, "report", member, actor.platform, photos, album, now)
         await uow.ledger.append("request_reported", f"request:{request.id}", {
             "community": community_id, "category": category, "party": party_id, "urgent": urgent,
-            "scope": request.scope, "by": member.id}, at=now)
+            "scope": request.scope, "by": member.id, **({"photos": attached} if attached else {})}, at=now)
         recipients = await party_members(uow, party_id) if party is not None else await council(uow, community_id)
         out = Outcome(request, party)
+        new_lines: list[Text | str] = [_("New request:"), summary(request, party, member)]
+        if attached:
+            new_lines.append(_("Photos: {count} (/order {no} shows them)", count=attached, no=number(request)))
         for person in recipients:
-            out.notices.append(Notice(person, _join([_("New request:"), summary(request, party, member)]),
-                                      f"request:{request.id}:new:{person.id}"))
+            out.notices.append(Notice(person, _join(new_lines), f"request:{request.id}:new:{person.id}"))
         out.suggestion = await _recurring(uow, request, settings, now)
         if out.suggestion is not None:
             for person in await council(uow, community_id):
@@ -270,12 +277,15 @@ async def report(db: Database, actor: Actor, category: str, location: str, text:
 
 
 async def handle(db: Database, actor: Actor, request_id: int, action: RequestAction, text: str = "",
-                 target: str = "", now: datetime | None = None) -> Outcome:
+                 target: str = "", now: datetime | None = None, photos: Sequence[Photo] = (),
+                 album: str | None = None) -> Outcome:
     """/take, /reply, /resolve, /transfer and /whistle by a handler of the request's party.
 
-    The council may also /transfer a request nobody was routed to.
+    The council may also /transfer a request nobody was routed to. ``photos`` go with a resolution only.
     """
     now = now or utcnow()
+    photos = photos if action is RequestAction.RESOLVE else ()
+    check_photos(photos)
     if action is RequestAction.REPLY:
         text = _clean(text, field_name="request_reply", max_length=rules.TEXT_MAX)
     elif action is RequestAction.RESOLVE:
@@ -310,9 +320,10 @@ async def handle(db: Database, actor: Actor, request_id: int, action: RequestAct
             request.resolved_at = now
             request.resolution_note = text
         request.state = str(after)
+        attached = await _attach(uow, request, "resolve", member, actor.platform, photos, album, now)
         await uow.ledger.append(f"request_{action}", f"request:{request.id}", {
             "by": member.id, "from": str(before), "to": str(after), "party": request.party_id,
-            "from_party": old_party.id if old_party else None}, at=now)
+            "from_party": old_party.id if old_party else None, **({"photos": attached} if attached else {})}, at=now)
         out = Outcome(request, new_party)
         author = await uow.session.get(Member, request.author_member_id)
         assert author is not None
@@ -328,7 +339,8 @@ async def handle(db: Database, actor: Actor, request_id: int, action: RequestAct
         elif action is RequestAction.RESOLVE:
             out.notices.append(Notice(author, _(
                 "{party} says your request {no} is solved:\n{text}\nHow satisfied are you? Please rate it.",
-                no=no, party=party_name, text=text), key, rate=request.id))
+                no=no, party=party_name, text=text), key, rate=request.id,
+                photos=tuple(p.file_id for p in photos)))
         else:
             out.notices.append(Notice(author, _("Your request {no} is now handled by {party}.", no=no,
                                                 party=party_name), key))
@@ -780,3 +792,123 @@ async def stats(db: Database, community_name: str, month: str, tz: tzinfo) -> li
         for name in sorted({key(r) for r in records}):
             out.append(StatsRow(group, name, rules.rates(r for r in records if key(r) == name)))
     return out
+
+
+# --- photos ------------------------------------------------------------------------------------------
+# Only the platform's file ids are kept, never the bytes: a photo is shown again by sending its id, to the
+# same people who may read the request (its author, its party's handlers, the council). The ledger counts
+# photos and records nothing else of them.
+
+PHOTO_ID_MAX = 255
+PHOTO_UNIQUE_MAX = 64
+
+
+def check_photos(photos: Sequence[Photo]) -> None:
+    """Refuse what the platform would not let the bot fetch, and more photos than a request holds."""
+    for photo in photos:
+        if photo.size > MAX_PHOTO_BYTES:
+            raise InvalidInput("photo too big", field="request_photo_size", max=MAX_PHOTO_BYTES // (1024 * 1024))
+        if not 0 < len(photo.file_id) <= PHOTO_ID_MAX or not 0 < len(photo.file_unique_id) <= PHOTO_UNIQUE_MAX:
+            raise InvalidInput("not a photo id", field="request_photo_id")
+    if len(photos) > rules.MAX_PHOTOS:
+        raise InvalidInput("too many photos", field="request_photo_count", max=rules.MAX_PHOTOS)
+
+
+async def _attach(uow: UnitOfWork, request: ResidentRequest, stage: str, member: Member, platform: str,
+                  photos: Sequence[Photo], album: str | None, now: datetime) -> int:
+    """Store the photos' ids with the request; how many were new (the same photo twice counts once)."""
+    if not photos:
+        return 0
+    assert request.id is not None and member.id is not None
+    have = set((await uow.session.execute(select(col(RequestPhoto.file_unique_id)).where(
+        col(RequestPhoto.request_id) == request.id, col(RequestPhoto.stage) == stage))).scalars())
+    new = list({p.file_unique_id: p for p in photos if p.file_unique_id not in have}.values())
+    if len(have) + len(new) > rules.MAX_PHOTOS:
+        raise InvalidInput("too many photos", field="request_photo_count", max=rules.MAX_PHOTOS)
+    for photo in new:
+        uow.session.add(RequestPhoto(
+            request_id=request.id, stage=stage, platform=platform, file_id=photo.file_id,
+            file_unique_id=photo.file_unique_id, size=photo.size, width=photo.width, height=photo.height,
+            member_id=member.id, media_group_id=album[:64] if album else None, created_at=now))
+    await uow.session.flush()
+    return len(new)
+
+
+def _photo_stage(request: ResidentRequest, author: bool, handler: bool, wanted: str | None = None) -> str:
+    """The author adds to the report (until the request is closed); a handler of its party to the resolution.
+    ``wanted``: the stage an album's first photo went to (a handler who also reported it may add to either)."""
+    if handler and (wanted == "resolve" or (wanted is None and not author)):
+        return "resolve"
+    if author and request.state != "closed":
+        return "report"
+    if author:
+        raise InvalidInput("closed", field="request_photo_closed")
+    raise NotEligible("not the author nor a handler", reason="not_request_handler")
+
+
+async def _photo_notices(uow: UnitOfWork, request: ResidentRequest, stage: str, by: Member,
+                         photos: Sequence[Photo], key: str) -> list[Notice]:
+    """Photos added after the fact: the resolution's go to the author; the report's to the handlers of
+    the request (else its party; else the council)."""
+    no = number(request)
+    if stage == "resolve":
+        recipients = await _members(uow, [request.author_member_id])
+        text = _("More photos of the solution of your request {no}:", no=no)
+    else:
+        recipients = (await _members(uow, [request.handler_member_id]) if request.handler_member_id else
+                      await party_members(uow, request.party_id, ("handler",)) if request.party_id else
+                      await council(uow, request.community_id))
+        text = _("The resident added photos to work order {no}:", no=no)
+    ids = tuple(p.file_id for p in photos)
+    return [Notice(person, text, f"{key}:{person.id}", photos=ids) for person in recipients if person.id != by.id]
+
+
+async def add_photos(db: Database, actor: Actor, request_id: int, photos: Sequence[Photo],
+                     album: str | None = None, now: datetime | None = None, stage: str | None = None
+                     ) -> tuple[Outcome, str, int]:
+    """/photo <no>: the author adds photos to the report, a handler of its party to the resolution.
+
+    Returns the outcome (notices with the photos), the stage and how many photos were new.
+    """
+    now = now or utcnow()
+    check_photos(photos)
+    if not photos:
+        raise InvalidInput("no photo", field="request_photo_missing")
+    async with db.uow() as uow:
+        member = await directory.member_of(uow, actor)
+        request, author, handler, _council = await _load(uow, member, request_id, lock=True)
+        stage = _photo_stage(request, author, handler, stage)
+        attached = await _attach(uow, request, stage, member, actor.platform, photos, album, now)
+        out = Outcome(request, await _party(uow, request.party_id))
+        if attached:
+            await uow.ledger.append("request_photos", f"request:{request.id}", {
+                "by": member.id, "stage": stage, "photos": attached, "party": request.party_id}, at=now)
+            out.notices = await _photo_notices(uow, request, stage, member, photos,
+                                               f"request:{request.id}:photo:{now.timestamp():.0f}")
+        return out, stage, attached
+
+
+async def attach_album(db: Database, actor: Actor, album: str, photos: Sequence[Photo],
+                       now: datetime | None = None) -> tuple[Outcome, str, int] | None:
+    """A photo without a caption that belongs to an album whose captioned photo went to a request: it joins
+    that request, at the same stage, if its sender still may add to it. None: no such album (yet)."""
+    now = now or utcnow()
+    check_photos(photos)
+    async with db.uow() as uow:
+        member = await directory.member_of(uow, actor)
+        first = (await uow.session.execute(select(RequestPhoto).where(
+            col(RequestPhoto.platform) == actor.platform, col(RequestPhoto.media_group_id) == album[:64],
+            col(RequestPhoto.member_id) == member.id).order_by(col(RequestPhoto.id)).limit(1))).scalar_one_or_none()
+    if first is None:
+        return None
+    return await add_photos(db, actor, first.request_id, photos, album, now, stage=first.stage)
+
+
+async def photos_of(db: Database, actor: Actor, request_id: int) -> list[RequestPhoto]:
+    """The photos of a request, for those who may see it (anyone else: there is no such work order)."""
+    async with db.uow() as uow:
+        member = await directory.member_of(uow, actor)
+        await _load(uow, member, request_id)
+        rows = await uow.session.execute(select(RequestPhoto).where(col(RequestPhoto.request_id) == request_id)
+                                         .order_by(col(RequestPhoto.stage), col(RequestPhoto.id)))
+        return list(rows.scalars())

@@ -597,6 +597,29 @@ class ResidentRequest(SQLModel, table=True):
     whistled: bool = False
 
 
+class RequestPhoto(SQLModel, table=True):
+    """A photo attached to a request (the report's or the resolution's): only the platform's file id is kept,
+    never the bytes; shown to the same people as the request's text."""
+
+    __tablename__ = "request_photo"
+    __table_args__ = (
+        sa.UniqueConstraint("request_id", "stage", "file_unique_id"),
+        sa.CheckConstraint("stage IN ('report', 'resolve')", name="request_photo_stage"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="resident_request.id", index=True)
+    stage: str = Field(max_length=16)
+    platform: str = Field(max_length=16)
+    file_id: str = Field(max_length=255)
+    file_unique_id: str = Field(max_length=64)
+    size: int = 0  # bytes, as the platform reported them (0: not reported)
+    width: int = 0
+    height: int = 0
+    member_id: int = Field(foreign_key="member.id")
+    media_group_id: str | None = Field(default=None, max_length=64, index=True)  # an album sent in one go
+    created_at: datetime = _when(default_factory=utcnow)
+
+
 class RequestSuggestion(SQLModel, table=True):
     """A recurring problem found among requests, offered to the council as a matter for the agenda."""
 

@@ -29,7 +29,8 @@ class Priority(IntEnum):
     BULK = 9
 
 
-def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None = None) -> dict[str, Any]:
+def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None = None,
+           photo: str | None = None) -> dict[str, Any]:
     actions = [
         [{k: v for k, v in (("label", a.label), ("data", a.data), ("start", a.start)) if v is not None} for a in row]
         for row in message.actions
@@ -39,6 +40,8 @@ def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None
         payload["reply_to"] = reply_to
     if edit is not None:
         payload["edit"] = edit  # replace the text and actions of this earlier message instead
+    if photo is not None:
+        payload["photo"] = photo  # a photo by its platform file id, the text as its caption
     return payload
 
 
@@ -86,8 +89,10 @@ async def enqueue(
     not_before: datetime | None = None,
     reply_to: str | None = None,
     edit: str | None = None,
+    photo: str | None = None,
 ) -> bool:
-    """Queue one message (or, with ``edit``, an edit of message ``edit`` in that chat).
+    """Queue one message (or, with ``edit``, an edit of message ``edit`` in that chat; with ``photo``, that
+    photo by its platform file id with the message's text as its caption).
 
     False, and nothing added, when ``dedupe_key`` was queued before.
     """
@@ -101,7 +106,7 @@ async def enqueue(
             "chat_kind": chat_kind,
             "member_id": member_id,
             "priority": int(priority),
-            "payload": encode(message, reply_to=reply_to, edit=edit),
+            "payload": encode(message, reply_to=reply_to, edit=edit, photo=photo),
             "status": "pending",
             "attempts": 0,
             "not_before": not_before or now,

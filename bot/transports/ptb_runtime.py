@@ -22,6 +22,7 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    PhotoSize,
     ReplyParameters,
     Update,
     User,
@@ -32,6 +33,7 @@ from telegram.ext import Application, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.chat.port import (
+    MAX_CAPTION,
     ButtonPress,
     ChatMigrated,
     CommandInfo,
@@ -42,6 +44,7 @@ from bot.chat.port import (
     MembershipChange,
     MessengerError,
     OutMessage,
+    Photo,
     Sender,
     SentMessage,
 )
@@ -140,6 +143,11 @@ class PtbMessenger:
             if not exc.not_modified:  # showing the same thing again is success
                 raise
 
+    async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
+        with _mapped_errors():
+            sent = await self._bot.send_photo(chat_ref(chat_id), file_id, caption=caption[:MAX_CAPTION] or None)
+        return SentMessage(chat_id=str(sent.chat.id), message_id=str(sent.message_id))
+
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:
         with _mapped_errors():
             await self._bot.answer_callback_query(press.press_id, text=text, show_alert=alert)
@@ -168,14 +176,21 @@ def _from_message(message: Message, update_id: int) -> Event | None:
     chat = make_chat(message.chat.id, message.chat.type, message.chat.title)
     if message.migrate_to_chat_id is not None:
         return ChatMigrated(update_id=update_id, chat=chat, new_chat_id=str(message.migrate_to_chat_id))
-    if message.text is None or message.from_user is None:
-        return None  # photos, stickers, service messages, channel posts: not Yishi's business
+    if (message.text is None and not message.photo) or message.from_user is None:
+        return None  # stickers, files, service messages, channel posts: not Yishi's business
     replied = message.reply_to_message
+    # Telegram sends a photo in several sizes, smallest first: the last is the photo as taken.
+    photos = () if not message.photo else (_photo(message.photo[-1]),)
     return IncomingMessage(
         update_id=update_id, sender=_sender(message.from_user), chat=chat,
-        message_id=str(message.message_id), text=message.text,
+        message_id=str(message.message_id), text=message.text or message.caption or "",
         reply_to_text=None if replied is None else (replied.text or replied.caption),
+        photos=photos, media_group_id=message.media_group_id,
     )
+
+
+def _photo(size: PhotoSize) -> Photo:
+    return Photo(size.file_id, size.file_unique_id, size.file_size or 0, size.width, size.height)
 
 
 def _from_query(query: CallbackQuery, update_id: int) -> Event | None:

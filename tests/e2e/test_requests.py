@@ -5,7 +5,7 @@ and rated 满意; an urgent request left alone is reminded and escalated at the 
 the scheduler running); three similar reports from three households make one suggestion for the council,
 and turning it into a proposal invites the three reporters to co-sign.
 
-Photos are not covered: the in-repo fake Bot API carries no photo messages (and the runtimes ignore them).
+Photos are in tests/e2e/test_request_photos.py.
 """
 
 from __future__ import annotations

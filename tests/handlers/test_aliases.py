@@ -28,7 +28,7 @@ SAMPLE_ARGS = {
     "report": "停车 3-2 消防通道被占", "myreports": "", "order": "R12", "queue": "", "take": "R12",
     "reply": "R12 明天上午来修", "resolve": "R12 已更换灯泡", "transfer": "R12 物业 不归我们管",
     "whistle": "R12 城管 违建", "reopen": "R12 还是漏水", "suggestions": "", "follow": "3", "unfollow": "3",
-    "evaluate": "3 满意 很好", "evaluation": "3", "web": "",
+    "evaluate": "3 满意 很好", "evaluation": "3", "web": "", "photo": "R12",
 }
 
 

@@ -131,7 +131,8 @@ async def test_the_council_hears_last_months_rates_once(world: World, job_contex
     assert await monthly_rates(now=first_of_april) == 1  # one council member
     text = (await outbox(world.db, "request-rates:"))[0].payload["text"]
     assert "Residents' requests in 2026-03:" in text
-    assert "all requests: 2 received, response 50.00%, resolution 50.00%, satisfaction 100.00% (0 not rated)" in text
+    assert ("all requests: 2 received, response 50.00% (1/2), resolution 50.00% (1/2), satisfaction 100.00% (1/1) "
+            "(0 not rated)") in text
     assert "PropertyCo: 2 received" in text
     assert await monthly_rates(now=first_of_april) == 0
     assert await monthly_rates(now=datetime(2026, 3, 1, 9, 0, tzinfo=SH)) == 0  # February had none

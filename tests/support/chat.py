@@ -16,6 +16,7 @@ class Recorder:
     edits: list[tuple[str, str, OutMessage]] = field(default_factory=list)
     toasts: list[tuple[str, bool]] = field(default_factory=list)
     admins: set[str] = field(default_factory=set)
+    photos: list[tuple[str, str, str]] = field(default_factory=list)  # chat id, file id, caption
 
     async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage:
         self.sent.append((chat_id, message))
@@ -23,6 +24,10 @@ class Recorder:
 
     async def edit(self, chat_id: str, message_id: str, message: OutMessage) -> None:
         self.edits.append((chat_id, message_id, message))
+
+    async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
+        self.photos.append((chat_id, file_id, caption))
+        return SentMessage(chat_id, f"p{len(self.photos)}")
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:
         self.toasts.append((text, alert))
