@@ -73,9 +73,9 @@ async def overview(db: Database, member_id: int) -> Overview:
         waiting: list[tuple[Vote, Proposal]] = []
         if by_id:
             rows = await uow.session.execute(
-                select(Proposal).where(Proposal.community_id.in_(by_id),  # type: ignore[attr-defined]
-                                       Proposal.state.in_([str(s) for s in OPEN_STATES]))  # type: ignore[attr-defined]
-                .order_by(Proposal.id.desc()))  # type: ignore[union-attr]
+                select(Proposal).where(col(Proposal.community_id).in_(by_id),
+                                       col(Proposal.state).in_([str(s) for s in OPEN_STATES]))
+                .order_by(col(Proposal.id).desc()))
             for proposal in rows.scalars():
                 if by_id[proposal.community_id].sees(proposal.scope):
                     assert proposal.id is not None

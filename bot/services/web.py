@@ -32,7 +32,7 @@ from bot.storage.models import (
     WebSignin,
     utcnow,
 )
-from bot.storage.uow import Database, UnitOfWork
+from bot.storage.uow import Database, UnitOfWork, rowcount
 
 SIGNIN_TTL = timedelta(minutes=15)
 SESSION_TTL = timedelta(days=30)
@@ -126,9 +126,9 @@ async def redeem_signin(db: Database, token: str, now: datetime | None = None) -
             raise SigninInvalid("expired sign-in link", reason="expired")
         # The WHERE makes the link single-use even when two browsers race for it.
         claimed = await uow.session.execute(
-            update(WebSignin).where(WebSignin.id == row.id, WebSignin.used_at.is_(None))  # type: ignore[arg-type,union-attr]
+            update(WebSignin).where(col(WebSignin.id) == row.id, col(WebSignin.used_at).is_(None))
             .values(used_at=now))
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             raise SigninInvalid("used sign-in link", reason="used")
         member_id = row.member_id
     return await _new_session(db, member_id, now)
@@ -159,7 +159,7 @@ async def signin_with_code(db: Database, home_label: str, code: str, ip: str, no
         redeemed = await census.redeem_code(db, WEB_PLATFORM, secrets.token_hex(16), normal)
         member_id = redeemed.member_id
         async with db.uow() as uow:  # no chat to write to: notices that check it skip this member
-            await uow.session.execute(update(Member).where(Member.id == member_id)  # type: ignore[arg-type]
+            await uow.session.execute(update(Member).where(col(Member.id) == member_id)
                                       .values(reachable=False))
     await throttle.clear(db, CODE_PER_HOME, label.upper())
     return await _new_session(db, member_id, now)
@@ -195,7 +195,7 @@ async def end_session(db: Database, token: str | None, now: datetime | None = No
     if not token:
         return
     async with db.uow() as uow:
-        await uow.session.execute(update(WebSession).where(WebSession.token_hash == token_hash(token))  # type: ignore[arg-type]
+        await uow.session.execute(update(WebSession).where(col(WebSession.token_hash) == token_hash(token))
                                   .values(ended_at=now or utcnow()))
 
 
