@@ -161,6 +161,9 @@ class Action:
 class OutMessage:
     text: str
     actions: tuple[tuple[Action, ...], ...] = field(default_factory=tuple)
+    # The text holds a credential (a sign-in link): the outbox forgets it once it is delivered or has failed,
+    # so the database file never keeps a usable link.
+    secret: bool = False
 
     def __post_init__(self) -> None:
         if not self.text or len(self.text) > MAX_TEXT:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.handlers.commands import Registry
 from bot.handlers.context import Context
 from bot.handlers.wiring import Features
@@ -18,8 +20,10 @@ async def web_link(ctx: Context, args: str) -> None:
         await ctx.reply(_("The web pages are not set up for this bot."))
         return
     token = await web.issue_signin(ctx.app.db, await ctx.actor())
-    await ctx.reply(_("Your personal sign-in link (valid 15 minutes, works once; do not forward it):\n{link}",
-                      link=f"{base}/s/{token}"))
+    link = ctx.render(_("Your personal sign-in link (valid 15 minutes, works once; do not forward it):\n{link}",
+                        link=f"{base}/s/{token}"))
+    # Private only (where="private"): sent straight to this chat, and kept out of the outbox's stored rows.
+    await ctx.messenger.send(ctx.chat.chat_id, replace(link, secret=True))
 
 
 def wire(features: Features) -> None:

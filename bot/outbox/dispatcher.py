@@ -381,7 +381,7 @@ class Dispatcher:
         except Exception as error:  # noqa: BLE001 - a network failure the transport did not map
             return await self._refused(row, MessengerError(str(error) or type(error).__name__, transient=True))
         async with self.db.uow() as uow:
-            await queue_store.mark_sent(uow, row.id, sent.message_id, utcnow())
+            await queue_store.mark_sent(uow, row.id, sent.message_id, utcnow(), forget=bool(row.payload.get("secret")))
         self.stats.sent += 1
         self._resolve(row.id, sent)
         return "sent"
@@ -472,7 +472,7 @@ class Dispatcher:
             await self._release(row, delay=min(2.0**row.attempts, 300.0), error=str(error))
             return "retry"
         async with self.db.uow() as uow:
-            await queue_store.mark_failed(uow, row.id, str(error))
+            await queue_store.mark_failed(uow, row.id, str(error), forget=bool(row.payload.get("secret")))
         self.stats.failed += 1
         log.warning("message %s to %s failed for good: %s", row.id, row.chat_id, error)
         self._resolve(row.id, error)

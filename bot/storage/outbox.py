@@ -42,7 +42,13 @@ def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None
         payload["edit"] = edit  # replace the text and actions of this earlier message instead
     if photo is not None:
         payload["photo"] = photo  # a photo by its platform file id, the text as its caption
+    if message.secret:
+        payload["secret"] = True
     return payload
+
+
+# What a secret message's row keeps once it left the queue (sent or failed for good).
+FORGOTTEN = {"text": "(a secret message, forgotten once delivered)", "actions": [], "secret": True}
 
 
 def decode(payload: dict[str, Any]) -> tuple[OutMessage, str | None]:
@@ -51,7 +57,7 @@ def decode(payload: dict[str, Any]) -> tuple[OutMessage, str | None]:
         tuple(Action(a["label"], data=a.get("data"), start=a.get("start")) for a in row)
         for row in payload.get("actions", [])
     )
-    return OutMessage(payload["text"], actions), payload.get("reply_to")
+    return OutMessage(payload["text"], actions, secret=bool(payload.get("secret"))), payload.get("reply_to")
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -268,18 +274,20 @@ async def add_claimed(uow: UnitOfWork, *, dedupe_key: str, platform: str, chat_i
     return row
 
 
-async def mark_sent(uow: UnitOfWork, row_id: int, sent_message_id: str | None, now: datetime) -> None:
-    await uow.session.execute(
-        update(OutboxMessage)
-        .where(col(OutboxMessage.id) == row_id)
-        .values(status="sent", sent_at=now, sent_message_id=sent_message_id, last_error=None)
-    )
+async def mark_sent(uow: UnitOfWork, row_id: int, sent_message_id: str | None, now: datetime,
+                    *, forget: bool = False) -> None:
+    """Delivered; ``forget``: the text was secret (``OutMessage.secret``) and is dropped from the row."""
+    values: dict[str, Any] = {"status": "sent", "sent_at": now, "sent_message_id": sent_message_id, "last_error": None}
+    if forget:
+        values["payload"] = FORGOTTEN
+    await uow.session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values))
 
 
-async def mark_failed(uow: UnitOfWork, row_id: int, error: str) -> None:
-    await uow.session.execute(
-        update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(status="failed", last_error=error[:500])
-    )
+async def mark_failed(uow: UnitOfWork, row_id: int, error: str, *, forget: bool = False) -> None:
+    values: dict[str, Any] = {"status": "failed", "last_error": error[:500]}
+    if forget:
+        values["payload"] = FORGOTTEN
+    await uow.session.execute(update(OutboxMessage).where(col(OutboxMessage.id) == row_id).values(**values))
 
 
 async def release(uow: UnitOfWork, row_id: int, not_before: datetime, error: str) -> None:

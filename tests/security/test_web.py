@@ -6,6 +6,7 @@ changes nothing. The /web command itself runs on both runtimes against the fake 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 
 from bot.services import agenda, voting
 from bot.services import web as signin
-from bot.storage.models import Ballot, Member, Proposal, WebSession, WebSignin, utcnow
+from bot.storage.models import Ballot, Member, OutboxMessage, Proposal, WebSession, WebSignin, utcnow
 from bot.web import WebServer
 from tests.e2e.conftest import GROUP, OWNERS, World
 from tests.e2e.conftest import world as world  # noqa: F401 - the fixture, on both runtimes
@@ -62,6 +63,10 @@ async def test_web_gives_a_personal_one_use_link_in_private_only(world: World) -
         async with w.db.uow(readonly=True) as uow:
             stored = (await uow.session.execute(select(WebSignin.token_hash))).scalars().all()
         assert token not in stored and len(stored) == 1  # only its hash is kept
+        await w.settle()
+        async with w.db.uow(readonly=True) as uow:  # nor does the outbox keep the link it delivered
+            rows = (await uow.session.execute(select(OutboxMessage.payload))).scalars().all()
+        assert rows and not any(token in json.dumps(payload, ensure_ascii=False) for payload in rows)
     finally:
         await pages.stop()
 
