@@ -178,8 +178,7 @@ async def myreports(ctx: Context, args: str) -> None:
 async def order(ctx: Context, args: str) -> None:
     if not args.strip():
         raise UsageError()
-    request, party, author = await service.show(ctx.app.db, await ctx.actor(), rules.parse_number(args))
-    photos = await service.photos_of(ctx.app.db, await ctx.actor(), rules.parse_number(args))
+    request, party, author, photos = await service.show(ctx.app.db, await ctx.actor(), rules.parse_number(args))
     lines: list[Text | str] = [service.summary(request, party, author),
                                _("State: {state}", state=state_name(request.state))]
     if photos:

@@ -365,24 +365,37 @@ async def rate(db: Database, actor: Actor, request_id: int, rating: Rating, now:
     """The author rates a resolved request. 不满意 needs a reason (``reopen``): nothing changes here then."""
     now = now or utcnow()
     async with db.uow() as uow:
-        member = await directory.member_of(uow, actor)
-        request, author, _handler, _council = await _load(uow, member, request_id, lock=True)
-        if not author:
-            raise NotEligible("only the author rates", reason="not_request_author")
+        member, request = await _rated_by_author(uow, actor, request_id)
         before = RequestState(request.state)
-        after = rules.transition(before, RequestAction.RATE)
+        rules.transition(before, RequestAction.RATE)  # only a resolved request is rated, 不满意 included
         party = await _party(uow, request.party_id)
         if rating is Rating.UNSATISFIED:
             return Outcome(request, party, needs_reason=True)
-        request.state, request.rating, request.closed_at = str(after), str(rating), now
-        await uow.ledger.append("request_rated", f"request:{request.id}", {
-            "by": member.id, "rating": str(rating), "from": str(before), "to": str(after),
-            "party": request.party_id}, at=now)
+        await _close_rated(uow, request, member, before, rating, now)
         out = Outcome(request, party)
         for person in await _members(uow, [request.handler_member_id] if request.handler_member_id else []):
             out.notices.append(Notice(person, _("Work order {no} was rated: {rating}.", no=number(request),
                                                 rating=rating_name(rating)), f"request:{request.id}:rated"))
         return out
+
+
+async def _rated_by_author(uow: UnitOfWork, actor: Actor, request_id: int) -> tuple[Member, ResidentRequest]:
+    """The rater and the request (locked): only its author rates it."""
+    member = await directory.member_of(uow, actor)
+    request, author, _handler, _council = await _load(uow, member, request_id, lock=True)
+    if not author:
+        raise NotEligible("only the author rates", reason="not_request_author")
+    return member, request
+
+
+async def _close_rated(uow: UnitOfWork, request: ResidentRequest, member: Member, before: RequestState,
+                       rating: Rating, now: datetime) -> None:
+    """The request closes with this rating (a rating, or a 不满意 once the reopening is used up)."""
+    after = rules.transition(before, RequestAction.RATE)
+    request.state, request.rating, request.closed_at = str(after), str(rating), now
+    await uow.ledger.append("request_rated", f"request:{request.id}", {
+        "by": member.id, "rating": str(rating), "from": str(before), "to": str(after),
+        "party": request.party_id}, at=now)
 
 
 async def reopen(db: Database, actor: Actor, request_id: int, reason: str, now: datetime | None = None) -> Outcome:
@@ -391,19 +404,12 @@ async def reopen(db: Database, actor: Actor, request_id: int, reason: str, now: 
     now = now or utcnow()
     reason = _clean(reason, field_name="request_reason", max_length=REASON_MAX)
     async with db.uow() as uow:
-        member = await directory.member_of(uow, actor)
-        request, author, _handler, _council = await _load(uow, member, request_id, lock=True)
-        if not author:
-            raise NotEligible("only the author rates", reason="not_request_author")
+        member, request = await _rated_by_author(uow, actor, request_id)
         before = RequestState(request.state)
         party = await _party(uow, request.party_id)
         no = number(request)
         if request.reopened >= rules.MAX_REOPENS:
-            after = rules.transition(before, RequestAction.RATE)
-            request.state, request.rating, request.closed_at = str(after), str(Rating.UNSATISFIED), now
-            await uow.ledger.append("request_rated", f"request:{request.id}", {
-                "by": member.id, "rating": str(Rating.UNSATISFIED), "from": str(before), "to": str(after),
-                "party": request.party_id}, at=now)
+            await _close_rated(uow, request, member, before, Rating.UNSATISFIED, now)
             text = _("Work order {no} was rated: {rating}. Reason: {reason}", no=no,
                      rating=rating_name(Rating.UNSATISFIED), reason=reason)
         else:
@@ -457,14 +463,17 @@ async def mine(db: Database, actor: Actor, limit: int = 20) -> list[ResidentRequ
 
 
 async def show(db: Database, actor: Actor, request_id: int
-               ) -> tuple[ResidentRequest, RequestParty | None, Member | None]:
-    """One work order, for those who may see it; the author's name only for the handlers and the council."""
+               ) -> tuple[ResidentRequest, RequestParty | None, Member | None, list[RequestPhoto]]:
+    """One work order and its photos, for those who may see it; the author's name only for the handlers and
+    the council."""
     async with db.uow() as uow:
         member = await directory.member_of(uow, actor)
         request, author, handler, on_council = await _load(uow, member, request_id)
         party = await _party(uow, request.party_id)
         who = await uow.session.get(Member, request.author_member_id) if (handler or on_council) else None
-        return request, party, who
+        photos = await uow.session.execute(select(RequestPhoto).where(col(RequestPhoto.request_id) == request_id)
+                                           .order_by(col(RequestPhoto.stage), col(RequestPhoto.id)))
+        return request, party, who, list(photos.scalars())
 
 
 async def queue(db: Database, actor: Actor) -> list[tuple[ResidentRequest, RequestParty]]:
@@ -902,13 +911,3 @@ async def attach_album(db: Database, actor: Actor, album: str, photos: Sequence[
     if first is None:
         return None
     return await add_photos(db, actor, first.request_id, photos, album, now, stage=first.stage)
-
-
-async def photos_of(db: Database, actor: Actor, request_id: int) -> list[RequestPhoto]:
-    """The photos of a request, for those who may see it (anyone else: there is no such work order)."""
-    async with db.uow() as uow:
-        member = await directory.member_of(uow, actor)
-        await _load(uow, member, request_id)
-        rows = await uow.session.execute(select(RequestPhoto).where(col(RequestPhoto.request_id) == request_id)
-                                         .order_by(col(RequestPhoto.stage), col(RequestPhoto.id)))
-        return list(rows.scalars())
