@@ -239,6 +239,16 @@ class CodeInvalid(DomainError):
     code = "code_invalid"
 
 
+async def home_parts(uow: UnitOfWork, home_id: int) -> tuple[str, str, str] | None:
+    """A home's building, unit and room numbers (``"-".join`` gives its label, e.g. 3-2-501)."""
+    row = (await uow.session.execute(
+        select(col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room))
+        .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
+        .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
+        .where(col(ExclusiveUnit.id) == home_id))).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 async def redeem_code(
     db: Database, platform: str, external_id: str, code: str, display_name: str = ""
 ) -> Redeemed:
@@ -285,14 +295,9 @@ async def _redeem(db: Database, platform: str, external_id: str, code: str, disp
                        col(MemberLink.exclusive_unit_id) == invite.exclusive_unit_id)
                 .values(role="owner", status="verified", via="code", decided_at=now)
             )
-        building, unit, room = (
-            await uow.session.execute(
-                select(col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room))
-                .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
-                .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
-                .where(col(ExclusiveUnit.id) == invite.exclusive_unit_id)
-            )
-        ).one()
+        found = await home_parts(uow, invite.exclusive_unit_id)
+        assert found is not None  # an invite code is issued for a home of the census
+        building, unit, room = found
         await uow.ledger.append(
             "member_linked",
             f"member:{member.id}",

@@ -28,6 +28,7 @@ from bot.services import directory
 from bot.services.agenda import support_policy
 from bot.services.census import get_community
 from bot.services.directory import Actor
+from bot.storage import members as member_store
 from bot.storage.models import (
     CouncilRole,
     Member,
@@ -110,8 +111,7 @@ async def home_community(uow: UnitOfWork, member_id: int) -> tuple[int, str] | N
 async def community_categories(db: Database, actor: Actor) -> list[str] | None:
     """The categories of the actor's community (None: the actor has no verified home)."""
     async with db.uow(readonly=True) as uow:
-        member = (await uow.session.execute(select(Member).where(
-            col(Member.platform) == actor.platform, col(Member.external_id) == actor.external_id))).scalar_one_or_none()
+        member = await member_store.find(uow, actor.platform, actor.external_id)  # never created by a read
         if member is None or member.id is None:
             return None
         home = await home_community(uow, member.id)
@@ -453,8 +453,7 @@ def state_name(state: str) -> Text:
 
 async def mine(db: Database, actor: Actor, limit: int = 20) -> list[ResidentRequest]:
     async with db.uow(readonly=True) as uow:
-        member = (await uow.session.execute(select(Member).where(
-            col(Member.platform) == actor.platform, col(Member.external_id) == actor.external_id))).scalar_one_or_none()
+        member = await member_store.find(uow, actor.platform, actor.external_id)  # never created by a read
         if member is None:
             return []
         rows = await uow.session.execute(select(ResidentRequest).where(

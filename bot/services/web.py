@@ -23,16 +23,13 @@ from bot.services import census, throttle
 from bot.services.directory import Actor
 from bot.storage.keys import Keys
 from bot.storage.models import (
-    Building,
-    BuildingUnit,
-    ExclusiveUnit,
     InviteCode,
     Member,
     WebSession,
     WebSignin,
     utcnow,
 )
-from bot.storage.uow import Database, UnitOfWork, rowcount
+from bot.storage.uow import Database, rowcount
 
 SIGNIN_TTL = timedelta(minutes=15)
 SESSION_TTL = timedelta(days=30)
@@ -150,7 +147,8 @@ async def signin_with_code(db: Database, home_label: str, code: str, ip: str, no
     async with db.uow(readonly=True) as uow:
         invite = (await uow.session.execute(
             select(InviteCode).where(col(InviteCode.code_hash) == census.hash_code(normal)))).scalar_one_or_none()
-        home = await _home_label(uow, invite.exclusive_unit_id) if invite is not None else None
+        parts = await census.home_parts(uow, invite.exclusive_unit_id) if invite is not None else None
+        home = "-".join(parts) if parts is not None else None
     if invite is None or invite.revoked_at is not None or home is None or home.upper() != label.upper():
         raise census.CodeInvalid("unknown code, or not this home's")
     if invite.used_by_member_id is not None:
@@ -163,15 +161,6 @@ async def signin_with_code(db: Database, home_label: str, code: str, ip: str, no
                                       .values(reachable=False))
     await throttle.clear(db, CODE_PER_HOME, label.upper())
     return await _new_session(db, member_id, now)
-
-
-async def _home_label(uow: UnitOfWork, home_id: int) -> str | None:
-    row = (await uow.session.execute(
-        select(col(Building.number), col(BuildingUnit.number), col(ExclusiveUnit.room))
-        .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
-        .join(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
-        .where(col(ExclusiveUnit.id) == home_id))).first()
-    return None if row is None else "-".join(row)
 
 
 async def member_of_session(db: Database, token: str | None, now: datetime | None = None) -> Member | None:
