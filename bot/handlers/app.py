@@ -326,6 +326,10 @@ class Yishi:
                 if language is None:
                     await messenger.set_commands(commands, scope=scope, language=locale)  # type: ignore[arg-type]
 
+    def touch_live(self, kind: str, subject_id: int, messenger: Messenger) -> None:
+        """A subject changed outside the chat (a web ballot or co-signature): redraw its live messages."""
+        self.live.touch(kind, subject_id, self._outbound(messenger))
+
     async def refresh_live_messages(self, messenger: Messenger) -> int:
         """At start-up: refresh once, from the database, every live message that may have missed an edit
         while the bot was down (open votes, matters still collecting or just changed); returns how many

@@ -14,12 +14,13 @@ from aiohttp import web
 from bot.i18n import Translator
 from bot.storage import Database
 from bot.web import pages
-from bot.web.base import CONFIG, MAX_BODY, STATIC, WebConfig, guard
+from bot.web.base import CONFIG, MAX_BODY, STATIC, Changed, WebConfig, guard
 
 
-def create_app(db: Database, translator: Translator, tz: tzinfo, base_url: str | None = None) -> web.Application:
+def create_app(db: Database, translator: Translator, tz: tzinfo, base_url: str | None = None,
+               changed: Changed | None = None) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
-    app[CONFIG] = WebConfig(db, translator, tz, base_url)
+    app[CONFIG] = WebConfig(db, translator, tz, base_url, changed)
     pages.add_routes(app)
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
@@ -29,8 +30,8 @@ class WebServer:
     """The pages on ``host:port`` (port 0: any free one); ``url`` once started."""
 
     def __init__(self, db: Database, translator: Translator, tz: tzinfo, host: str, port: int,
-                 base_url: str | None = None) -> None:
-        self.app = create_app(db, translator, tz, base_url)
+                 base_url: str | None = None, changed: Changed | None = None) -> None:
+        self.app = create_app(db, translator, tz, base_url, changed)
         self.host, self.port = host, port
         self.runner: web.AppRunner | None = None
         self.url = ""

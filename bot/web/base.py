@@ -36,11 +36,18 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# The chat's live messages of a subject should be redrawn: (BALLOT, vote id) after a web ballot, (CARD,
+# proposal id) after a web co-signature. The runtime hands the app's live messages in; tests may leave it out.
+Changed = Callable[[str, int], None]
+
+
 class WebConfig:
     """What the pages need to know about where they are served."""
 
-    def __init__(self, db: Database, translator: Translator, tz: tzinfo, base_url: str | None = None) -> None:
+    def __init__(self, db: Database, translator: Translator, tz: tzinfo, base_url: str | None = None,
+                 changed: Changed | None = None) -> None:
         self.db = db
+        self.changed: Changed = changed or (lambda _kind, _subject_id: None)
         self.i18n = translator
         self.tz = tz
         self.base_url = base_url

@@ -15,6 +15,8 @@ from bot.deliberation.errors import InvalidInput
 from bot.deliberation.proposal import Category
 from bot.deliberation.vote_kinds import BallotType, get_kind
 from bot.handlers import render as words_of
+from bot.handlers.agenda import CARD
+from bot.handlers.board import BALLOT
 from bot.handlers.errors import state_name
 from bot.i18n import Text
 from bot.plain import scope_name
@@ -201,6 +203,7 @@ async def support(request: web.Request) -> web.StreamResponse:
     assert member.id is not None
     await portal.matter(config(request).db, member.id, proposal_id)  # in scope, or refused
     await agenda.support(config(request).db, proposal_id, signin.actor_of(member))
+    config(request).changed(CARD, proposal_id)  # the matter's cards in the rooms show the new count
     return redirect(f"/m/{proposal_id}")
 
 
@@ -251,6 +254,7 @@ async def cast(request: web.Request) -> web.StreamResponse:
     view = await portal.ballot(config(request).db, member.id, vote_id)  # in scope, or refused
     choice = _read_choice(request, view.vote)
     await voting.cast_ballot(config(request).db, vote_id, signin.actor_of(member), choice, source="web")
+    config(request).changed(BALLOT, vote_id)  # the ballot messages in the rooms show the new turnout
     return redirect(f"/v/{vote_id}?ok=1")
 
 

@@ -72,7 +72,7 @@ async def world(request: pytest.FixtureRequest, db: Database, community: str) ->
         polling = asyncio.create_task(transport.run_polling(stop))
         try:
             yield World(db, community, community_id, Actor("telegram", str(MODERATOR)), fake_api=fake, yishi=app,
-                        codes=codes)
+                        codes=codes, messenger=transport.messenger)
         finally:
             stop.set()
             try:

@@ -17,9 +17,10 @@ from sqlalchemy import func, select
 
 from bot.services import agenda, voting
 from bot.services import web as signin
-from bot.storage.models import Ballot, Member, OutboxMessage, Proposal, WebSession, WebSignin, utcnow
+from bot.services.directory import Actor
+from bot.storage.models import Ballot, Community, Member, OutboxMessage, Proposal, Vote, WebSession, WebSignin, utcnow
 from bot.web import WebServer
-from tests.e2e.conftest import GROUP, OWNERS, World
+from tests.e2e.conftest import GROUP, MODERATOR, OWNERS, World
 from tests.e2e.conftest import world as world  # noqa: F401 - the fixture, on both runtimes
 from tests.services.conftest import link  # noqa: F401 - the site fixture links members with it
 from tests.web.conftest import OUTSIDER, OWNER, TENANT, Site
@@ -74,6 +75,51 @@ async def test_web_gives_a_personal_one_use_link_in_private_only(world: World) -
         async with asyncio.timeout(10):
             while await outbox_keeps_token():
                 await asyncio.sleep(0.05)
+    finally:
+        await pages.stop()
+
+
+async def test_a_web_ballot_redraws_the_rooms_ballot_message(world: World) -> None:
+    """Live messages end on the database's state whichever surface changed it: a ballot cast on the web
+    updates the turnout on the ballot message in the room."""
+    w = world
+    owner = OWNERS["101"]
+    await w.say(owner, owner, f"/register {w.codes['3-2-101']}")
+    await w.say(MODERATOR, GROUP, "/bind 3-2")
+    async with w.db.uow() as uow:  # the author's own co-signature puts it on the agenda
+        (await uow.session.execute(select(Community))).scalar_one().support_fixed = 1
+    proposal = (await agenda.propose(w.db, w.community_id, Actor("telegram", str(owner)), "Paint the stairwell",
+                                     scope="3-2", force=True)).proposal
+    assert proposal is not None and proposal.id is not None
+    await agenda.accept(w.db, proposal.id, w.moderator)
+    posted = await w.say(MODERATOR, GROUP, f"/vote {proposal.id} art278 7d")
+    assert "0/12" in (posted.text or ""), posted.text
+    async with w.db.uow(readonly=True) as uow:
+        vote_id = (await uow.session.execute(select(func.max(Vote.id)))).scalar_one()
+    messenger = w.messenger
+    assert messenger is not None
+    # As bot/runtime.py wires it: the web tells the app's live messages what changed.
+    pages = WebServer(w.db, w.app.i18n, w.app.tz, "127.0.0.1", 0,
+                      changed=lambda kind, subject: w.app.touch_live(kind, subject, messenger))
+    url = await pages.start()
+    w.app.web_base_url = url
+    try:
+        found = LINK_RE.search((await w.say(owner, owner, "/web")).text or "")
+        assert found is not None
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(f"{url}/s/{found.group(2)}") as response:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+            assert csrf is not None
+            async with http.post(f"{url}/s", data={"token": found.group(2), "csrf": csrf.group(1)}) as response:
+                assert response.status == 200
+            async with http.get(f"{url}/v/{vote_id}") as response:
+                csrf = re.search(r'name="csrf" value="([^"]+)"', await response.text())
+            assert csrf is not None
+            async with http.post(f"{url}/v/{vote_id}", data={"choice": "yes", "csrf": csrf.group(1)}) as response:
+                assert response.status == 200
+        shown = await w.fake.wait_for_message(
+            GROUP, lambda m: m.message_id == posted.message_id and "1/12" in (m.text or ""), timeout=10)
+        assert "1/12" in (shown.text or "")
     finally:
         await pages.stop()
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.chat.port import Messenger
 from bot.fakeapi import FakeTelegram
 from bot.fakeapi.server import StoredMessage
 from bot.handlers.app import Yishi
@@ -30,6 +31,7 @@ class World:
     t0: datetime = field(default_factory=utcnow)  # "now" for services-level helpers
     fake_api: FakeTelegram | None = None
     yishi: Yishi | None = None
+    messenger: Messenger | None = None  # the runtime's own (the e2e fixture's transport)
     codes: dict[str, str] = field(default_factory=dict)  # "3-2-101" -> its invite code
 
     @property
