@@ -85,10 +85,12 @@ async def answer(w: World, user: int, chat: int, text: str) -> str:
 
 async def quiet(w: World, user: int, chat: int, texts: list[str]) -> None:
     """Ordinary chat: each message is handled, and nothing is answered or changed."""
+    # Counted once the earlier commands are done: a notice they queue late must not pass for an answer here.
+    await _settle(w)
+    await w.settle()
     async with w.db.uow(readonly=True) as uow:
         handled = (await uow.session.execute(select(func.count()).select_from(InboxUpdate))).scalar_one()
         queued = (await uow.session.execute(select(func.count()).select_from(OutboxMessage))).scalar_one()
-    await _settle(w)
     last = {c: max((m.message_id for m in w.fake.messages(c)), default=0) for c in (chat, user)}
     for text in texts:
         w.fake.send_text(user, chat, text)
