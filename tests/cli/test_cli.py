@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,10 @@ def test_run_without_token_starts_the_local_room(tmp_path: Path) -> None:
     environment["WEB_PORT"] = "0"
     process = subprocess.Popen([sys.executable, "-m", "bot", "run", "--demo-port", str(port)], cwd=tmp_path,
                                env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Reading a pipe line by line has no deadline of its own: a room that never prints its address is killed,
+    # which ends the pipe and fails the asserts below with what it did print.
+    watchdog = threading.Timer(120, process.kill)
+    watchdog.start()
     try:
         lines = []
         assert process.stdout is not None
@@ -47,6 +52,7 @@ def test_run_without_token_starts_the_local_room(tmp_path: Path) -> None:
             lines.append(line)
             if "Residents' web pages" in line:  # printed right after the room's address
                 break
+        watchdog.cancel()
         output = "".join(lines)
         assert "BOT_TOKEN is not set" in output and f"http://127.0.0.1:{port}/" in output
         assert re.search(r"Residents' web pages: http://127\.0\.0\.1:\d+/", output), output
