@@ -26,3 +26,18 @@ async def cancel_and_wait(tasks: Iterable[asyncio.Future[Any]]) -> None:  # a Ta
                 raise
         except Exception:  # noqa: BLE001, S110 - the task's own failure was its to report; we only stop it
             pass
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> bool:
+    """Wait until ``event`` is set or ``timeout`` seconds passed; True when it was set.
+
+    Not ``asyncio.wait_for``: on Python 3.11 it can swallow a cancellation that arrives as its timeout
+    fires (CPython gh-86296), so a loop cancelled at that instant would carry on for ever.
+    ``asyncio.timeout`` counts cancellations and lets an outside one through.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True

@@ -1,4 +1,4 @@
-"""cancel_and_wait stops tasks but never swallows a cancellation aimed at the caller."""
+"""cancel_and_wait and wait_event never swallow a cancellation: a stopped loop stops."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.tasks import cancel_and_wait
+from bot.tasks import cancel_and_wait, wait_event
 
 
 async def test_tasks_are_cancelled_and_awaited() -> None:
@@ -36,3 +36,38 @@ async def test_the_callers_own_cancellation_propagates() -> None:
     with pytest.raises(asyncio.CancelledError):
         await stopper
     assert target.done()
+
+
+async def test_a_loop_waiting_on_an_event_stops_when_cancelled_as_the_event_fires() -> None:
+    """The outbox, scheduler and intake loops wait on a wake-up event between rounds.
+
+    Cancelled in the same turn of the event loop as the event is set, a loop built on Python 3.11's
+    ``asyncio.wait_for`` took the event and carried on for ever (it hung a CI run); on wait_event it stops.
+    """
+    rounds = 0
+
+    async def loop(wakeup: asyncio.Event) -> None:
+        nonlocal rounds
+        while True:
+            if await wait_event(wakeup, 5):
+                rounds += 1
+            wakeup.clear()
+
+    for turns in range(1, 4):
+        wakeup = asyncio.Event()
+        task = asyncio.create_task(loop(wakeup))
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        wakeup.set()
+        task.cancel()
+        async with asyncio.timeout(2):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert rounds == 0
+
+
+async def test_wait_event_says_whether_the_event_came() -> None:
+    event = asyncio.Event()
+    assert await wait_event(event, 0.01) is False
+    asyncio.get_running_loop().call_later(0.01, event.set)
+    assert await wait_event(event, 5) is True

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.tasks import wait_event
+
 
 class _Signal:
     """Wakes every waiter on each ``fire()``; waiters re-check their own predicate.
@@ -38,9 +40,7 @@ class _Signal:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return False
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
+            if not await wait_event(event, remaining):
                 return predicate()
         return True
 

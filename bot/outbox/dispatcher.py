@@ -41,7 +41,7 @@ from bot.storage.models import utcnow
 from bot.storage.outbox import Priority, decode, encode
 from bot.storage.rooms import follow_migration
 from bot.storage.uow import UnitOfWork
-from bot.tasks import cancel_and_wait
+from bot.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,8 @@ class Dispatcher:
         self._waiters[claimed.id] = future
         try:
             await self._deliver(claimed)
-            return await asyncio.wait_for(asyncio.shield(future), REPLY_TIMEOUT)
+            async with asyncio.timeout(REPLY_TIMEOUT):  # not wait_for: see bot.tasks.wait_event
+                return await asyncio.shield(future)
         except TimeoutError:
             raise MessengerError("the reply is still queued (the chat is paused)") from None
         finally:
@@ -280,8 +281,7 @@ class Dispatcher:
                 raise
             except Exception:  # noqa: BLE001 - the loop must outlive a bad round (a database hiccup)
                 log.exception("outbox round failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_interval)
+            await wait_event(self._wakeup, self.poll_interval)
 
     async def _queued_count(self) -> int:
         async with self.db.uow(readonly=True) as uow:

@@ -37,12 +37,13 @@ from bot.scheduler.plan import PlannedJob, Planner
 from bot.storage.jobstore import engine_options, sync_url
 from bot.storage.locks import AdvisoryLock, process_lock
 from bot.storage.models import utcnow
-from bot.tasks import cancel_and_wait
+from bot.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger(__name__)
 
 ADVISORY_LOCK_KEY = 0x59_49_53_48  # "YISH": the scheduler leader's PostgreSQL advisory lock
 JOBS_TABLE = "apscheduler_jobs"
+STOP_GRACE = 10.0  # seconds a stopping service waits for its current round before cancelling it
 
 
 # --- APScheduler with its synchronous job store kept off the event loop --------------------------------
@@ -123,6 +124,7 @@ class SchedulerService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._replan = asyncio.Event()
+        self._stopping = False
         self._reconciling = asyncio.Lock()
 
     @property
@@ -131,6 +133,7 @@ class SchedulerService:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stopping = False
         self.context.replan = self.replan
         set_context(self.context)
         await self._try_to_lead()
@@ -138,6 +141,13 @@ class SchedulerService:
 
     async def stop(self) -> None:
         if self._task is not None:
+            # The loop ends after its current round: cancelled inside a reconcile, an aiosqlite connection is
+            # torn down while APScheduler's thread may hold the file's write lock, and closing it waits for that.
+            self._stopping = True
+            self._replan.set()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_GRACE):
+                    await asyncio.shield(self._task)
             await cancel_and_wait([self._task])
             self._task = None
         await self._step_down()
@@ -152,10 +162,11 @@ class SchedulerService:
         self._loop.call_soon_threadsafe(self._replan.set)
 
     async def _run(self) -> None:
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._replan.wait(), self.reconcile_interval)
+        while not self._stopping:
+            if await wait_event(self._replan, self.reconcile_interval) and not self._stopping:
                 await asyncio.sleep(self.replan_delay)  # gather a burst of changes into one reconcile
+            if self._stopping:
+                return
             self._replan.clear()
             try:
                 if self.leader:

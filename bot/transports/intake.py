@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bot.chat.port import Event, EventSink, Messenger
 from bot.storage.inbox import Inbox, bot_key
-from bot.tasks import cancel_and_wait
+from bot.tasks import cancel_and_wait, wait_event
 from bot.transports import DRAIN_TIMEOUT, MAX_CONCURRENT_UPDATES, POLL_TIMEOUT, feed_safely, secret_matches
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,7 @@ class Intake:
                     purged = await self.inbox.purge()
                     if purged:
                         log.info("inbox: purged %d handled update(s) past Telegram's 24-hour window", purged)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._closing.wait(), SWEEP_EVERY)
+                await wait_event(self._closing, SWEEP_EVERY)
                 if self._closing.is_set():
                     return
                 since_purge += SWEEP_EVERY
@@ -158,8 +157,7 @@ class Intake:
                 await self.store(batch)  # only now may the next getUpdates confirm them
             except Exception as error:  # noqa: BLE001 - network, server, database: wait and ask again
                 log.warning("getUpdates or storing failed (%s); again in %.0fs", error, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), delay)
+                await wait_event(stop, delay)
                 delay = min(delay * 2, 30.0)
                 continue
             delay = RETRY_DELAY
