@@ -104,19 +104,19 @@ def scan_census(lines: Iterable[str], bounds: CensusBounds | None = None) -> Ite
         yield from problems
         return
 
-    position = {name: header.index(name) for name in COLUMNS}
+    order = [header.index(name) for name in COLUMNS]
     # One short string a room ("3\x1f2\x1f501"): the smallest key that still names the first line.
     seen_rooms: dict[str, int] = {}
     owner_kinds: dict[str, tuple[str, int]] = {}
     any_row = any_problem = False
     for index, values in enumerate(reader, start=2):
-        if not any(value.strip() for value in values):
+        if not "".join(values).strip():
             continue
         if len(values) != len(header):
             any_problem = True
             yield CensusProblem(index, "wrong_field_count", f"{len(values)} fields, {len(header)} expected")
             continue
-        record = {name: values[position[name]].strip() for name in COLUMNS}
+        record = dict(zip(COLUMNS, [values[i].strip() for i in order], strict=True))
         line_problems: list[CensusProblem] = []
         for name in ("building", "unit", "room"):
             if not _LABEL_RE.match(record[name]):
