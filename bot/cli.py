@@ -162,7 +162,7 @@ def census_import(
 ) -> None:
     """Import homes, areas and owners from a census CSV (all or nothing)."""
     from bot.deliberation.census import CensusBounds
-    from bot.services.census import import_census
+    from bot.services.census import import_census_file
 
     config = settings()
     bounds = CensusBounds(
@@ -172,11 +172,11 @@ def census_import(
     )
     if bounds.min_floor > bounds.max_floor:
         raise fail(f"--min-floor {bounds.min_floor} is above --max-floor {bounds.max_floor}")
+    # The file is streamed, not read whole: a street of 100,000 homes imports in flat memory.
     try:
-        text = file.read_text(encoding="utf-8")
+        report = with_db(config, lambda db: import_census_file(db, community, file, bounds))
     except UnicodeDecodeError:
         raise fail(f"{file}: not UTF-8 text") from None
-    report = with_db(config, lambda db: import_census(db, community, text, bounds))
     typer.echo(
         f"{report.community}: {report.created} created, {report.updated} updated, {report.unchanged} unchanged."
     )
@@ -191,6 +191,9 @@ def _print_problems(exc: BaseException) -> None:
     problems = getattr(exc, "problems", [])
     for problem in problems:
         typer.secho(f"line {problem.line}: {problem.code}: {problem.detail}", err=True)
+    unlisted = getattr(exc, "total", len(problems)) - len(problems)
+    if unlisted > 0:
+        typer.secho(f"... and {unlisted} more problem(s) not listed", err=True)
 
 
 class CodeFormat(StrEnum):

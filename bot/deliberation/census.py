@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from bot.deliberation.numbers import format_hundredths
@@ -20,6 +21,7 @@ OWNER_KINDS = ("person", "developer")
 _AREA_RE = re.compile(r"^(?P<whole>[0-9]{1,7})(?:\.(?P<frac>[0-9]{1,2}))?$")
 _LABEL_RE = re.compile(r"^[0-9A-Za-z]{1,8}$")
 _OWNER_RE = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+_FLOOR_RE = re.compile(r"-?[0-9]{1,3}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +67,31 @@ def parse_area(text: str) -> int | None:
 
 def parse_census(text: str, bounds: CensusBounds | None = None) -> tuple[list[CensusRow], list[CensusProblem]]:
     """Parse a census CSV; every problem is listed with its line number (the header is line 1)."""
+    rows: list[CensusRow] = []
+    problems: list[CensusProblem] = []
+    for item in scan_census(io.StringIO(text, newline=""), bounds):
+        if isinstance(item, CensusRow):
+            rows.append(item)
+        else:
+            problems.append(item)
+    return rows, problems
+
+
+def scan_census(lines: Iterable[str], bounds: CensusBounds | None = None) -> Iterator[CensusRow | CensusProblem]:
+    """Stream a census CSV: each good row, and each problem with its line number (the header is line 1).
+
+    Lines are read one at a time (a file opened with ``newline=""`` works), so a street of 100,000 homes is
+    never held whole; only the keys needed to catch a repeated room or an owner of two kinds are kept.
+    ``lines`` may start with a byte-order mark.
+    """
     bounds = bounds or CensusBounds()
     problems: list[CensusProblem] = []
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    reader = csv.reader(_without_bom(lines))
     try:
         header = [name.strip() for name in next(reader)]
     except StopIteration:
-        return [], [CensusProblem(1, "empty_file", "no header line")]
+        yield CensusProblem(1, "empty_file", "no header line")
+        return
     for name in header:
         if name not in COLUMNS:
             problems.append(CensusProblem(1, "unknown_column", name))
@@ -81,24 +101,28 @@ def parse_census(text: str, bounds: CensusBounds | None = None) -> tuple[list[Ce
     if len(set(header)) != len(header):
         problems.append(CensusProblem(1, "duplicate_column", ",".join(header)))
     if problems:
-        return [], problems
+        yield from problems
+        return
 
-    rows: list[CensusRow] = []
-    seen_rooms: dict[tuple[str, str, str], int] = {}
+    order = [header.index(name) for name in COLUMNS]
+    # One short string a room ("3\x1f2\x1f501"): the smallest key that still names the first line.
+    seen_rooms: dict[str, int] = {}
     owner_kinds: dict[str, tuple[str, int]] = {}
+    any_row = any_problem = False
     for index, values in enumerate(reader, start=2):
-        if not any(value.strip() for value in values):
+        if not "".join(values).strip():
             continue
         if len(values) != len(header):
-            problems.append(CensusProblem(index, "wrong_field_count", f"{len(values)} fields, {len(header)} expected"))
+            any_problem = True
+            yield CensusProblem(index, "wrong_field_count", f"{len(values)} fields, {len(header)} expected")
             continue
-        record = {name: value.strip() for name, value in zip(header, values, strict=True)}
+        record = dict(zip(COLUMNS, [values[i].strip() for i in order], strict=True))
         line_problems: list[CensusProblem] = []
         for name in ("building", "unit", "room"):
             if not _LABEL_RE.match(record[name]):
                 line_problems.append(CensusProblem(index, f"bad_{name}", record[name]))
         floor_text = record["floor"]
-        floor = int(floor_text) if re.fullmatch(r"-?[0-9]{1,3}", floor_text) else None
+        floor = int(floor_text) if _FLOOR_RE.fullmatch(floor_text) else None
         if floor is None:
             line_problems.append(CensusProblem(index, "bad_floor", floor_text))
         elif not bounds.min_floor <= floor <= bounds.max_floor:
@@ -123,18 +147,27 @@ def parse_census(text: str, bounds: CensusBounds | None = None) -> tuple[list[Ce
             line_problems.append(CensusProblem(index, "owner_kind_conflict", f"{first_kind} on line {first_line}"))
         else:
             owner_kinds.setdefault(record["owner_id"], (kind, index))
-        room_key = (record["building"], record["unit"], record["room"])
-        if room_key in seen_rooms:
-            line_problems.append(CensusProblem(index, "duplicate_room", f"{'-'.join(room_key)} first on line "
-                                                                        f"{seen_rooms[room_key]}"))
-        else:
-            seen_rooms[room_key] = index
+        room_key = "\x1f".join((record["building"], record["unit"], record["room"]))
+        first_room_line = seen_rooms.setdefault(room_key, index)
+        if first_room_line != index:
+            label = "-".join((record["building"], record["unit"], record["room"]))
+            line_problems.append(CensusProblem(index, "duplicate_room", f"{label} first on line {first_room_line}"))
         if line_problems:
-            problems.extend(line_problems)
+            any_problem = True
+            yield from line_problems
             continue
         assert floor is not None and area is not None
-        rows.append(CensusRow(index, record["building"], record["unit"], floor, record["room"], area,
-                              record["area_source"], record["owner_id"], kind))
-    if not rows and not problems:
-        problems.append(CensusProblem(2, "no_rows", "the file has a header but no homes"))
-    return rows, problems
+        any_row = True
+        yield CensusRow(index, record["building"], record["unit"], floor, record["room"], area,
+                        record["area_source"], record["owner_id"], kind)
+    if not any_row and not any_problem:
+        yield CensusProblem(2, "no_rows", "the file has a header but no homes")
+
+
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    first = True
+    for line in lines:
+        if first:
+            line = line.lstrip("\ufeff")
+            first = False
+        yield line

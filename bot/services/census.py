@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import secrets
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import col
 
-from bot.deliberation.census import CensusBounds, CensusProblem, CensusRow, parse_census
+from bot.deliberation.census import CensusBounds, CensusProblem, CensusRow, scan_census
 from bot.deliberation.errors import DomainError, InvalidInput, NotFound
 from bot.deliberation.scope import Scope
 from bot.services import throttle
@@ -30,12 +34,28 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8
 
 
+# A file with every line wrong (say, the wrong separator) would list 100,000 problems: the first ones are
+# kept with their details, the rest only counted, so memory stays flat whatever the file.
+MAX_LISTED_PROBLEMS = 10_000
+# Rows written per round trip: large enough to amortize it, small enough to stay within the bound-parameter
+# limits of SQLite (32,766) and PostgreSQL (32,767) with room to spare.
+CHUNK_ROWS = 2_000
+
+
 class CensusRejected(DomainError):
     code = "census_rejected"
 
-    def __init__(self, problems: list[CensusProblem]) -> None:
-        super().__init__(f"{len(problems)} problem(s)", count=len(problems))
+    def __init__(self, problems: list[CensusProblem], total: int | None = None) -> None:
+        total = len(problems) if total is None else total
+        super().__init__(f"{total} problem(s)", count=total)
         self.problems = problems
+        self.total = total  # may exceed len(problems): only MAX_LISTED_PROBLEMS are kept
+
+
+class CensusChanged(DomainError):
+    """The file changed between checking it and writing it: nothing was written."""
+
+    code = "census_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +77,34 @@ async def get_community(uow: UnitOfWork, name: str) -> Community:
     return community
 
 
+LineSource = Callable[[], AbstractContextManager[Iterable[str]]]
+
+
 async def import_census(
     db: Database, community_name: str, text: str, bounds: CensusBounds | None = None
 ) -> ImportReport:
     """All or nothing: a file with any bad line writes nothing. Re-importing changes nothing."""
-    rows, problems = parse_census(text, bounds)
-    if problems:
-        raise CensusRejected(problems)
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    return await import_census_lines(db, community_name, lambda: nullcontext(io.StringIO(text, newline="")), bounds)
+
+
+async def import_census_file(
+    db: Database, community_name: str, path: Path, bounds: CensusBounds | None = None
+) -> ImportReport:
+    """Like :func:`import_census`, streaming the file twice instead of holding it (UnicodeDecodeError if not UTF-8)."""
+    return await import_census_lines(
+        db, community_name, lambda: path.open(encoding="utf-8", newline=""), bounds)
+
+
+async def import_census_lines(
+    db: Database, community_name: str, open_lines: LineSource, bounds: CensusBounds | None = None
+) -> ImportReport:
+    """Two streaming passes over ``open_lines()``: check every line, then write in chunks in one transaction.
+
+    Only what differs from the database is written, compared by key a chunk at a time, so an unchanged
+    file writes nothing and appends no ledger entry. A changed import appends one entry carrying the
+    file's SHA-256, row count and figures (the ledger records the import, not each home).
+    """
+    rows, digest = _check(open_lines, bounds)
     async with db.uow() as uow:
         community = (
             await uow.session.execute(select(Community).where(col(Community.name) == community_name))
@@ -76,92 +116,169 @@ async def import_census(
             await uow.session.flush()
             created += 1
         assert community.id is not None
-        owners = await _owners(uow, community.id, rows)
-        created += owners[1]
-        homes_created, homes_updated = await _homes(uow, community.id, rows, owners[0])
-        created += homes_created
-        updated += homes_updated + owners[2]
-        report = ImportReport(community_name, created, updated, len(rows) - homes_created - homes_updated)
+        writer = _Writer(uow, community.id)
+        await writer.load_places()
+        rehash = hashlib.sha256()
+        seen = 0
+        with open_lines() as lines:
+            chunk: list[CensusRow] = []
+            for item in scan_census(_hashing(lines, rehash), bounds):
+                if not isinstance(item, CensusRow):
+                    raise CensusChanged("the file changed while it was imported")
+                chunk.append(item)
+                if len(chunk) >= CHUNK_ROWS:
+                    await writer.write(chunk)
+                    seen += len(chunk)
+                    chunk = []
+            if chunk:
+                await writer.write(chunk)
+                seen += len(chunk)
+        if seen != rows or rehash.hexdigest() != digest:
+            raise CensusChanged("the file changed while it was imported")
+        created += writer.owners_created + writer.homes_created
+        updated += writer.homes_updated + writer.owners_updated
+        report = ImportReport(community_name, created, updated, rows - writer.homes_created - writer.homes_updated)
         if report.changed:
             await uow.ledger.append(
                 "census_imported",
                 f"community:{community.id}",
-                {"community": community_name, "sha256": digest, "rows": len(rows), "created": created,
+                {"community": community_name, "sha256": digest, "rows": rows, "created": created,
                  "updated": updated},
             )
     return report
 
 
-async def _owners(uow: UnitOfWork, community_id: int, rows: list[CensusRow]) -> tuple[dict[str, Owner], int, int]:
-    existing = {
-        owner.ref: owner
-        for owner in (await uow.session.execute(select(Owner).where(col(Owner.community_id) == community_id))).scalars()
-    }
-    created = updated = 0
-    for row in rows:
-        owner = existing.get(row.owner_ref)
-        if owner is None:
-            owner = Owner(community_id=community_id, ref=row.owner_ref, kind=row.owner_kind)
-            uow.session.add(owner)
-            existing[row.owner_ref] = owner
-            created += 1
-        elif owner.kind != row.owner_kind:
-            owner.kind = row.owner_kind
-            updated += 1
-    await uow.session.flush()
-    return existing, created, updated
+def _hashing(lines: Iterable[str], digest: hashlib._Hash) -> Iterator[str]:
+    for line in lines:
+        digest.update(line.encode())
+        yield line
 
 
-async def _homes(
-    uow: UnitOfWork, community_id: int, rows: list[CensusRow], owners: dict[str, Owner]
-) -> tuple[int, int]:
-    buildings = {
-        b.number: b
-        for b in (await uow.session.execute(
-            select(Building).where(col(Building.community_id) == community_id))).scalars()
-    }
-    units: dict[tuple[str, str], BuildingUnit] = {}
-    homes: dict[tuple[str, str, str], ExclusiveUnit] = {}
-    existing = await uow.session.execute(
-        select(col(Building.number), BuildingUnit, ExclusiveUnit)
-        .join(BuildingUnit, col(BuildingUnit.building_id) == col(Building.id))
-        .outerjoin(ExclusiveUnit, col(ExclusiveUnit.building_unit_id) == col(BuildingUnit.id))
-        .where(col(Building.community_id) == community_id)
-    )
-    for number, known_unit, known_home in existing:
-        units[(number, known_unit.number)] = known_unit
-        if known_home is not None:  # the outer join gives units without homes too
-            homes[(number, known_unit.number, known_home.room)] = known_home
-    created = updated = 0
-    for row in rows:
-        building = buildings.get(row.building)
-        if building is None:
-            building = Building(community_id=community_id, number=row.building)
-            uow.session.add(building)
-            await uow.session.flush()
-            buildings[row.building] = building
-        unit = units.get((row.building, row.unit))
-        if unit is None:
-            assert building.id is not None
-            unit = BuildingUnit(building_id=building.id, number=row.unit)
-            uow.session.add(unit)
-            await uow.session.flush()
-            units[(row.building, row.unit)] = unit
-        owner_id = owners[row.owner_ref].id
-        assert unit.id is not None and owner_id is not None
-        home = homes.get((row.building, row.unit, row.room))
-        wanted = {"floor": row.floor, "area_centi": row.area_centi, "area_source": row.area_source,
-                  "owner_id": owner_id}
-        if home is None:
-            uow.session.add(ExclusiveUnit(building_unit_id=unit.id, room=row.room, floor=row.floor,
-                                          area_centi=row.area_centi, area_source=row.area_source, owner_id=owner_id))
-            created += 1
-        elif any(getattr(home, key) != value for key, value in wanted.items()):
-            for key, value in wanted.items():
-                setattr(home, key, value)
-            updated += 1
-    await uow.session.flush()
-    return created, updated
+def _check(open_lines: LineSource, bounds: CensusBounds | None) -> tuple[int, str]:
+    """The first pass: count good rows, list problems (bounded), hash the text. Raises CensusRejected."""
+    problems: list[CensusProblem] = []
+    total = rows = 0
+    digest = hashlib.sha256()
+    with open_lines() as lines:
+        for item in scan_census(_hashing(lines, digest), bounds):
+            if isinstance(item, CensusRow):
+                rows += 1
+                continue
+            total += 1
+            if len(problems) < MAX_LISTED_PROBLEMS:
+                problems.append(item)
+    if total:
+        raise CensusRejected(problems, total)
+    return rows, digest.hexdigest()
+
+
+_OWNERS = Owner.__table__  # type: ignore[attr-defined]
+_HOMES = ExclusiveUnit.__table__  # type: ignore[attr-defined]
+_BUILDINGS = Building.__table__  # type: ignore[attr-defined]
+_UNITS = BuildingUnit.__table__  # type: ignore[attr-defined]
+_HOME_FIELDS = ("floor", "area_centi", "area_source", "owner_id")
+
+
+class _Writer:
+    """Writes census rows a chunk at a time: inserts what is new, updates what differs, leaves the rest."""
+
+    def __init__(self, uow: UnitOfWork, community_id: int) -> None:
+        self.uow = uow
+        self.community_id = community_id
+        # Buildings and their units number in the hundreds even for a street: kept whole.
+        self.buildings: dict[str, int] = {}
+        self.units: dict[tuple[str, str], int] = {}
+        self.owners_created = self.owners_updated = self.homes_created = self.homes_updated = 0
+
+    async def load_places(self) -> None:
+        result = await self.uow.session.execute(
+            select(_BUILDINGS.c.number, _BUILDINGS.c.id, _UNITS.c.number, _UNITS.c.id)
+            .select_from(_BUILDINGS.outerjoin(_UNITS, _UNITS.c.building_id == _BUILDINGS.c.id))
+            .where(_BUILDINGS.c.community_id == self.community_id))
+        for building, building_id, unit, unit_id in result:
+            self.buildings[building] = building_id
+            if unit is not None:
+                self.units[(building, unit)] = unit_id
+
+    async def write(self, rows: list[CensusRow]) -> None:
+        owners = await self._owners(rows)
+        await self._places(rows)
+        session = self.uow.session
+        unit_ids = {self.units[(row.building, row.unit)] for row in rows}
+        rooms = {row.room for row in rows}
+        # Homes of the chunk's units with the chunk's rooms: a small superset of the chunk, matched by key.
+        existing = {
+            (unit_id, room): (home_id, (floor, area, source, owner_id))
+            for home_id, unit_id, room, floor, area, source, owner_id in await session.execute(
+                select(_HOMES.c.id, _HOMES.c.building_unit_id, _HOMES.c.room, _HOMES.c.floor, _HOMES.c.area_centi,
+                       _HOMES.c.area_source, _HOMES.c.owner_id)
+                .where(_HOMES.c.building_unit_id.in_(unit_ids), _HOMES.c.room.in_(rooms)))
+        }
+        inserts: list[dict[str, object]] = []
+        updates: list[dict[str, object]] = []
+        for row in rows:
+            unit_id = self.units[(row.building, row.unit)]
+            wanted = (row.floor, row.area_centi, row.area_source, owners[row.owner_ref])
+            known = existing.get((unit_id, row.room))
+            if known is None:
+                inserts.append({"building_unit_id": unit_id, "room": row.room,
+                                **dict(zip(_HOME_FIELDS, wanted, strict=True))})
+            elif known[1] != wanted:
+                updates.append({"home_id": known[0], **{f"new_{k}": v for k, v in zip(_HOME_FIELDS, wanted,
+                                                                                      strict=True)}})
+        if inserts:
+            await session.execute(insert(_HOMES), inserts)
+        if updates:
+            await session.execute(
+                update(_HOMES).where(_HOMES.c.id == bindparam("home_id"))
+                .values({k: bindparam(f"new_{k}") for k in _HOME_FIELDS}), updates)
+        self.homes_created += len(inserts)
+        self.homes_updated += len(updates)
+
+    async def _owners(self, rows: list[CensusRow]) -> dict[str, int]:
+        """The chunk's owners by ref, created or corrected as needed (an owner's kind is one per file)."""
+        session = self.uow.session
+        kinds = {row.owner_ref: row.owner_kind for row in rows}
+        query = select(_OWNERS.c.ref, _OWNERS.c.id, _OWNERS.c.kind).where(
+            _OWNERS.c.community_id == self.community_id, _OWNERS.c.ref.in_(kinds))
+        known = {ref: (owner_id, kind) for ref, owner_id, kind in await session.execute(query)}
+        new = [{"community_id": self.community_id, "ref": ref, "kind": kind}
+               for ref, kind in kinds.items() if ref not in known]
+        # Counted once: a later chunk finds the owner already corrected.
+        changed = [{"owner_id": known[ref][0], "new_kind": kind}
+                   for ref, kind in kinds.items() if ref in known and known[ref][1] != kind]
+        if changed:
+            await session.execute(
+                update(_OWNERS).where(_OWNERS.c.id == bindparam("owner_id")).values(kind=bindparam("new_kind")),
+                changed)
+            self.owners_updated += len(changed)
+        ids = {ref: owner_id for ref, (owner_id, _) in known.items()}
+        if new:
+            await session.execute(insert(_OWNERS), new)
+            self.owners_created += len(new)
+            ids.update((ref, owner_id) for ref, owner_id, _ in await session.execute(
+                query.where(_OWNERS.c.ref.in_([owner["ref"] for owner in new]))))
+        return ids
+
+    async def _places(self, rows: list[CensusRow]) -> None:
+        session = self.uow.session
+        missing = sorted({row.building for row in rows} - self.buildings.keys())
+        if missing:
+            await session.execute(insert(_BUILDINGS), [{"community_id": self.community_id, "number": number}
+                                                       for number in missing])
+            self.buildings.update((number, building_id) for number, building_id in await session.execute(
+                select(_BUILDINGS.c.number, _BUILDINGS.c.id).where(
+                    _BUILDINGS.c.community_id == self.community_id, _BUILDINGS.c.number.in_(missing))))
+        wanted = sorted({(row.building, row.unit) for row in rows} - self.units.keys())
+        if wanted:
+            await session.execute(insert(_UNITS), [{"building_id": self.buildings[b], "number": u}
+                                                   for b, u in wanted])
+            wanted_ids = {self.buildings[b] for b, _ in wanted}
+            numbers = {building_id: number for number, building_id in self.buildings.items()}
+            self.units.update(((numbers[building_id], unit), unit_id) for building_id, unit, unit_id in
+                              await session.execute(
+                                  select(_UNITS.c.building_id, _UNITS.c.number, _UNITS.c.id)
+                                  .where(_UNITS.c.building_id.in_(wanted_ids))))
 
 
 # --- invite codes -----------------------------------------------------------------------------------

@@ -210,3 +210,15 @@ async def test_yishi_run_serves_until_interrupted(tmp_path: Path, transport: str
             process.send_signal(signal.SIGINT)
             output, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, output.decode()[-2000:]
+
+
+def test_a_census_with_more_problems_than_listed_counts_the_rest(workdir: Path) -> None:
+    bad = workdir / "bad.csv"
+    bad.write_text("building,unit,floor,room,area_m2,area_source,owner_id,owner_kind\n"
+                   + "".join(f"1,1,1,{n},0,registry,O{n},person\n" for n in range(10_005)), encoding="utf-8")
+    result = yishi(workdir, "census", "import", str(bad), "--community", "幸福里")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "line 2: bad_area: 0" and lines[9_999] == "line 10001: bad_area: 0"
+    assert lines[10_000] == "... and 5 more problem(s) not listed"
+    assert "census_rejected: 10005 problem(s)" in result.stderr
