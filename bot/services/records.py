@@ -127,7 +127,8 @@ async def _register_rows(uow: UnitOfWork, community_id: int, vote: dict[str, Any
         if ballot is not None:
             choice = "secret" if vote["secret"] else _choice_text(ballot.choice, vote.get("options"))
         owner = "developer" if key == "developer" else (refs.get(mine[0].owner_id, key) if mine else key)
-        for home in mine or [None]:
+        placed: list[Home | None] = list(mine) or [None]  # a roll entry whose home left the census: one row
+        for home in placed:
             rows.append(register_doc.Row(
                 building=home.building if home else "", unit=home.unit if home else "", room=home.room if home else "",
                 area_m2=Decimal(home.area_centi if home else area_centi) / 100, owner=owner,

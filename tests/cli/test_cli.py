@@ -210,3 +210,13 @@ async def test_yishi_run_serves_until_interrupted(tmp_path: Path, transport: str
             process.send_signal(signal.SIGINT)
             output, _ = await asyncio.wait_for(process.communicate(), 60)
         assert process.returncode == 0, output.decode()[-2000:]
+
+
+def test_records_refuse_an_unknown_proposal_and_write_nothing(workdir: Path) -> None:
+    assert yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里").returncode == 0
+    out = workdir / "a.pdf"
+    missing = yishi(workdir, "records", "announcement", "--proposal", "42", "-o", str(out))
+    assert missing.returncode == 1 and "No proposal #42." in missing.stderr
+    register = yishi(workdir, "records", "register", "--proposal", "42", "-o", str(workdir / "r.xlsx"))
+    assert register.returncode == 1 and "No proposal #42." in register.stderr
+    assert not out.exists() and not (workdir / "r.xlsx").exists()

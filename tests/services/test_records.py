@@ -150,3 +150,35 @@ async def test_bad_input_writes_nothing(db: Database, community: str, link) -> N
     await voting.close_vote(db, vid, MODERATOR, now=T0 + timedelta(days=10))
     with pytest.raises(NotEligible):
         await records.announcement(db, pid, tr, "en", TZ, actor=resident(3201))
+
+
+async def test_the_command_line_writes_both_documents(db: Database, community: str, link, database_url: str,
+                                                      tmp_path) -> None:
+    import asyncio
+
+    from tests.cli.test_cli import yishi
+
+    pid, _vid = await _elevator_vote(db, community, link)
+    (tmp_path / ".env").write_text(f"DATABASE_URL={database_url}\n", encoding="utf-8")
+    pdf, xlsx = tmp_path / "a.pdf", tmp_path / "r.xlsx"
+    made = await asyncio.to_thread(yishi, tmp_path, "records", "announcement", "--proposal", str(pid), "-o", str(pdf))
+    assert made.returncode == 0, made.stderr
+    text = pdf_text(pdf.read_bytes())
+    assert "表决结果公告" in text and "708.67" in text
+    made = await asyncio.to_thread(yishi, tmp_path, "records", "register", "--proposal", str(pid), "-o", str(xlsx),
+                                   "--lang", "en")
+    assert made.returncode == 0, made.stderr
+    assert load_workbook(xlsx).active.cell(2, 1).value == "Building"
+
+
+async def test_the_command_line_refuses_an_open_vote(db: Database, community: str, link, database_url: str,
+                                                     tmp_path) -> None:
+    import asyncio
+
+    from tests.cli.test_cli import yishi
+
+    pid, _vid = await _elevator_vote(db, community, link, close=False)
+    (tmp_path / ".env").write_text(f"DATABASE_URL={database_url}\n", encoding="utf-8")
+    made = await asyncio.to_thread(yishi, tmp_path, "records", "announcement", "--proposal", str(pid),
+                                   "-o", str(tmp_path / "a.pdf"))
+    assert made.returncode == 1 and "still open" in made.stderr and not (tmp_path / "a.pdf").exists()
