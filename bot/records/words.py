@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
 from bot.i18n import Text, Translator, _
 
@@ -36,7 +35,7 @@ BALLOT_SOURCES = {"self": _("chat"), "web": _("web"), "paper": _("paper"), "prox
 class Words:
     """One document's language: renders msgids and formats times in the community's zone."""
 
-    def __init__(self, translator: Translator, locale: str, tz: ZoneInfo) -> None:
+    def __init__(self, translator: Translator, locale: str, tz: tzinfo) -> None:
         self.translator = translator
         self.locale = locale
         self.tz = tz

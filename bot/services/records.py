@@ -7,12 +7,12 @@ no result yet, and a paper announcing a standing would read like a decision.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlmodel import col
@@ -75,18 +75,19 @@ async def _council_names(uow: UnitOfWork, community_id: int) -> list[str]:
     return [name for (name,) in rows]
 
 
-async def announcement(db: Database, proposal_id: int, translator: Translator, locale: str, tz: ZoneInfo,
+async def announcement(db: Database, proposal_id: int, translator: Translator, locale: str, tz: tzinfo,
                        actor: Actor | None = None, now: datetime | None = None) -> Document:
     """The result announcement of the proposal's (last, closed) vote, as A4 PDF."""
     proposal, vote, community, council = await _closed_vote(db, proposal_id, actor)
     doc = announcement_doc.Announcement(
         community=community.name, proposal=proposal, vote=vote, source=get_kind(vote["kind"]).source,
         council=council, ledger_head=proposal["ledger_head"], issued=now or utcnow())
-    content = announcement_doc.build(doc, Words(translator, locale, tz))
+    # Laying out a PDF takes a moment of CPU: off the event loop, so chats keep being answered meanwhile.
+    content = await asyncio.to_thread(announcement_doc.build, doc, Words(translator, locale, tz))
     return Document(f"announcement-{proposal_id}-vote-{vote['id']}.pdf", content, "application/pdf")
 
 
-async def register(db: Database, proposal_id: int, translator: Translator, locale: str, tz: ZoneInfo,
+async def register(db: Database, proposal_id: int, translator: Translator, locale: str, tz: tzinfo,
                    actor: Actor | None = None) -> Document:
     """One row per home on the vote's frozen roll, with the elector's ballot, and totals, as .xlsx."""
     proposal, vote, community, _council = await _closed_vote(db, proposal_id, actor)
@@ -95,7 +96,8 @@ async def register(db: Database, proposal_id: int, translator: Translator, local
     async with db.uow(readonly=True) as uow:
         rows, totals = await _register_rows(uow, community.id, vote)
     title = words(_("Register of the vote on #{id} {title}", id=proposal["id"], title=proposal["title"]))
-    content = register_doc.build(rows, [(words(name), heads, area) for name, heads, area in totals], words, title)
+    content = await asyncio.to_thread(register_doc.build, rows,
+                                      [(words(name), heads, area) for name, heads, area in totals], words, title)
     return Document(f"register-{proposal_id}-vote-{vote['id']}.xlsx", content,
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
