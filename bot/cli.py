@@ -515,6 +515,72 @@ def handlers_add(
     typer.echo("Handler added." if added else "Already a handler of that party; nothing changed.")
 
 
+# --- the council's documents (bot/records) -----------------------------------------------------------------
+
+records_app = typer.Typer(help="The council's documents: result announcements, registers of ballots, minutes.",
+                          no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+class DocumentLanguage(StrEnum):
+    zh_CN = "zh_CN"
+    en = "en"
+
+
+def _write_document(config: Settings, make: Callable[[Database], Awaitable[Any]], output: Path | None) -> None:
+    """Run ``make`` (a ``bot.services.records`` use case) and write its document; refusals in words, no file."""
+    from bot.deliberation.errors import InvalidInput, NotFound
+
+    async def work(db: Database) -> Any:
+        try:
+            return await make(db)
+        except NotFound as exc:
+            what = exc.params.get("what", "item")
+            raise fail(f"No {what} #{exc.params.get('id', '?')}.") from None
+        except InvalidInput as exc:
+            if exc.params.get("reason") == "vote_open":
+                raise fail(f"The vote on proposal #{exc.params['id']} is still open: a document is made only "
+                           "once the vote is closed and its result frozen.") from None
+            if exc.params.get("reason") == "no_vote":
+                raise fail(f"Proposal #{exc.params['id']} has had no vote.") from None
+            raise
+
+    document = with_db(config, work)
+    target = output or Path(document.filename)
+    target.write_bytes(document.content)
+    typer.echo(f"{target} ({len(document.content)} bytes)", err=True)
+
+
+@records_app.command("announcement")
+def records_announcement(
+    proposal: Annotated[int, typer.Option("--proposal", help="The proposal whose (closed) vote is announced.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="The PDF file to write.")] = None,
+    lang: Annotated[DocumentLanguage, typer.Option("--lang", help="zh_CN (default) or en.")] = DocumentLanguage.zh_CN,
+) -> None:
+    """The announcement of a vote's result, A4 PDF, with every criterion and the ledger head."""
+    from bot.i18n import Translator
+    from bot.services.records import announcement
+
+    config = settings()
+    _write_document(config, lambda db: announcement(db, proposal, Translator(config.DEFAULT_LOCALE), lang.value,
+                                                    config.tz), output)
+
+
+@records_app.command("register")
+def records_register(
+    proposal: Annotated[int, typer.Option("--proposal", help="The proposal whose (closed) vote is listed.")],
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="The .xlsx file to write.")] = None,
+    lang: Annotated[DocumentLanguage, typer.Option("--lang", help="zh_CN (default) or en.")] = DocumentLanguage.zh_CN,
+) -> None:
+    """One row per home on the vote's frozen roll, with its ballot, and totals, as .xlsx."""
+    from bot.i18n import Translator
+    from bot.services.records import register
+
+    config = settings()
+    _write_document(config, lambda db: register(db, proposal, Translator(config.DEFAULT_LOCALE), lang.value,
+                                                config.tz), output)
+
+
 def main() -> None:
     app()
 

@@ -24,6 +24,7 @@ __all__ = [
     "IncomingMessage",
     "MAX_ACTION_DATA",
     "MAX_CAPTION",
+    "MAX_DOCUMENT_BYTES",
     "MAX_PHOTO_BYTES",
     "MAX_TEXT",
     "MembershipChange",
@@ -45,6 +46,8 @@ MAX_CAPTION = 1024  # a photo's caption (Bot API sendPhoto: "0-1024 characters a
 # Bot API getFile: "For the moment, bots can download files of up to 20MB in size." A photo larger than
 # that could never be fetched by the bot or its handlers' tools, so it is refused.
 MAX_PHOTO_BYTES = 20 * 1024 * 1024
+# Bot API sendDocument: "Bots can currently send files of any type of up to 50 MB in size."
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +223,10 @@ class Messenger(Protocol):
 
     async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
         """Send a photo the platform already has, by its file id (no bytes pass through Yishi)."""
+        ...
+
+    async def send_document(self, chat_id: str, filename: str, content: bytes, caption: str) -> SentMessage:
+        """Upload a file Yishi made (a council document) under ``filename``, with a caption."""
         ...
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None: ...

@@ -148,6 +148,8 @@ class StoredMessage:
     caption: str | None = None
     caption_entities: list[dict[str, Any]] = field(default_factory=list)
     media_group_id: str | None = None
+    document: dict[str, Any] | None = None  # a Document object (sendDocument)
+    document_content: bytes | None = field(default=None, repr=False)  # the uploaded bytes, for tests to read
 
     @property
     def from_bot(self) -> bool:
@@ -190,6 +192,8 @@ class StoredMessage:
             data["media_group_id"] = self.media_group_id
         if self.photo:
             data["photo"] = [dict(size) for size in self.photo]
+        if self.document is not None:
+            data["document"] = dict(self.document)
         if self.caption is not None:
             data["caption"] = self.caption
         if self.caption_entities:

@@ -776,6 +776,8 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
         caption: str | None = None,
         caption_entities: list[dict[str, Any]] | None = None,
         media_group_id: str | None = None,
+        document: dict[str, Any] | None = None,
+        document_content: bytes | None = None,
     ) -> StoredMessage:
         message = StoredMessage(
             chat_id=chat.id,
@@ -794,6 +796,8 @@ class FakeTelegram(BotApiMethods, ControlEndpoints):
             caption=caption,
             caption_entities=caption_entities or [],
             media_group_id=media_group_id,
+            document=document,
+            document_content=document_content,
         )
         chat.next_message_id += 1
         chat.messages[message.message_id] = message

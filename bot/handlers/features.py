@@ -16,6 +16,7 @@ from bot.handlers import (
     implementation,
     meetings,
     nudges,
+    records,
     registration,
     requests,
     rooms,
@@ -26,7 +27,7 @@ from bot.handlers.wiring import Features
 
 FEATURES: tuple[ModuleType, ...] = (
     registration, agenda, votes, board, rooms, meetings, digests, nudges, implementation, requests, followers,
-    web,
+    web, records,
 )
 
 

@@ -38,7 +38,7 @@ from bot.storage import members as member_store
 from bot.storage import outbox as queue_store
 from bot.storage.locks import AdvisoryLock, lock_key
 from bot.storage.models import utcnow
-from bot.storage.outbox import Priority, decode, encode
+from bot.storage.outbox import Priority, decode, document_of, encode
 from bot.storage.rooms import follow_migration
 from bot.storage.uow import UnitOfWork
 from bot.tasks import cancel_and_wait, wait_event
@@ -189,7 +189,7 @@ class Dispatcher:
         return isinstance(messenger, OutboxMessenger)
 
     async def send(self, platform: str, chat_id: str, message: OutMessage, reply_to: str | None = None,
-                   *, photo: str | None = None) -> SentMessage:
+                   *, photo: str | None = None, document: tuple[str, bytes] | None = None) -> SentMessage:
         """Queue a reply (``photo``: that photo by file id, the text its caption) and deliver it now, in the
         caller's task, under every limit.
 
@@ -205,7 +205,7 @@ class Dispatcher:
                 chat_id=chat_id,
                 chat_kind=chat_kind_of(platform, chat_id),
                 priority=Priority.REPLY,
-                payload=encode(message, reply_to=reply_to, photo=photo),
+                payload=encode(message, reply_to=reply_to, photo=photo, document=document),
                 claimer=self.boot_id,
                 now=now,
             )
@@ -357,6 +357,7 @@ class Dispatcher:
         message, reply_to = decode(row.payload)
         edit = row.payload.get("edit")
         photo = row.payload.get("photo")
+        document = document_of(row.payload)
 
         async def call() -> SentMessage:
             if edit is not None:
@@ -364,6 +365,8 @@ class Dispatcher:
                 return SentMessage(row.chat_id, str(edit))
             if photo is not None:
                 return await inner.send_photo(row.chat_id, str(photo), message.text)
+            if document is not None:
+                return await inner.send_document(row.chat_id, document[0], document[1], message.text)
             return await inner.send(row.chat_id, message, reply_to=reply_to)
 
         editing = self._editing(row.platform, row.chat_id, str(edit)) if edit is not None else contextlib.nullcontext()
@@ -543,6 +546,11 @@ class OutboxMessenger:
 
     async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
         return await self.dispatcher.send(self.platform, chat_id, OutMessage(caption), photo=file_id)
+
+    async def send_document(self, chat_id: str, filename: str, content: bytes, caption: str) -> SentMessage:
+        # Secret: the row forgets the file once delivered (a council document need not stay in the queue).
+        return await self.dispatcher.send(self.platform, chat_id, OutMessage(caption, secret=True),
+                                          document=(filename, content))
 
     async def edit_rendered(
         self, chat_id: str, message_id: str, render: Callable[[], Awaitable[OutMessage | None]]

@@ -7,6 +7,7 @@ a second process) finds its key taken and adds nothing.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from enum import IntEnum
@@ -30,7 +31,7 @@ class Priority(IntEnum):
 
 
 def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None = None,
-           photo: str | None = None) -> dict[str, Any]:
+           photo: str | None = None, document: tuple[str, bytes] | None = None) -> dict[str, Any]:
     actions = [
         [{k: v for k, v in (("label", a.label), ("data", a.data), ("start", a.start)) if v is not None} for a in row]
         for row in message.actions
@@ -42,6 +43,8 @@ def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None
         payload["edit"] = edit  # replace the text and actions of this earlier message instead
     if photo is not None:
         payload["photo"] = photo  # a photo by its platform file id, the text as its caption
+    if document is not None:  # a file Yishi made (name, bytes), the text as its caption
+        payload["document"] = {"name": document[0], "data": base64.b64encode(document[1]).decode("ascii")}
     if message.secret:
         payload["secret"] = True
     return payload
@@ -49,6 +52,14 @@ def encode(message: OutMessage, *, reply_to: str | None = None, edit: str | None
 
 # What a secret message's row keeps once it left the queue (sent or failed for good).
 FORGOTTEN = {"text": "(a secret message, forgotten once delivered)", "actions": [], "secret": True}
+
+
+def document_of(payload: dict[str, Any]) -> tuple[str, bytes] | None:
+    """The file a row carries (see ``encode``), or None."""
+    found = payload.get("document")
+    if not isinstance(found, dict):
+        return None
+    return str(found["name"]), base64.b64decode(found["data"])
 
 
 def decode(payload: dict[str, Any]) -> tuple[OutMessage, str | None]:

@@ -24,6 +24,7 @@ from aiogram.types import (
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
+    BufferedInputFile,
     CallbackQuery,
     ChatMemberUpdated,
     InlineKeyboardButton,
@@ -137,6 +138,13 @@ class AiogramMessenger:
         with _mapped_errors():
             sent = await self._bot.send_photo(chat_id=chat_ref(chat_id), photo=file_id,
                                               caption=caption[:MAX_CAPTION] or None)
+        return SentMessage(chat_id=str(sent.chat.id), message_id=str(sent.message_id))
+
+    async def send_document(self, chat_id: str, filename: str, content: bytes, caption: str) -> SentMessage:
+        with _mapped_errors():
+            sent = await self._bot.send_document(chat_id=chat_ref(chat_id),
+                                                 document=BufferedInputFile(content, filename=filename),
+                                                 caption=caption[:MAX_CAPTION] or None)
         return SentMessage(chat_id=str(sent.chat.id), message_id=str(sent.message_id))
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:

@@ -20,6 +20,7 @@ from telegram import (
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     PhotoSize,
@@ -146,6 +147,12 @@ class PtbMessenger:
     async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
         with _mapped_errors():
             sent = await self._bot.send_photo(chat_ref(chat_id), file_id, caption=caption[:MAX_CAPTION] or None)
+        return SentMessage(chat_id=str(sent.chat.id), message_id=str(sent.message_id))
+
+    async def send_document(self, chat_id: str, filename: str, content: bytes, caption: str) -> SentMessage:
+        with _mapped_errors():
+            sent = await self._bot.send_document(chat_ref(chat_id), InputFile(content, filename=filename),
+                                                 caption=caption[:MAX_CAPTION] or None)
         return SentMessage(chat_id=str(sent.chat.id), message_id=str(sent.message_id))
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:

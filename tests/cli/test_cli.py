@@ -222,3 +222,13 @@ def test_a_census_with_more_problems_than_listed_counts_the_rest(workdir: Path) 
     assert lines[0] == "line 2: bad_area: 0" and lines[9_999] == "line 10001: bad_area: 0"
     assert lines[10_000] == "... and 5 more problem(s) not listed"
     assert "census_rejected: 10005 problem(s)" in result.stderr
+
+
+def test_records_refuse_an_unknown_proposal_and_write_nothing(workdir: Path) -> None:
+    assert yishi(workdir, "census", "import", str(SAMPLE), "--community", "幸福里").returncode == 0
+    out = workdir / "a.pdf"
+    missing = yishi(workdir, "records", "announcement", "--proposal", "42", "-o", str(out))
+    assert missing.returncode == 1 and "No proposal #42." in missing.stderr
+    register = yishi(workdir, "records", "register", "--proposal", "42", "-o", str(workdir / "r.xlsx"))
+    assert register.returncode == 1 and "No proposal #42." in register.stderr
+    assert not out.exists() and not (workdir / "r.xlsx").exists()

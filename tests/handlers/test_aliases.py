@@ -22,7 +22,7 @@ KEYWORDS = [(word, command) for command, words in W.by_command.items() for word 
 SAMPLE_ARGS = {
     "start": "", "register": "3-2-501", "me": "", "lang": "中文", "help": "", "pending": "", "propose": "修路灯",
     "support": "3", "proposals": "", "show": "#3", "accept": "3", "decline": "3 重复了", "merge": "4 3",
-    "withdraw": "3", "digest": "我 每天 20:00", "progress": "3 完成", "meeting": "12-05 19:30",
+    "withdraw": "3", "digest": "我 每天 20:00", "progress": "3 完成", "records": "3", "meeting": "12-05 19:30",
     "nudges": "关", "bind": "3号楼2单元", "vote": "3 电梯 10天", "close": "3", "results": "3 详细",
     "paper": "3 3-2-501 赞成 委托书", "objection": "状态 2 调解中",
     "report": "停车 3-2 消防通道被占", "myreports": "", "order": "R12", "queue": "", "take": "R12",

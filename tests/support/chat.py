@@ -17,6 +17,7 @@ class Recorder:
     toasts: list[tuple[str, bool]] = field(default_factory=list)
     admins: set[str] = field(default_factory=set)
     photos: list[tuple[str, str, str]] = field(default_factory=list)  # chat id, file id, caption
+    documents: list[tuple[str, str, bytes, str]] = field(default_factory=list)  # chat id, name, bytes, caption
 
     async def send(self, chat_id: str, message: OutMessage, *, reply_to: str | None = None) -> SentMessage:
         self.sent.append((chat_id, message))
@@ -28,6 +29,10 @@ class Recorder:
     async def send_photo(self, chat_id: str, file_id: str, caption: str) -> SentMessage:
         self.photos.append((chat_id, file_id, caption))
         return SentMessage(chat_id, f"p{len(self.photos)}")
+
+    async def send_document(self, chat_id: str, filename: str, content: bytes, caption: str) -> SentMessage:
+        self.documents.append((chat_id, filename, content, caption))
+        return SentMessage(chat_id, f"d{len(self.documents)}")
 
     async def toast(self, press: ButtonPress, text: str, *, alert: bool = False) -> None:
         self.toasts.append((text, alert))
