@@ -102,13 +102,13 @@ def run(
 ) -> None:
     """Run the bot."""
     config = settings()
+    _logging(config)
     if config.BOT_TOKEN is None:
         typer.secho("BOT_TOKEN is not set: starting the local room instead (set BOT_TOKEN in .env, see "
                     ".env.example, to connect to Telegram).", err=True, fg=typer.colors.YELLOW)
         _demo(config, config.TRANSPORT, "127.0.0.1", demo_port, fresh=False)
         return
     prepare_database(config)
-    _logging()
     from bot.runtime import serve
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -134,16 +134,16 @@ def demo(
 def _demo(config: Settings, transport: str, host: str, port: int, *, fresh: bool) -> None:
     from bot.demo import run_demo
 
-    _logging()
+    _logging(config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_demo(config, transport=transport, host=host, port=port, fresh=fresh,
                              announce=lambda line: typer.secho(line, fg=typer.colors.GREEN)))
 
 
-def _logging() -> None:
-    import logging
+def _logging(config: Settings) -> None:
+    from bot.logs import setup
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup(config.LOG_LEVEL, config.LOG_FORMAT)
 
 
 # --- census -----------------------------------------------------------------------------------------
