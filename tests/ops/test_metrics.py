@@ -167,3 +167,21 @@ async def test_healthz_is_503_when_the_database_is_unreachable(db: Database) -> 
     finally:
         await server.stop()
         await gone.dispose()
+
+
+async def test_the_handlers_say_what_became_of_an_update(db: Database, community: str) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.chat.port import Chat, IncomingMessage, Sender
+    from bot.handlers.app import Yishi
+    from tests.support.chat import Recorder
+
+    app = Yishi(db, Translator("en"), ZoneInfo("Asia/Shanghai"))
+    event = IncomingMessage(77, Sender("telegram", "5", "Resident Sun", "en"), Chat("telegram", "5", "private"),
+                            "1", "/help")
+    messenger = Recorder()
+    try:
+        assert await app.feed(event, messenger) == "handled"
+        assert await app.feed(event, messenger) == "duplicate"  # a redelivery: handled once
+    finally:
+        await app.close()

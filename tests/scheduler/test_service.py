@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import time_machine
 
+from bot import metrics
 from bot.scheduler.context import JobContext
 from bot.scheduler.service import SchedulerService, sync_url
 from bot.services import voting
@@ -51,6 +52,8 @@ async def test_a_due_vote_is_closed_by_apscheduler(world: World, job_context: Jo
             assert svc.leader and svc.scheduler is not None
             ids = {job.id for job in svc.scheduler.get_jobs()}
             assert {f"vote-close:{vote.id}", f"vote-remind:{vote.id}", "deadline-sweep", "nudges"} <= ids
+            job = metrics.job_name(svc.scheduler.get_job(f"vote-close:{vote.id}").func_ref)
+            runs = metrics.REGISTRY.get_sample_value("yishi_scheduler_job_runs_total", {"job": job}) or 0.0
             clock.move_to(vote.closes_at + timedelta(seconds=30))
             svc.scheduler.wakeup()
 
@@ -59,6 +62,8 @@ async def test_a_due_vote_is_closed_by_apscheduler(world: World, job_context: Jo
 
             await until(closed)
             await until(lambda: _count(world, f"vote-result:{vote.id}:", 3))
+            # /metrics counts the run under the job's function (one series for every vote's close).
+            assert metrics.REGISTRY.get_sample_value("yishi_scheduler_job_runs_total", {"job": job}) == runs + 1
         finally:
             await svc.stop()
     assert sorted(r.chat_id for r in await outbox(world.db, f"vote-result:{vote.id}:")) == ["-1", "-2", "-3"]
