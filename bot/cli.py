@@ -146,6 +146,41 @@ def _logging(config: Settings) -> None:
     setup(config.LOG_LEVEL, config.LOG_FORMAT)
 
 
+# --- backup and restore -------------------------------------------------------------------------------
+
+
+@app.command("backup")
+def backup_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The backup file to write (must not exist).")],
+) -> None:
+    """Back up the whole database (SQLite: online backup; PostgreSQL: pg_dump) while the bot may run."""
+    from bot.storage.backup import BackupError, backup
+
+    config = settings()
+    try:
+        backup(config.DATABASE_URL, output)
+    except BackupError as exc:
+        raise fail(f"Backup failed: {exc}") from None
+    typer.echo(f"Backup written to {output}. Keep LEDGER_KEY and BALLOT_SECRET_KEY (or data/keys.env) with it: "
+               "they are not in the database.")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A `yishi backup` file.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a database that is not empty.")] = False,
+) -> None:
+    """Restore a backup into DATABASE_URL (refused when that database is not empty, unless --force)."""
+    from bot.storage.backup import BackupError, restore
+
+    config = settings()
+    try:
+        restore(config.DATABASE_URL, file, force=force)
+    except BackupError as exc:
+        raise fail(f"Restore failed: {exc}") from None
+    typer.echo("Restored. Stop the bot while restoring; then `yishi ledger verify` (with the same keys).")
+
+
 # --- census -----------------------------------------------------------------------------------------
 
 
