@@ -69,7 +69,7 @@ async def running(request: pytest.FixtureRequest, db: Database) -> AsyncIterator
         urls: list[str] = []
         task = asyncio.create_task(serve(settings, stop=stop, ready=ready, on_web=urls.append))
         try:
-            async with asyncio.timeout(30):
+            async with asyncio.timeout(90):  # a loaded machine (xdist workers) is slow to start a runtime
                 await ready.wait()
             yield Running(urls[0], fake, request.param)
         finally:
