@@ -102,13 +102,13 @@ def run(
 ) -> None:
     """Run the bot."""
     config = settings()
+    _logging(config)
     if config.BOT_TOKEN is None:
         typer.secho("BOT_TOKEN is not set: starting the local room instead (set BOT_TOKEN in .env, see "
                     ".env.example, to connect to Telegram).", err=True, fg=typer.colors.YELLOW)
         _demo(config, config.TRANSPORT, "127.0.0.1", demo_port, fresh=False)
         return
     prepare_database(config)
-    _logging()
     from bot.runtime import serve
 
     with contextlib.suppress(KeyboardInterrupt):
@@ -134,16 +134,51 @@ def demo(
 def _demo(config: Settings, transport: str, host: str, port: int, *, fresh: bool) -> None:
     from bot.demo import run_demo
 
-    _logging()
+    _logging(config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_demo(config, transport=transport, host=host, port=port, fresh=fresh,
                              announce=lambda line: typer.secho(line, fg=typer.colors.GREEN)))
 
 
-def _logging() -> None:
-    import logging
+def _logging(config: Settings) -> None:
+    from bot.logs import setup
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup(config.LOG_LEVEL, config.LOG_FORMAT)
+
+
+# --- backup and restore -------------------------------------------------------------------------------
+
+
+@app.command("backup")
+def backup_command(
+    output: Annotated[Path, typer.Option("-o", "--output", help="The backup file to write (must not exist).")],
+) -> None:
+    """Back up the whole database (SQLite: online backup; PostgreSQL: pg_dump) while the bot may run."""
+    from bot.storage.backup import BackupError, backup
+
+    config = settings()
+    try:
+        backup(config.DATABASE_URL, output)
+    except BackupError as exc:
+        raise fail(f"Backup failed: {exc}") from None
+    typer.echo(f"Backup written to {output}. Keep LEDGER_KEY and BALLOT_SECRET_KEY (or data/keys.env) with it: "
+               "they are not in the database.")
+
+
+@app.command("restore")
+def restore_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A `yishi backup` file.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a database that is not empty.")] = False,
+) -> None:
+    """Restore a backup into DATABASE_URL (refused when that database is not empty, unless --force)."""
+    from bot.storage.backup import BackupError, restore
+
+    config = settings()
+    try:
+        restore(config.DATABASE_URL, file, force=force)
+    except BackupError as exc:
+        raise fail(f"Restore failed: {exc}") from None
+    typer.echo("Restored. Stop the bot while restoring; then `yishi ledger verify` (with the same keys).")
 
 
 # --- census -----------------------------------------------------------------------------------------

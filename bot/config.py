@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     WEB_HOST: str = "127.0.0.1"
     WEB_PORT: int = Field(default=8081, ge=0, le=65535)
     WEB_BASE_URL: str | None = None
+    # Logging: DEBUG, INFO, WARNING or ERROR (libraries stay at WARNING unless DEBUG); text lines or one JSON
+    # object per line (for a log collector).
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["text", "json"] = "text"
+
+    @field_validator("LOG_LEVEL", "LOG_FORMAT", mode="before")
+    @classmethod
+    def _lower_or_upper(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        return value.strip().upper() if info.field_name == "LOG_LEVEL" else value.strip().lower()
 
     @field_validator("BOT_TOKEN")
     @classmethod

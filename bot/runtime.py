@@ -42,9 +42,10 @@ async def serve(settings: Settings, *, webhook: str | None = None, stop: asyncio
     app = build_app(settings, db)
     transport: Transport = create_transport(settings, app)
     outbox = build_outbox(settings, db, app)
-    scheduler = None
+    scheduler: SchedulerService | None = None
     pages = WebServer(db, app.i18n, settings.tz, settings.WEB_HOST, settings.WEB_PORT, settings.WEB_BASE_URL,
-                      changed=lambda kind, subject_id: app.touch_live(kind, subject_id, transport.messenger))
+                      changed=lambda kind, subject_id: app.touch_live(kind, subject_id, transport.messenger),
+                      leader=lambda: None if scheduler is None else scheduler.leader)
     try:
         await start_web(pages, app, settings, on_web)
         await transport.start()

@@ -236,10 +236,15 @@ class Messenger(Protocol):
     async def set_commands(self, commands: list[CommandInfo], *, scope: CommandScope, language: str | None) -> None: ...
 
 
-class EventSink(Protocol):
-    """What a transport feeds: the handlers' entry point."""
+# What became of an update (logged and counted by the transports): handled here, a duplicate (handled
+# already, or in hand here or in another process), or failed (the member got an apology).
+Outcome = Literal["handled", "duplicate", "failed"]
 
-    async def feed(self, event: Event, messenger: Messenger) -> None: ...
+
+class EventSink(Protocol):
+    """What a transport feeds: the handlers' entry point; it may say what became of the update."""
+
+    async def feed(self, event: Event, messenger: Messenger) -> Outcome | None: ...
 
 
 class Delivery(Protocol):

@@ -17,6 +17,7 @@ from bot.chat.port import (
     MembershipChange,
     Messenger,
     MessengerError,
+    Outcome,
     OutMessage,
     Sender,
 )
@@ -75,19 +76,19 @@ class Yishi:
         self.web_links: str | None = None
         self._through_outbox: dict[int, Messenger] = {}
 
-    async def feed(self, event: Event, messenger: Messenger) -> None:
+    async def feed(self, event: Event, messenger: Messenger) -> Outcome:
         messenger = self._outbound(messenger)
         try:
             if isinstance(event, ButtonPress) and event.data.startswith(BALLOT_PREFIX):
-                await self._ballot_press(event, messenger)  # the hot path: claimed inside its batch
-                return
+                return await self._ballot_press(event, messenger)  # the hot path: claimed inside its batch
             if not await self.inbox.claim(event.update_id):
-                return  # handled already, or in hand here or in another live process
+                return "duplicate"  # handled already, or in hand here or in another live process
             try:
                 with handling(self.inbox.bot, event.update_id, self.boot_id):
                     await self._dispatch(event, messenger)
             finally:
                 await self.inbox.finish(event.update_id)
+            return "handled"
         except Exception:  # noqa: BLE001 - nothing may escape to the transport
             log.exception("update %s failed", event.update_id)
             await self._apologise(event, messenger)
@@ -95,6 +96,7 @@ class Yishi:
                 await self.inbox.finish(event.update_id)
             except Exception:  # noqa: BLE001 - unhandled, so the next sweep retries it
                 log.warning("update %s stays in the inbox", event.update_id)
+            return "failed"
 
     def _outbound(self, messenger: Messenger) -> Messenger:
         if self.outbox is None or self.outbox.wraps(messenger):
@@ -193,25 +195,26 @@ class Yishi:
         except DomainError as error:
             await ctx.toast(errors.explain(error), alert=True)
 
-    async def _ballot_press(self, event: ButtonPress, messenger: Messenger) -> None:
+    async def _ballot_press(self, event: ButtonPress, messenger: Messenger) -> Outcome:
         action = unpack(event.data)
         locale = member_locale(None, event.sender, self.i18n.default_locale)
         if not isinstance(action, BallotChoice) or (event.buttons is not None and event.data not in event.buttons):
-            if await self.inbox.claim(event.update_id):
-                await self._answer(event, messenger, self.i18n.render(_("This button is no longer valid."), locale),
-                                   alert=True)
-                await self.inbox.finish(event.update_id)
-            return
+            if not await self.inbox.claim(event.update_id):
+                return "duplicate"
+            await self._answer(event, messenger, self.i18n.render(_("This button is no longer valid."), locale),
+                               alert=True)
+            await self.inbox.finish(event.update_id)
+            return "handled"
         position = action.choice
         outcome = await self.ballots.submit(
             PressRequest(messenger.platform, event.update_id, event.sender.user_id, action.vote_id, position,
                          bot=self.inbox.bot)
         )
         if outcome.duplicate:
-            return
+            return "duplicate"
         if outcome.failed:
             await self._apologise(event, messenger)
-            return
+            return "failed"
         if outcome.member_locale:
             locale = outcome.member_locale
         elif not event.sender.language_code and outcome.member_language:
@@ -221,7 +224,7 @@ class Yishi:
         if outcome.error is not None:
             await self._answer(event, messenger, self.i18n.render(errors.explain(outcome.error), locale),
                                alert=True, vote_id=action.vote_id)
-            return
+            return "handled"
         assert outcome.cast is not None
         cast = outcome.cast
         deadline = _("You can change it until {deadline}.", deadline=when(cast.vote.closes_at, self.tz))
@@ -235,6 +238,7 @@ class Yishi:
         if cast.changed:
             self.board.touch(action.vote_id, messenger)
             await tell_replaced(self, cast)
+        return "handled"
 
     async def _answer(self, event: ButtonPress, messenger: Messenger, text: str, *, alert: bool = False,
                       vote_id: int | None = None) -> None:

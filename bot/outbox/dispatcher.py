@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
 
+from bot import metrics
 from bot.chat.port import (
     ButtonPress,
     CommandInfo,
@@ -462,6 +463,7 @@ class Dispatcher:
     async def _refused(self, row: _Row, error: MessengerError) -> str:
         if error.retry_after:
             self.stats.retry_after += 1
+            metrics.RETRY_AFTER.inc()
             log.info("chat %s paused for %ss (429)", row.chat_id, error.retry_after)
             await self._release(row, delay=error.retry_after, error=str(error))
             return "paused"

@@ -31,6 +31,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
+from bot import metrics
 from bot.scheduler.context import JobContext, set_context
 from bot.scheduler.jobs import planners as wired_planners
 from bot.scheduler.plan import PlannedJob, Planner
@@ -53,7 +54,11 @@ class _Executor(AsyncIOExecutor):
     """Jobs are submitted from the worker thread that processes the store; start them on the loop."""
 
     def _do_submit_job(self, job: Any, run_times: Any) -> None:
-        self._eventloop.call_soon_threadsafe(super()._do_submit_job, job, run_times)
+        self._eventloop.call_soon_threadsafe(self._start, job, run_times)
+
+    def _start(self, job: Any, run_times: Any) -> None:
+        metrics.JOB_RUNS.labels(job=metrics.job_name(job.func_ref)).inc(len(run_times))
+        super()._do_submit_job(job, run_times)
 
 
 class _Scheduler(AsyncIOScheduler):

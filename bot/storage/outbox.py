@@ -219,6 +219,16 @@ async def queued_count(uow: UnitOfWork) -> int:
     return int((await uow.session.execute(query)).scalar_one())
 
 
+async def queued_by_kind(uow: UnitOfWork) -> dict[str, int]:
+    """Messages still to go by kind: the first part of their dedupe key ("reply", "nudge", "digest")."""
+    query = select(col(OutboxMessage.dedupe_key)).where(col(OutboxMessage.status).in_(("pending", "sending")))
+    counts: dict[str, int] = {}
+    for key in (await uow.session.execute(query)).scalars():
+        kind = key.split(":", 1)[0] or "other"
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
 async def skip_unreachable(uow: UnitOfWork) -> int:
     """Pending messages to members who blocked the bot since they were queued: skipped, not tried."""
     unreachable = select(col(Member.id)).where(col(Member.reachable).is_(False))

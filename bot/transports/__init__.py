@@ -11,18 +11,21 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot import metrics
 from bot.chat.port import Chat, ChatKind, Event, EventSink, Messenger, Sender
 from bot.config import Settings
 
 __all__ = ["Transport", "create_transport"]
 
 logger = logging.getLogger(__name__)
+updates_log = logging.getLogger("bot.updates")  # one line per update: id and outcome
 
 PLATFORM = "telegram"
 # Everything Yishi reacts to; other kinds are never even created by Telegram.
@@ -131,9 +134,21 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[N
         await runner.cleanup()
 
 
-async def feed_safely(sink: EventSink, event: Event, messenger: Messenger) -> None:
-    """The sink should never raise; if it does, one update is lost, not the transport."""
+async def feed_safely(sink: EventSink, event: Event, messenger: Messenger, transport: str = "") -> None:
+    """The sink should never raise; if it does, one update is lost, not the transport.
+
+    One log line per update (its id and outcome), counted in /metrics by transport and outcome.
+    """
+    started = time.perf_counter()
+    outcome: str = "failed"
     try:
-        await sink.feed(event, messenger)
+        outcome = await sink.feed(event, messenger) or "handled"
     except Exception:
         logger.exception("event sink failed on update %s (%s)", event.update_id, type(event).__name__)
+    finally:
+        seconds = time.perf_counter() - started
+        metrics.UPDATES.labels(transport=transport or "unknown", outcome=outcome).inc()
+        metrics.UPDATE_SECONDS.labels(transport=transport or "unknown").observe(seconds)
+        updates_log.info("update %s %s (%s) in %.0f ms", event.update_id, outcome, type(event).__name__,
+                         seconds * 1000, extra={"update_id": event.update_id, "outcome": outcome,
+                                                "event": type(event).__name__, "ms": round(seconds * 1000)})

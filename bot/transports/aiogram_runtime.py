@@ -241,7 +241,7 @@ class AiogramTransport:
         self._closed = False
         self._messenger = AiogramMessenger(self._bot)
         # aiogram's Dispatcher confirms a batch before handling it; Yishi polls through the Bot itself.
-        self._intake = Intake(sink, self._messenger, self._decode, PLATFORM, settings.BOT_TOKEN)
+        self._intake = Intake(sink, self._messenger, self._decode, PLATFORM, settings.BOT_TOKEN, "aiogram")
 
     @property
     def messenger(self) -> AiogramMessenger:

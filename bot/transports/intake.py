@@ -49,8 +49,9 @@ class Intake:
     """Shared by both runtimes; the runtime gives it a way to fetch and a way to parse."""
 
     def __init__(self, sink: EventSink, messenger: Messenger, decode: Decode, platform: str,
-                 token: str | None) -> None:
+                 token: str | None, transport: str = "") -> None:
         self.sink = sink
+        self.transport = transport  # aiogram or ptb: the label of its updates in /metrics
         self.messenger = messenger
         self.decode = decode
         # A sink without an inbox (tests of the adapters alone) is fed directly.
@@ -118,7 +119,7 @@ class Intake:
             if event is None:
                 await self.inbox.finish(update_id)
             else:
-                await self._spawn(feed_safely(self.sink, event, self.messenger))
+                await self._spawn(feed_safely(self.sink, event, self.messenger, self.transport))
         confirm = getattr(self.sink, "confirm", None)
         for update_id, raw in owed:
             event = self._decode(update_id, raw)
@@ -143,7 +144,7 @@ class Intake:
     async def handle(self, batch: Sequence[Received]) -> None:
         for received in batch:
             if received.event is not None:
-                await self._spawn(feed_safely(self.sink, received.event, self.messenger))
+                await self._spawn(feed_safely(self.sink, received.event, self.messenger, self.transport))
 
     async def poll(self, fetch: Fetch, stop: asyncio.Event) -> None:
         """Long-poll until ``stop``: each batch is stored before the next call confirms it."""

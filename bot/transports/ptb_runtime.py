@@ -252,7 +252,7 @@ class PtbTransport:
             .build()
         )
         self._messenger = PtbMessenger(self._app.bot)
-        self._intake = Intake(sink, self._messenger, self._decode, PLATFORM, settings.BOT_TOKEN)
+        self._intake = Intake(sink, self._messenger, self._decode, PLATFORM, settings.BOT_TOKEN, "ptb")
 
     @property
     def messenger(self) -> PtbMessenger:

@@ -13,25 +13,27 @@ from aiohttp import web
 
 from bot.i18n import Translator
 from bot.storage import Database
-from bot.web import pages
+from bot.web import ops, pages
 from bot.web.base import CONFIG, MAX_BODY, STATIC, Changed, WebConfig, guard
 
 
 def create_app(db: Database, translator: Translator, tz: tzinfo, base_url: str | None = None,
-               changed: Changed | None = None) -> web.Application:
+               changed: Changed | None = None, leader: ops.Leader | None = None) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[CONFIG] = WebConfig(db, translator, tz, base_url, changed)
     pages.add_routes(app)
+    ops.add_routes(app, ops.Ops(db, leader))
     app.router.add_static("/static/", STATIC, append_version=False)
     return app
 
 
 class WebServer:
-    """The pages on ``host:port`` (port 0: any free one); ``url`` once started."""
+    """The pages on ``host:port`` (port 0: any free one); ``url`` once started. Also /healthz and /metrics."""
 
     def __init__(self, db: Database, translator: Translator, tz: tzinfo, host: str, port: int,
-                 base_url: str | None = None, changed: Changed | None = None) -> None:
-        self.app = create_app(db, translator, tz, base_url, changed)
+                 base_url: str | None = None, changed: Changed | None = None,
+                 leader: ops.Leader | None = None) -> None:
+        self.app = create_app(db, translator, tz, base_url, changed, leader)
         self.host, self.port = host, port
         self.runner: web.AppRunner | None = None
         self.url = ""

@@ -17,6 +17,7 @@ from bot.handlers import errors
 from bot.i18n import Translator, normalize_locale
 from bot.services import web as signin
 from bot.storage import Database
+from bot.web import ops
 from bot.web.text import Words
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,8 @@ def _cookie(response: web.StreamResponse, request: web.Request, name: str, value
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Cookies, the signed-in member, CSRF on every POST, security headers, and errors as pages."""
+    if request.path in ops.PATHS:  # for machines: no cookie, no session lookup (it must answer without a database)
+        return await handler(request)
     browser = request.cookies.get(BROWSER_COOKIE)
     fresh = not browser or len(browser) > 64
     request[BROWSER] = secrets.token_urlsafe(24) if fresh else browser

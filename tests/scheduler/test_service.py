@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import time_machine
 
+from bot import metrics
 from bot.scheduler.context import JobContext
 from bot.scheduler.service import SchedulerService, sync_url
 from bot.services import voting
@@ -51,6 +52,7 @@ async def test_a_due_vote_is_closed_by_apscheduler(world: World, job_context: Jo
             assert svc.leader and svc.scheduler is not None
             ids = {job.id for job in svc.scheduler.get_jobs()}
             assert {f"vote-close:{vote.id}", f"vote-remind:{vote.id}", "deadline-sweep", "nudges"} <= ids
+            runs = _job_runs()
             clock.move_to(vote.closes_at + timedelta(seconds=30))
             svc.scheduler.wakeup()
 
@@ -59,11 +61,18 @@ async def test_a_due_vote_is_closed_by_apscheduler(world: World, job_context: Jo
 
             await until(closed)
             await until(lambda: _count(world, f"vote-result:{vote.id}:", 3))
+            # /metrics counts the runs by job function (the close, or the sweep that got there first).
+            assert _job_runs() > runs
         finally:
             await svc.stop()
     assert sorted(r.chat_id for r in await outbox(world.db, f"vote-result:{vote.id}:")) == ["-1", "-2", "-3"]
     async with world.db.uow(readonly=True) as uow:
         assert await uow.ledger.count("vote_closed") == 1
+
+
+def _job_runs() -> float:
+    return sum(s.value for family in metrics.JOB_RUNS.collect() for s in family.samples
+               if s.name == "yishi_scheduler_job_runs_total")
 
 
 async def _count(world: World, prefix: str, n: int) -> bool:
