@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "locales" / "zh_CN" / "LC_MESSAGES" / "messages.po"
 
 # What a resident legitimately sees in Chinese text: the commands they type (/vote), the square metre, the
-# invite-code example, a work-order number (R12), the product and platform names, and the operator's command
-# line named to the council.
+# invite-code example, a work-order number (R12), the product and platform names, the PDF file format, a blank
+# line to sign on, and the operator's command line named to the council.
 ALLOWED = re.compile(
     r"/[a-z_]+(?:@[A-Za-z0-9_]+)?"  # a command name
-    r"|m²|ABCD-2345|\bR\d+\b|Yishi|Telegram"
+    r"|m²|ABCD-2345|\bR\d+\b|Yishi|Telegram|\bPDF\b|_{3,}"
     r"|`yishi [^`]*`|yishi census import"
 )
 PLACEHOLDER = re.compile(r"\{[a-z_0-9]+\}")
