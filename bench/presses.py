@@ -9,6 +9,8 @@ server, with the same press pattern:
   yishi-20    the same presses spread over 20 open votes
 
 Run:  .venv/bin/python bench/presses.py [--owners 2000] [--runtimes aiogram,ptb]
+      [--scenarios echo,yishi-1,yishi-20] [--profile DIR]  (DIR: a py-spy flame graph of each
+      scenario's press phase only, set-up excluded; needs py-spy in the venv)
 Prints presses/s, p50/p99 press-to-toast latency, peak RSS, and the ratio Yishi / echo (target >= 0.7).
 """
 
@@ -19,6 +21,7 @@ import asyncio
 import json
 import os
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -47,6 +50,28 @@ class TimedAnswers(dict[str, Any]):
 
 
 async def _drive(fake: Any, presses: list[tuple[int, int, str]], timeout: float) -> dict[str, float]:
+    profiler = _start_profiler()
+    try:
+        return await _press(fake, presses, timeout)
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            await asyncio.to_thread(profiler.wait)
+
+
+def _start_profiler() -> subprocess.Popen[bytes] | None:
+    """py-spy on this process from now on (BENCH_PROFILE: the flame graph's path), or None."""
+    out = os.environ.get("BENCH_PROFILE")
+    if not out:
+        return None
+    spy = Path(sys.executable).parent / "py-spy"
+    process = subprocess.Popen([str(spy), "record", "--pid", str(os.getpid()), "--rate", "200", "-o", out],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # py-spy attaches before the first press
+    return process
+
+
+async def _press(fake: Any, presses: list[tuple[int, int, str]], timeout: float) -> dict[str, float]:
     answers = TimedAnswers()
     fake.callback_answers = answers
     sent: dict[str, float] = {}
@@ -225,6 +250,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--owners", type=int, default=2000)
     parser.add_argument("--runtimes", default="aiogram,ptb")
+    parser.add_argument("--scenarios", default="echo,yishi-1,yishi-20")
+    parser.add_argument("--profile", metavar="DIR", help="write <DIR>/<runtime>-<scenario>.svg (py-spy)")
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "RUNTIME"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -240,10 +267,15 @@ def main() -> None:
         scenarios = [("echo", "64"), ("yishi-1", ""), ("yishi-20", "")]
         if runtime == "ptb":
             scenarios.insert(1, ("echo", str(MAX_CONCURRENT_UPDATES)))
+        wanted = args.scenarios.split(",")
         for scenario, concurrency in scenarios:
+            if scenario not in wanted and not (scenario == "echo" and baseline is None):
+                continue  # the echo baseline always runs: the ratio needs it
+            profile = {} if not args.profile or scenario == "echo" else {
+                "BENCH_PROFILE": str(Path(args.profile).resolve() / f"{runtime}-{scenario}.svg")}
             out = subprocess.run([sys.executable, __file__, "--owners", str(args.owners), "--child", scenario,
                                   runtime], capture_output=True, text=True, cwd=ROOT,
-                                 env={**os.environ, "ECHO_CONCURRENCY": concurrency or "64"}, timeout=1800)
+                                 env={**os.environ, "ECHO_CONCURRENCY": concurrency or "64", **profile}, timeout=1800)
             if out.returncode != 0:
                 print(f"{runtime:8} {scenario:9} FAILED\n{out.stderr[-2000:]}")
                 continue

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 
 from bot.chat.port import Action
@@ -63,6 +64,7 @@ def _counts_area(kind: str | None) -> bool:
         return True
 
 
+@lru_cache(maxsize=1024)  # every press on a vote shows its deadline: formatted once
 def when(moment: datetime, tz: tzinfo) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
